@@ -1,0 +1,4 @@
+//! Analyses over the IR. Each produces a side table keyed by variable id.
+
+pub mod activity;
+pub mod tbr;

@@ -1,0 +1,92 @@
+//! Parses the attribute's arguments: `reverse`, `forward`, `hvp`, `jacobian`, `wrt(..)`.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::{Ident, Meta, Token};
+
+use crate::diag::Diagnostics;
+
+/// The options of one `#[differentiate(...)]` attribute.
+#[derive(Debug, Default)]
+pub struct Args {
+    pub reverse: bool,
+    /// `wrt(a, b)`: the parameters to differentiate with respect to; `None` means all.
+    pub wrt: Option<Vec<Ident>>,
+}
+
+pub fn parse(attr: TokenStream, diag: &mut Diagnostics) -> Args {
+    let mut args = Args {
+        reverse: true,
+        wrt: None,
+    };
+    let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr) {
+        Ok(metas) => metas,
+        Err(error) => {
+            diag.push(syn::Error::new(
+                error.span(),
+                format!("{error}: expected `#[differentiate]` or `#[differentiate(reverse, wrt(x, y))]`"),
+            ));
+            return args;
+        }
+    };
+    let mut seen: Vec<String> = Vec::new();
+    for meta in metas {
+        let key = meta
+            .path()
+            .get_ident()
+            .map(|ident| ident.to_string())
+            .unwrap_or_default();
+        let span = meta_span(&meta);
+        if seen.contains(&key) {
+            diag.push(syn::Error::new(
+                span,
+                format!("duplicate option `{key}`: write each option once"),
+            ));
+            continue;
+        }
+        seen.push(key.clone());
+        match (key.as_str(), &meta) {
+            ("reverse", Meta::Path(_)) => args.reverse = true,
+            ("forward" | "hvp" | "jacobian", Meta::Path(_)) => diag.push(syn::Error::new(
+                span,
+                format!("`{key}` is not implemented yet: this version generates reverse mode only (`_grad` and `_vjp`); remove `{key}`"),
+            )),
+            ("wrt", Meta::List(list)) => {
+                match Punctuated::<Ident, Token![,]>::parse_terminated.parse2(list.tokens.clone()) {
+                    Ok(names) if !names.is_empty() => args.wrt = Some(names.into_iter().collect()),
+                    Ok(_) => diag.push(syn::Error::new(
+                        span,
+                        "`wrt()` is empty: name at least one parameter, e.g. `wrt(x)`",
+                    )),
+                    Err(error) => diag.push(syn::Error::new(
+                        error.span(),
+                        "`wrt` takes parameter names separated by commas, e.g. `wrt(x, y)`",
+                    )),
+                }
+            }
+            ("wrt", _) => diag.push(syn::Error::new(
+                span,
+                "`wrt` takes a list of parameter names: `wrt(x, y)`",
+            )),
+            _ => diag.push(syn::Error::new(
+                span,
+                format!("unknown option `{}`: expected `reverse` or `wrt(...)`", path_text(&meta)),
+            )),
+        }
+    }
+    args
+}
+
+fn meta_span(meta: &Meta) -> Span {
+    syn::spanned::Spanned::span(meta)
+}
+
+fn path_text(meta: &Meta) -> String {
+    let path = meta.path();
+    path.segments
+        .iter()
+        .map(|segment| segment.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
+}

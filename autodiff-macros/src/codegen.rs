@@ -1,0 +1,402 @@
+//! Renders the generated items: the hidden `__reverse` core (one per activity
+//! set), and the public `f_grad` / `f_vjp` wrappers with their documentation.
+//!
+//! Every function `f` also gets a hidden unit struct `f` (type namespace only, so
+//! it never clashes with the function) whose `__reverse` associated function is
+//! what callers' reverse sweeps call: `path::to::f::__reverse(...)` works wherever
+//! `path::to::f(...)` does, across modules and crates.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::analysis::activity::Activity;
+use crate::ir::{Function, Origin, Ty};
+use crate::sig::{Access, ParamKind, RetKind, Shape, Signature};
+use crate::transform::reverse::Sweeps;
+
+/// One generated reverse-mode core and what it was generated for.
+pub struct Core<'a> {
+    pub name: Ident,
+    /// The signature with `active` set for the parameters this core differentiates.
+    pub sig: &'a Signature,
+    pub activity: &'a Activity,
+    pub sweeps: Sweeps,
+}
+
+pub fn emit(item: &syn::ItemFn, func: &Function, full: Core, wrt: Option<Core>) -> TokenStream {
+    let vis = &item.vis;
+    let name = &item.sig.ident;
+    let full_core = core_fn(func, &full);
+    let wrt_core = wrt.as_ref().map(|core| core_fn(func, core));
+    let public = wrt.as_ref().unwrap_or(&full);
+    let vjp = vjp_fn(item, public);
+    let grad = match full.sig.ret {
+        RetKind::Scalar => grad_fn(item, public),
+        _ => TokenStream::new(),
+    };
+    let doc = format!(
+        "Reverse-mode derivative code of [`{name}`], called by the reverse sweeps of other `#[differentiate]` functions."
+    );
+    quote! {
+        #item
+
+        #[doc = #doc]
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code)]
+        #vis struct #name {}
+
+        #[allow(dead_code)]
+        impl #name {
+            #full_core
+            #wrt_core
+        }
+
+        #vjp
+        #grad
+    }
+}
+
+fn float(sig: &Signature) -> TokenStream {
+    sig.float_tokens()
+}
+
+/// The adjoint name of parameter `index`.
+fn param_bar(func: &Function, index: usize) -> Ident {
+    let var = func
+        .vars
+        .iter()
+        .find(|var| var.origin == Origin::Param(index));
+    match var {
+        Some(var) => Ident::new(&var.adjoint, Span::call_site()),
+        None => format_ident!("__ad_param{}_bar", index),
+    }
+}
+
+fn core_fn(func: &Function, core: &Core) -> TokenStream {
+    let sig = core.sig;
+    let float = float(sig);
+    let name = &core.name;
+    let mut params = Vec::new();
+    let mut prologue = TokenStream::new();
+    let mut epilogue = TokenStream::new();
+    for (index, param) in sig.params.iter().enumerate() {
+        let ident = &param.ident;
+        let ty = &param.ty;
+        let bar = param_bar(func, index);
+        let var_id = func
+            .vars
+            .iter()
+            .position(|var| var.origin == Origin::Param(index))
+            .map(|i| crate::ir::VarId(i as u32));
+        let analyzed_active = var_id.is_some_and(|id| core.activity.is_active(id));
+        match &param.kind {
+            ParamKind::Scalar => {
+                params.push(quote!(mut #ident: #ty));
+                if param.active {
+                    let out = format_ident!("__ad_{}_out", bar);
+                    params.push(quote!(#out: &mut #float));
+                    prologue.extend(quote!(let mut #bar: #float = 0.0;));
+                    epilogue.extend(quote!(*#out += #bar;));
+                }
+            }
+            ParamKind::Array { access, .. } => {
+                match access {
+                    Access::Owned => params.push(quote!(mut #ident: #ty)),
+                    _ => params.push(quote!(#ident: #ty)),
+                }
+                if param.active {
+                    params.push(quote!(#bar: &mut [#float]));
+                } else if analyzed_active {
+                    // A buffer left out of `wrt` that still carries derivatives
+                    // internally gets a private adjoint.
+                    prologue.extend(quote!(let mut #bar: ::std::vec::Vec<#float> = ::std::vec![0.0; #ident.len()];));
+                }
+            }
+            ParamKind::Passive(_) => params.push(quote!(#ident: #ty)),
+        }
+    }
+    let (ret_ty, seed_param) = match &sig.ret {
+        RetKind::Unit => (quote!(()), TokenStream::new()),
+        RetKind::Scalar => (quote!(#float), quote!(__ad_seed: #float)),
+        RetKind::Array(shape) => (array_type(shape, &float), quote!(__ad_seed: &[#float])),
+    };
+    if !seed_param.is_empty() {
+        params.push(seed_param);
+    }
+    let mut locals = TokenStream::new();
+    let mut adjoints = TokenStream::new();
+    for (index, var) in func.vars.iter().enumerate() {
+        if var.origin != Origin::Local {
+            continue;
+        }
+        let id = crate::ir::VarId(index as u32);
+        let ident = Ident::new(&var.name, var.span);
+        locals.extend(declare(&ident, &var.ty, &float));
+        if core.activity.is_active(id) {
+            let bar = Ident::new(&var.adjoint, var.span);
+            adjoints.extend(declare(&bar, &var.ty, &float));
+        }
+    }
+    let sweeps = &core.sweeps;
+    let (forward, reverse, sweep_locals) = (&sweeps.forward, &sweeps.reverse, &sweeps.locals);
+    let mut final_push = TokenStream::new();
+    let mut final_pop = TokenStream::new();
+    let mut uses_stack = sweeps.uses_stack;
+    for id in &sweeps.unwound {
+        if let Origin::Param(index) = func.var(*id).origin {
+            if sig.params[index].is_mut_buffer() {
+                let ident = &sig.params[index].ident;
+                final_push.extend(quote!(__ad_stack.push_slice(&#ident[..]);));
+                final_pop = {
+                    let mut ordered = quote!(__ad_stack.pop_slice_into(&mut #ident[..]););
+                    ordered.extend(final_pop);
+                    ordered
+                };
+                uses_stack = true;
+            }
+        }
+    }
+    let stack = if uses_stack {
+        quote!(let mut __ad_stack = ::autodiff_runtime::stack::Stack::acquire();)
+    } else {
+        TokenStream::new()
+    };
+    let (seed, result) = match func.ret {
+        Some(ret) => {
+            let ret_ident = Ident::new(&func.var(ret).name, Span::call_site());
+            let seed = if core.activity.is_active(ret) {
+                let bar = Ident::new(&func.var(ret).adjoint, Span::call_site());
+                match &sig.ret {
+                    RetKind::Array(_) => quote! {
+                        ::autodiff_runtime::__private::assert_same_len("seed", #bar.len(), __ad_seed.len());
+                        #bar.copy_from_slice(__ad_seed);
+                    },
+                    _ => quote!(#bar = __ad_seed;),
+                }
+            } else {
+                TokenStream::new()
+            };
+            (seed, quote!(#ret_ident))
+        }
+        None => (TokenStream::new(), quote!(())),
+    };
+    quote! {
+        #[doc(hidden)]
+        #[inline]
+        #[allow(unused_mut, unused_variables, unused_assignments, unused_parens, unused_braces, non_snake_case, clippy::all, clippy::pedantic)]
+        pub fn #name(#(#params),*) -> #ret_ty {
+            #prologue
+            #locals
+            #adjoints
+            #sweep_locals
+            #stack
+            // Forward sweep.
+            #forward
+            #final_push
+            // Reverse sweep.
+            #seed
+            #reverse
+            #final_pop
+            #epilogue
+            #result
+        }
+    }
+}
+
+fn array_type(shape: &Shape, float: &TokenStream) -> TokenStream {
+    match shape {
+        Shape::Fixed(len) => quote!([#float; #len]),
+        _ => quote!(::std::vec::Vec<#float>),
+    }
+}
+
+fn declare(ident: &Ident, ty: &Ty, float: &TokenStream) -> TokenStream {
+    match ty {
+        Ty::Float => quote!(let mut #ident: #float = 0.0;),
+        Ty::Int(Some(int)) => quote!(let mut #ident: #int = 0;),
+        Ty::Int(None) => quote!(let mut #ident = ::core::default::Default::default();),
+        Ty::Bool => quote!(let mut #ident: bool = false;),
+        Ty::FloatArray(Shape::Fixed(len)) => quote!(let mut #ident: [#float; #len] = [0.0; #len];),
+        Ty::FloatArray(_) => {
+            quote!(let mut #ident: ::std::vec::Vec<#float> = ::std::vec::Vec::new();)
+        }
+        Ty::IntArray => TokenStream::new(),
+    }
+}
+
+/// The zero gradient of an array parameter, and its type.
+fn zero_gradient(ident: &Ident, shape: &Shape, float: &TokenStream) -> (TokenStream, TokenStream) {
+    match shape {
+        Shape::Fixed(len) => (quote!([0.0; #len]), quote!([#float; #len])),
+        _ => (
+            quote!(::std::vec![0.0; #ident.len()]),
+            quote!(::std::vec::Vec<#float>),
+        ),
+    }
+}
+
+/// Packs gradient entries: `()` for none, bare for one, a tuple otherwise.
+fn pack(items: &[TokenStream]) -> TokenStream {
+    match items {
+        [] => quote!(()),
+        [one] => one.clone(),
+        many => quote!((#(#many),*)),
+    }
+}
+
+struct Call {
+    /// Statements creating gradient slots and checking shadows.
+    setup: TokenStream,
+    args: Vec<TokenStream>,
+    /// Gradient values and types, in parameter order.
+    grads: Vec<TokenStream>,
+    grad_types: Vec<TokenStream>,
+}
+
+/// The arguments of a call from a wrapper to the core.
+fn core_call(item: &syn::ItemFn, sig: &Signature, include_mut_grads: bool) -> Call {
+    let float = float(sig);
+    let mut call = Call {
+        setup: TokenStream::new(),
+        args: Vec::new(),
+        grads: Vec::new(),
+        grad_types: Vec::new(),
+    };
+    let _ = item;
+    for param in &sig.params {
+        let ident = &param.ident;
+        call.args.push(quote!(#ident));
+        if !param.active {
+            continue;
+        }
+        let slot = format_ident!("__ad_grad_{}", ident);
+        match &param.kind {
+            ParamKind::Scalar => {
+                call.setup.extend(quote!(let mut #slot: #float = 0.0;));
+                call.args.push(quote!(&mut #slot));
+                call.grads.push(quote!(#slot));
+                call.grad_types.push(float.clone());
+            }
+            ParamKind::Array { shape, access } => {
+                let bar = format_ident!("{}_bar", ident);
+                if *access == Access::Mut && !include_mut_grads {
+                    let message = format!("{ident}_bar");
+                    call.setup.extend(quote!(::autodiff_runtime::__private::assert_same_len(#message, #ident.len(), #bar.len());));
+                    call.args.push(quote!(&mut #bar[..]));
+                    continue;
+                }
+                let (zero, ty) = zero_gradient(ident, shape, &float);
+                call.setup.extend(quote!(let mut #slot: #ty = #zero;));
+                call.args.push(quote!(&mut #slot[..]));
+                call.grads.push(quote!(#slot));
+                call.grad_types.push(ty);
+            }
+            ParamKind::Passive(_) => {}
+        }
+    }
+    call
+}
+
+fn core_path(item: &syn::ItemFn, core: &Core) -> TokenStream {
+    let name = &item.sig.ident;
+    let core_name = &core.name;
+    quote!(#name::#core_name)
+}
+
+fn vjp_fn(item: &syn::ItemFn, core: &Core) -> TokenStream {
+    let sig = core.sig;
+    let float = float(sig);
+    let vis = &item.vis;
+    let name = &item.sig.ident;
+    let vjp = format_ident!("{}_vjp", name);
+    let mut params = Vec::new();
+    for param in &sig.params {
+        let ident = &param.ident;
+        let ty = &param.ty;
+        params.push(quote!(#ident: #ty));
+        if param.active && param.is_mut_buffer() {
+            let bar = format_ident!("{}_bar", ident);
+            params.push(quote!(#bar: #ty));
+        }
+    }
+    let mut call = core_call(item, sig, false);
+    let ret_ty = match &sig.ret {
+        RetKind::Unit => quote!(()),
+        RetKind::Scalar => {
+            params.push(quote!(seed: #float));
+            call.args.push(quote!(seed));
+            quote!(#float)
+        }
+        RetKind::Array(shape) => {
+            let seed_ty = match shape {
+                Shape::Fixed(len) => quote!([#float; #len]),
+                _ => quote!(&[#float]),
+            };
+            params.push(quote!(seed: #seed_ty));
+            call.args.push(quote!(&seed[..]));
+            array_type(shape, &float)
+        }
+    };
+    let setup = &call.setup;
+    let args = &call.args;
+    let grads = pack(&call.grads);
+    let grad_ty = pack(&call.grad_types);
+    let path = core_path(item, core);
+    let doc = format!(
+        "Vector-Jacobian product of [`{name}`] in one reverse pass.\n\n\
+         Takes `{name}`'s parameters, a shadow `x_bar` after every differentiated `&mut` buffer \
+         (on entry the adjoint of its final value, on exit the adjoint of its initial value), \
+         and the `seed` adjoint of the returned value; returns `(value, gradient)` where the \
+         gradient of the other differentiated parameters follows parameter order.\n\n\
+         Generated by `#[differentiate]`."
+    );
+    quote! {
+        #[doc = #doc]
+        #[allow(clippy::too_many_arguments, clippy::type_complexity, unused_mut)]
+        #vis fn #vjp(#(#params),*) -> (#ret_ty, #grad_ty) {
+            #setup
+            let __ad_value = #path(#(#args),*);
+            (__ad_value, #grads)
+        }
+    }
+}
+
+fn grad_fn(item: &syn::ItemFn, core: &Core) -> TokenStream {
+    let sig = core.sig;
+    let float = float(sig);
+    let vis = &item.vis;
+    let name = &item.sig.ident;
+    let grad = format_ident!("{}_grad", name);
+    let params: Vec<TokenStream> = sig
+        .params
+        .iter()
+        .map(|param| {
+            let ident = &param.ident;
+            let ty = &param.ty;
+            quote!(#ident: #ty)
+        })
+        .collect();
+    let mut call = core_call(item, sig, true);
+    call.args.push(quote!(1.0));
+    let setup = &call.setup;
+    let args = &call.args;
+    let grads = pack(&call.grads);
+    let grad_ty = pack(&call.grad_types);
+    let path = core_path(item, core);
+    let doc = format!(
+        "Value and gradient of [`{name}`] in one reverse pass.\n\n\
+         Takes exactly `{name}`'s parameters and returns `(value, gradient)`: one entry per \
+         differentiated parameter in parameter order (bare when there is one); for a `&mut` \
+         buffer, the gradient with respect to its initial contents.\n\n\
+         Generated by `#[differentiate]`."
+    );
+    quote! {
+        #[doc = #doc]
+        #[allow(clippy::too_many_arguments, clippy::type_complexity, unused_mut)]
+        #vis fn #grad(#(#params),*) -> (#float, #grad_ty) {
+            #setup
+            let __ad_value = #path(#(#args),*);
+            (__ad_value, #grads)
+        }
+    }
+}

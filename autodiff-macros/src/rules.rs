@@ -1,0 +1,92 @@
+//! The primitive table: every float method or `f64::` function the macro can
+//! differentiate, its arity, and the runtime rules that differentiate it.
+//!
+//! The derivative formulas themselves live in `autodiff_runtime::rules`, one
+//! `<name>_vjp` / `<name>_jvp` pair per entry here.
+
+/// A differentiable primitive with a rule in `autodiff_runtime::rules`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prim {
+    /// The method name, which is also the rule name prefix.
+    pub name: &'static str,
+    /// Number of float arguments including the receiver.
+    pub floats: usize,
+    /// Whether an `i32` exponent follows the receiver (`powi`).
+    pub int_arg: bool,
+}
+
+const fn unary(name: &'static str) -> Prim {
+    Prim {
+        name,
+        floats: 1,
+        int_arg: false,
+    }
+}
+
+const fn binary(name: &'static str) -> Prim {
+    Prim {
+        name,
+        floats: 2,
+        int_arg: false,
+    }
+}
+
+/// The table, in the order the documentation lists the methods.
+pub const PRIMS: &[Prim] = &[
+    unary("sin"),
+    unary("cos"),
+    unary("tan"),
+    unary("asin"),
+    unary("acos"),
+    unary("atan"),
+    binary("atan2"),
+    unary("sinh"),
+    unary("cosh"),
+    unary("tanh"),
+    unary("exp"),
+    unary("exp2"),
+    unary("exp_m1"),
+    unary("ln"),
+    unary("ln_1p"),
+    unary("log10"),
+    unary("log2"),
+    unary("sqrt"),
+    unary("cbrt"),
+    Prim {
+        name: "powi",
+        floats: 1,
+        int_arg: true,
+    },
+    binary("powf"),
+    unary("abs"),
+    unary("signum"),
+    binary("max"),
+    binary("min"),
+    binary("hypot"),
+    unary("recip"),
+    Prim {
+        name: "mul_add",
+        floats: 3,
+        int_arg: false,
+    },
+    unary("floor"),
+    unary("ceil"),
+    unary("round"),
+];
+
+/// Looks a primitive up by method name.
+pub fn lookup(name: &str) -> Option<Prim> {
+    PRIMS.iter().copied().find(|prim| prim.name == name)
+}
+
+impl Prim {
+    /// Whether the derivative is zero everywhere (piecewise constant functions):
+    /// the reverse sweep then needs nothing from them.
+    pub fn is_piecewise_constant(self) -> bool {
+        matches!(self.name, "signum" | "floor" | "ceil" | "round")
+    }
+
+    pub fn vjp_name(self) -> String {
+        format!("{}_vjp", self.name)
+    }
+}

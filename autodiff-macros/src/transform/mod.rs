@@ -1,0 +1,3 @@
+//! Transformations of the IR into derivative code.
+
+pub mod reverse;

@@ -1,0 +1,837 @@
+//! Reverse mode: every statement yields a forward piece and a reverse piece; a
+//! block's reverse sweep is its statements' reverse pieces in reverse order.
+//!
+//! The reverse piece of `dst = op(a, b)` is
+//!
+//! ```text
+//! { let g = dst_bar; dst_bar = 0; <restore dst>; a_bar += ∂op/∂a · g; b_bar += ∂op/∂b · g; }
+//! ```
+//!
+//! evaluated with the values the operands had in the forward sweep: every value
+//! the reverse sweep reads is restored (TBR decides which saves that takes).
+//! Saves, branch decisions and trip counts go into hoisted locals outside loops
+//! and onto the runtime stack inside loops, so loop-free code never touches the
+//! stack. Branch bits and trip counts are pushed *after* the construct, so the
+//! reverse sweep pops them before replaying it.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+
+use crate::analysis::activity::Activity;
+use crate::analysis::tbr::Tbr;
+use crate::ir::{
+    ArgPass, ArrayInit, Block, CallArg, FloatOp, Function, Loop, LoopKind, Operand, Origin, PExpr,
+    RangeSeq, SeqOp, Stmt, Ty, VarId,
+};
+use crate::sig::{Shape, Signature};
+
+/// The generated sweeps and the locals they need.
+pub struct Sweeps {
+    pub forward: TokenStream,
+    pub reverse: TokenStream,
+    /// Declarations of save slots, branch flags and trip counters.
+    pub locals: TokenStream,
+    pub uses_stack: bool,
+    /// `&mut` buffers the reverse sweep rewinds (element restores, call
+    /// snapshots): their final state must be snapshot and put back at the end.
+    pub unwound: std::collections::BTreeSet<VarId>,
+}
+
+pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tbr) -> Sweeps {
+    let mut gen = Gen {
+        func,
+        activity,
+        tbr,
+        float: sig.float_tokens(),
+        rt: quote!(::autodiff_runtime),
+        locals: TokenStream::new(),
+        uses_stack: false,
+        unwound: Default::default(),
+        pos: 0,
+        next_local: 0,
+    };
+    let (forward, reverse) = gen.block(&func.body, false);
+    Sweeps {
+        forward,
+        reverse,
+        locals: gen.locals,
+        uses_stack: gen.uses_stack,
+        unwound: gen.unwound,
+    }
+}
+
+struct Gen<'a> {
+    func: &'a Function,
+    activity: &'a Activity,
+    tbr: &'a Tbr,
+    float: TokenStream,
+    rt: TokenStream,
+    locals: TokenStream,
+    uses_stack: bool,
+    unwound: std::collections::BTreeSet<VarId>,
+    /// Pre-order position of the statement being generated (as in `tbr`).
+    pos: usize,
+    next_local: usize,
+}
+
+/// How a saved value is typed, for hoisted save slots.
+enum SaveTy {
+    Float,
+    Int(Option<TokenStream>),
+    Bool,
+    Usize,
+}
+
+impl Gen<'_> {
+    fn var(&self, id: VarId) -> Ident {
+        let var = self.func.var(id);
+        Ident::new(&var.name, var.span)
+    }
+
+    fn bar(&self, id: VarId) -> Ident {
+        let var = self.func.var(id);
+        Ident::new(&var.adjoint, var.span)
+    }
+
+    fn active(&self, id: VarId) -> bool {
+        self.activity.is_active(id)
+    }
+
+    fn operand(&self, operand: &Operand) -> TokenStream {
+        match operand {
+            Operand::Var(id) => {
+                let name = self.var(*id);
+                quote!(#name)
+            }
+            Operand::Const(value) => pexpr(value),
+        }
+    }
+
+    /// `a_bar += contribution;` when `operand` is active, else nothing.
+    fn accumulate(&self, operand: &Operand, contribution: TokenStream) -> TokenStream {
+        match self.activity.operand(operand) {
+            Some(id) => {
+                let bar = self.bar(id);
+                quote!(#bar += #contribution;)
+            }
+            None => TokenStream::new(),
+        }
+    }
+
+    fn fresh_local(&mut self, prefix: &str) -> Ident {
+        self.next_local += 1;
+        format_ident!("__ad_{}{}", prefix, self.next_local)
+    }
+
+    fn declare(&mut self, name: &Ident, ty: SaveTy) {
+        let float = &self.float;
+        self.locals.extend(match ty {
+            SaveTy::Float => quote!(let mut #name: #float = 0.0;),
+            SaveTy::Int(Some(ty)) => quote!(let mut #name: #ty = 0;),
+            SaveTy::Int(None) => quote!(let mut #name = ::core::default::Default::default();),
+            SaveTy::Bool => quote!(let mut #name: bool = false;),
+            SaveTy::Usize => quote!(let mut #name: usize = 0;),
+        });
+    }
+
+    /// Saves `value` before an overwrite: `(forward save, reverse restore expression)`.
+    fn save(
+        &mut self,
+        value: TokenStream,
+        ty: SaveTy,
+        in_loop: bool,
+    ) -> (TokenStream, TokenStream) {
+        if in_loop {
+            self.uses_stack = true;
+            (quote!(__ad_stack.push(#value);), quote!(__ad_stack.pop()))
+        } else {
+            let slot = self.fresh_local("saved");
+            self.declare(&slot, ty);
+            (quote!(#slot = #value;), quote!(#slot))
+        }
+    }
+
+    fn save_ty(&self, id: VarId) -> SaveTy {
+        match &self.func.var(id).ty {
+            Ty::Float => SaveTy::Float,
+            Ty::Int(ty) => SaveTy::Int(ty.clone()),
+            Ty::Bool => SaveTy::Bool,
+            Ty::FloatArray(_) | Ty::IntArray => SaveTy::Float,
+        }
+    }
+
+    fn block(&mut self, block: &Block, in_loop: bool) -> (TokenStream, TokenStream) {
+        let mut forward = TokenStream::new();
+        let mut reverse_pieces = Vec::new();
+        for stmt in block {
+            let (fwd, rev) = self.stmt(stmt, in_loop);
+            forward.extend(fwd);
+            reverse_pieces.push(rev);
+        }
+        let mut reverse = TokenStream::new();
+        for piece in reverse_pieces.into_iter().rev() {
+            reverse.extend(piece);
+        }
+        (forward, reverse)
+    }
+
+    fn stmt(&mut self, stmt: &Stmt, in_loop: bool) -> (TokenStream, TokenStream) {
+        let pos = self.pos;
+        self.pos += 1;
+        let saves = self.tbr.saves(pos);
+        match stmt {
+            Stmt::Float { dst, op, span } => self.float_stmt(*dst, op, *span, saves, in_loop),
+            Stmt::Passive { dst, value } => {
+                let name = self.var(*dst);
+                let value = pexpr(value);
+                if saves {
+                    let ty = self.save_ty(*dst);
+                    let (save, restore) = self.save(quote!(#name), ty, in_loop);
+                    (quote!(#save #name = #value;), quote!(#name = #restore;))
+                } else {
+                    (quote!(#name = #value;), TokenStream::new())
+                }
+            }
+            Stmt::Store {
+                array,
+                index,
+                value,
+                span,
+            } => self.store(*array, index, value, *span, saves, in_loop),
+            Stmt::NewArray { dst, init, span } => self.new_array(*dst, init, *span, saves, in_loop),
+            Stmt::Call {
+                dst,
+                func,
+                args,
+                span,
+            } => self.call(*dst, func, args, *span, saves, in_loop),
+            Stmt::Effect(value) => {
+                let value = pexpr(value);
+                (quote!(#value;), TokenStream::new())
+            }
+            Stmt::If {
+                cond,
+                then_block,
+                else_block,
+            } => {
+                let (then_fwd, then_rev) = self.block(then_block, in_loop);
+                let (else_fwd, else_rev) = self.block(else_block, in_loop);
+                let cond = pexpr(cond);
+                let else_fwd = if else_fwd.is_empty() {
+                    quote!()
+                } else {
+                    quote!(else { #else_fwd })
+                };
+                if then_rev.is_empty() && else_rev.is_empty() {
+                    return (quote!(if #cond { #then_fwd } #else_fwd), TokenStream::new());
+                }
+                // forward:  b = cond; if b {..} else {..}; [push_bit(b)]
+                // reverse:  [b = pop_bit()]; if b {rev..} else {rev..}
+                let flag = self.fresh_local("branch");
+                self.declare(&flag, SaveTy::Bool);
+                let (push, pop) = if in_loop {
+                    self.uses_stack = true;
+                    (
+                        quote!(__ad_stack.push_bit(#flag);),
+                        quote!(#flag = __ad_stack.pop_bit();),
+                    )
+                } else {
+                    (TokenStream::new(), TokenStream::new())
+                };
+                let else_rev = if else_rev.is_empty() {
+                    quote!()
+                } else {
+                    quote!(else { #else_rev })
+                };
+                (
+                    quote!(#flag = #cond; if #flag { #then_fwd } #else_fwd #push),
+                    quote!(#pop if #flag { #then_rev } #else_rev),
+                )
+            }
+            Stmt::Loop(looped) => self.loop_stmt(looped, in_loop),
+        }
+    }
+
+    fn float_stmt(
+        &mut self,
+        dst: VarId,
+        op: &FloatOp,
+        span: Span,
+        saves: bool,
+        in_loop: bool,
+    ) -> (TokenStream, TokenStream) {
+        let name = self.var(dst);
+        let value = self.float_op(op);
+        let (save, restore) = if saves {
+            let (save, restore) = self.save(quote!(#name), SaveTy::Float, in_loop);
+            (save, quote!(#name = #restore;))
+        } else {
+            (TokenStream::new(), TokenStream::new())
+        };
+        let forward = quote_spanned!(span=> #save #name = #value;);
+        if !self.active(dst) {
+            return (forward, restore);
+        }
+        let bar = self.bar(dst);
+        let float = &self.float;
+        let propagate = self.float_adjoint(op);
+        let reverse = quote_spanned!(span=> {
+            let __ad_g: #float = #bar;
+            #bar = 0.0;
+            #restore
+            #propagate
+        });
+        (forward, reverse)
+    }
+
+    fn float_op(&self, op: &FloatOp) -> TokenStream {
+        match op {
+            FloatOp::Copy(a) => self.operand(a),
+            FloatOp::Neg(a) => {
+                let a = self.operand(a);
+                quote!(-#a)
+            }
+            FloatOp::Add(a, b) => self.binary(a, quote!(+), b),
+            FloatOp::Sub(a, b) => self.binary(a, quote!(-), b),
+            FloatOp::Mul(a, b) => self.binary(a, quote!(*), b),
+            FloatOp::Div(a, b) => self.binary(a, quote!(/), b),
+            FloatOp::Prim {
+                prim,
+                args,
+                int_arg,
+            } => {
+                let method = Ident::new(prim.name, Span::call_site());
+                let float = &self.float;
+                let mut rendered: Vec<TokenStream> = args.iter().map(|a| self.operand(a)).collect();
+                if let Some(int_arg) = int_arg {
+                    rendered.insert(1, pexpr(int_arg));
+                }
+                quote!(#float::#method(#(#rendered),*))
+            }
+            FloatOp::Read { array, index } => {
+                let array = self.var(*array);
+                let index = pexpr(index);
+                quote!(#array[#index])
+            }
+        }
+    }
+
+    fn binary(&self, a: &Operand, op: TokenStream, b: &Operand) -> TokenStream {
+        let a = self.operand(a);
+        let b = self.operand(b);
+        quote!(#a #op #b)
+    }
+
+    /// The adjoint contributions of `op` given `__ad_g`, the output adjoint.
+    fn float_adjoint(&self, op: &FloatOp) -> TokenStream {
+        let rt = &self.rt;
+        let g = quote!(__ad_g);
+        match op {
+            FloatOp::Copy(a) => self.accumulate(a, g),
+            FloatOp::Neg(a) => self.accumulate(a, quote!(-#g)),
+            FloatOp::Add(a, b) => {
+                let mut out = self.accumulate(a, g.clone());
+                out.extend(self.accumulate(b, g));
+                out
+            }
+            FloatOp::Sub(a, b) => {
+                let mut out = self.accumulate(a, g.clone());
+                out.extend(self.accumulate(b, quote!(-#g)));
+                out
+            }
+            FloatOp::Mul(a, b) => {
+                let (va, vb) = (self.operand(a), self.operand(b));
+                let mut out = self.accumulate(a, quote!(#g * #vb));
+                out.extend(self.accumulate(b, quote!(#va * #g)));
+                out
+            }
+            FloatOp::Div(a, b) => {
+                let (va, vb) = (self.operand(a), self.operand(b));
+                if self.activity.operand(b).is_none() {
+                    return self.accumulate(a, quote!(#g / #vb));
+                }
+                let da = self.accumulate(a, quote!(__ad_da));
+                let db = self.accumulate(b, quote!(__ad_db));
+                quote! {
+                    let (__ad_da, __ad_db) = #rt::rules::div_vjp(#va, #vb, #g);
+                    #da #db
+                }
+            }
+            FloatOp::Prim {
+                prim,
+                args,
+                int_arg,
+            } => {
+                if prim.is_piecewise_constant() {
+                    return TokenStream::new();
+                }
+                let rule = Ident::new(&prim.vjp_name(), Span::call_site());
+                let mut rendered: Vec<TokenStream> = args.iter().map(|a| self.operand(a)).collect();
+                if let Some(int_arg) = int_arg {
+                    rendered.push(pexpr(int_arg));
+                }
+                if args.len() == 1 {
+                    return self.accumulate(&args[0], quote!(#rt::rules::#rule(#(#rendered,)* #g)));
+                }
+                let names: Vec<Ident> = (0..args.len())
+                    .map(|k| format_ident!("__ad_d{}", k))
+                    .collect();
+                let accumulate: TokenStream = args
+                    .iter()
+                    .zip(&names)
+                    .map(|(arg, name)| self.accumulate(arg, quote!(#name)))
+                    .collect();
+                quote! {
+                    let (#(#names),*) = #rt::rules::#rule(#(#rendered,)* #g);
+                    #accumulate
+                }
+            }
+            FloatOp::Read { array, index } => {
+                let bar = self.bar(*array);
+                let index = pexpr(index);
+                quote!(#bar[#index] += #g;)
+            }
+        }
+    }
+
+    fn store(
+        &mut self,
+        array: VarId,
+        index: &PExpr,
+        value: &Operand,
+        span: Span,
+        saves: bool,
+        in_loop: bool,
+    ) -> (TokenStream, TokenStream) {
+        let name = self.var(array);
+        let index = pexpr(index);
+        let stored = self.operand(value);
+        let (save, restore) = if saves {
+            self.unwound.insert(array);
+            let (save, restore) = self.save(quote!(#name[#index]), SaveTy::Float, in_loop);
+            (save, quote!(#name[#index] = #restore;))
+        } else {
+            (TokenStream::new(), TokenStream::new())
+        };
+        let forward = quote_spanned!(span=> #save #name[#index] = #stored;);
+        if !self.active(array) {
+            return (forward, restore);
+        }
+        let bar = self.bar(array);
+        let float = &self.float;
+        let propagate = self.accumulate(value, quote!(__ad_g));
+        let reverse = quote_spanned!(span=> {
+            let __ad_g: #float = #bar[#index];
+            #bar[#index] = 0.0;
+            #restore
+            #propagate
+        });
+        (forward, reverse)
+    }
+
+    fn new_array(
+        &mut self,
+        dst: VarId,
+        init: &ArrayInit,
+        span: Span,
+        saves: bool,
+        in_loop: bool,
+    ) -> (TokenStream, TokenStream) {
+        let rt = self.rt.clone();
+        let name = self.var(dst);
+        let is_vec = !matches!(self.func.var(dst).ty, Ty::FloatArray(Shape::Fixed(_)));
+        let value = match init {
+            ArrayInit::VecFill { value, len } => {
+                let (value, len) = (self.operand(value), pexpr(len));
+                quote!(::std::vec![#value; #len])
+            }
+            ArrayInit::FixedFill { value, len } => {
+                let value = self.operand(value);
+                quote!([#value; #len])
+            }
+            ArrayInit::List { items, fixed } => {
+                let items: Vec<TokenStream> = items.iter().map(|i| self.operand(i)).collect();
+                if *fixed {
+                    quote!([#(#items),*])
+                } else {
+                    quote!(::std::vec![#(#items),*])
+                }
+            }
+            ArrayInit::CopyOf { src, to_vec } => {
+                let src = self.var(*src);
+                if *to_vec {
+                    quote!(#src.to_vec())
+                } else if is_vec {
+                    quote!(#src.clone())
+                } else {
+                    quote!(#src)
+                }
+            }
+        };
+        let (save, restore) = if saves {
+            self.uses_stack = true;
+            let restore = if is_vec {
+                quote!(__ad_stack.pop_vec_into(&mut #name);)
+            } else {
+                quote!(__ad_stack.pop_slice_into(&mut #name[..]);)
+            };
+            (quote!(__ad_stack.push_slice(&#name[..]);), restore)
+        } else {
+            (TokenStream::new(), TokenStream::new())
+        };
+        if !self.active(dst) {
+            return (quote_spanned!(span=> #save #name = #value;), restore);
+        }
+        let bar = self.bar(dst);
+        // A Vec's adjoint follows its length; in loops the previous length is
+        // saved so that the reverse sweep can size it for the previous iteration.
+        let (fit, refit) = if is_vec {
+            let (save_len, old_len) = if in_loop || saves {
+                let (save_len, old_len) = self.save(quote!(#bar.len()), SaveTy::Usize, in_loop);
+                (save_len, Some(old_len))
+            } else {
+                (TokenStream::new(), None)
+            };
+            let refit = match old_len {
+                Some(old_len) => quote!(#rt::__private::fit_zeros(&mut #bar, #old_len);),
+                None => TokenStream::new(),
+            };
+            (
+                quote!(#save_len #rt::__private::fit_zeros(&mut #bar, #name.len());),
+                refit,
+            )
+        } else {
+            (TokenStream::new(), TokenStream::new())
+        };
+        let consume = match init {
+            ArrayInit::VecFill { value, .. } | ArrayInit::FixedFill { value, .. } => {
+                match self.activity.operand(value) {
+                    Some(id) => {
+                        let value_bar = self.bar(id);
+                        quote!(for __ad_k in 0..#bar.len() { #value_bar += #bar[__ad_k]; })
+                    }
+                    None => TokenStream::new(),
+                }
+            }
+            ArrayInit::List { items, .. } => items
+                .iter()
+                .enumerate()
+                .map(|(k, item)| self.accumulate(item, quote!(#bar[#k])))
+                .collect(),
+            ArrayInit::CopyOf { src, .. } => {
+                if self.active(*src) {
+                    let src_bar = self.bar(*src);
+                    quote!(for __ad_k in 0..#bar.len() { #src_bar[__ad_k] += #bar[__ad_k]; })
+                } else {
+                    TokenStream::new()
+                }
+            }
+        };
+        let forward = quote_spanned!(span=> #save #name = #value; #fit);
+        let reverse = quote_spanned!(span=> {
+            #consume
+            #bar.fill(0.0);
+            #restore
+            #refit
+        });
+        (forward, reverse)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        &mut self,
+        dst: Option<VarId>,
+        func: &TokenStream,
+        args: &[CallArg],
+        span: Span,
+        saves: bool,
+        in_loop: bool,
+    ) -> (TokenStream, TokenStream) {
+        let float = self.float.clone();
+        let forward_args: Vec<TokenStream> = args
+            .iter()
+            .map(|arg| match arg {
+                CallArg::Float(operand) => self.operand(operand),
+                CallArg::Array {
+                    var,
+                    by: ArgPass::Value,
+                    ..
+                } => self.by_value(*var),
+                CallArg::Array { written, .. } | CallArg::MutArray { written, .. } => {
+                    written.clone()
+                }
+                CallArg::Passive(value) => pexpr(value),
+            })
+            .collect();
+        let active = crate::analysis::tbr::stmt_is_active(
+            &Stmt::Call {
+                dst,
+                func: func.clone(),
+                args: args.to_vec(),
+                span,
+            },
+            self.activity,
+        );
+        let call = quote_spanned!(span=> #func(#(#forward_args),*));
+        let (dst_save, dst_restore, assign) = match dst {
+            Some(dst) => {
+                let name = self.var(dst);
+                let (save, restore) = if saves {
+                    let (save, restore) = self.save(quote!(#name), SaveTy::Float, in_loop);
+                    (save, quote!(#name = #restore;))
+                } else {
+                    (TokenStream::new(), TokenStream::new())
+                };
+                (save, restore, quote!(#name = #call;))
+            }
+            None => (TokenStream::new(), TokenStream::new(), quote!(#call;)),
+        };
+        if !active {
+            return (quote!(#dst_save #assign), dst_restore);
+        }
+        // forward:  snapshot &mut arguments; call
+        // reverse:  restore them; re-run the callee's forward and reverse sweeps
+        //           (`callee::__reverse`), leaving the arguments as the call left
+        //           them; put back the snapshot (the state before the call).
+        self.uses_stack = true;
+        let mut snapshot = TokenStream::new();
+        let mut restore_pre_call = TokenStream::new();
+        let mut reverse_args = Vec::new();
+        let mut scalar_adjoints = TokenStream::new();
+        let mut scalar_accumulate = TokenStream::new();
+        for (k, arg) in args.iter().enumerate() {
+            match arg {
+                CallArg::Float(operand) => {
+                    let value = self.operand(operand);
+                    let slot = format_ident!("__ad_arg{}", k);
+                    scalar_adjoints.extend(quote!(let mut #slot: #float = 0.0;));
+                    scalar_accumulate.extend(self.accumulate(operand, quote!(#slot)));
+                    reverse_args.push(quote!(#value, &mut #slot));
+                }
+                CallArg::Array { var, by, written } => {
+                    let primal = match by {
+                        ArgPass::Value => self.by_value(*var),
+                        ArgPass::Ref => written.clone(),
+                    };
+                    let adjoint = self.array_adjoint_arg(*var);
+                    reverse_args.push(quote!(#primal, #adjoint));
+                }
+                CallArg::MutArray { var, written } => {
+                    let name = self.var(*var);
+                    self.unwound.insert(*var);
+                    snapshot.extend(quote!(__ad_stack.push_slice(&#name[..]);));
+                    // Popped in the reverse order of the pushes.
+                    let mut ordered = quote!(__ad_stack.pop_slice_into(&mut #name[..]););
+                    ordered.extend(restore_pre_call);
+                    restore_pre_call = ordered;
+                    let adjoint = self.array_adjoint_arg(*var);
+                    reverse_args.push(quote!(#written, #adjoint));
+                }
+                CallArg::Passive(value) => reverse_args.push(pexpr(value)),
+            }
+        }
+        let (seed, take_seed) = match dst {
+            Some(dst) if self.active(dst) => {
+                let bar = self.bar(dst);
+                (
+                    quote!(, __ad_g),
+                    quote!(let __ad_g: #float = #bar; #bar = 0.0;),
+                )
+            }
+            Some(_) => (quote!(, 0.0), TokenStream::new()),
+            None => (TokenStream::new(), TokenStream::new()),
+        };
+        let forward = quote_spanned!(span=> #dst_save #snapshot #assign);
+        // The callee re-runs from the state before the call and leaves its `&mut`
+        // arguments as the call left them; the snapshot is then put back.
+        let reverse = quote_spanned!(span=> {
+            #take_seed
+            #dst_restore
+            #restore_pre_call
+            #snapshot
+            #scalar_adjoints
+            #func::__reverse(#(#reverse_args),* #seed);
+            #scalar_accumulate
+            #restore_pre_call
+        });
+        (forward, reverse)
+    }
+
+    fn by_value(&self, var: VarId) -> TokenStream {
+        let name = self.var(var);
+        match &self.func.var(var).ty {
+            Ty::FloatArray(Shape::Fixed(_)) => quote!(#name),
+            _ => quote!(#name.clone()),
+        }
+    }
+
+    /// The adjoint slot passed for an array argument: its adjoint, or scratch zeros
+    /// when the array is passive here.
+    fn array_adjoint_arg(&self, var: VarId) -> TokenStream {
+        let name = self.var(var);
+        if self.active(var) {
+            let bar = self.bar(var);
+            quote!(&mut #bar[..])
+        } else {
+            let float = &self.float;
+            quote!(&mut ::std::vec![0.0 as #float; #name.len()][..])
+        }
+    }
+
+    fn loop_stmt(&mut self, looped: &Loop, in_loop: bool) -> (TokenStream, TokenStream) {
+        let (body_fwd, body_rev) = self.block(&looped.body, true);
+        let resets: TokenStream = looped
+            .reset
+            .iter()
+            .map(|flag| {
+                let flag = self.var(*flag);
+                quote!(#flag = false;)
+            })
+            .collect();
+        let exit = looped.exit.as_ref().map(pexpr);
+        let needs_reverse = !body_rev.is_empty();
+        let counted =
+            needs_reverse && (exit.is_some() || matches!(looped.kind, LoopKind::Infinite));
+        let counter = if counted {
+            let counter = self.fresh_local("trips");
+            self.declare(&counter, SaveTy::Usize);
+            Some(counter)
+        } else {
+            None
+        };
+        let count = counter.as_ref().map(|c| quote!(#c += 1;));
+        let exit_check = exit.map(|exit| quote!(if #exit { break; }));
+        let body = quote!(#resets #count #body_fwd #exit_check);
+        let forward_loop = match &looped.kind {
+            LoopKind::For { index, seq } => {
+                let index = self.index_pattern(*index);
+                let range = self.forward_range(seq);
+                quote!(for #index in #range { #body })
+            }
+            LoopKind::Infinite => quote!(loop { #body }),
+        };
+        let (init_count, push_count, pop_count) = match &counter {
+            Some(counter) if in_loop => {
+                self.uses_stack = true;
+                (
+                    quote!(#counter = 0;),
+                    quote!(__ad_stack.push(#counter);),
+                    quote!(#counter = __ad_stack.pop();),
+                )
+            }
+            Some(counter) => (
+                quote!(#counter = 0;),
+                TokenStream::new(),
+                TokenStream::new(),
+            ),
+            None => (TokenStream::new(), TokenStream::new(), TokenStream::new()),
+        };
+        let forward = quote!(#init_count #forward_loop #push_count);
+        if !needs_reverse {
+            return (forward, TokenStream::new());
+        }
+        let reverse = match (&looped.kind, &counter) {
+            (LoopKind::For { index, seq }, None) => {
+                let index = self.index_pattern(*index);
+                let range = self.reverse_range(seq);
+                quote!(for #index in #range { #body_rev })
+            }
+            (LoopKind::For { index, seq }, Some(counter)) => {
+                let index = self.index_pattern(*index);
+                let seq = self.index_seq(seq);
+                quote!({
+                    let __ad_seq = #seq;
+                    for __ad_j in (0..#counter).rev() {
+                        let #index = __ad_seq.at(__ad_j);
+                        #body_rev
+                    }
+                })
+            }
+            (LoopKind::Infinite, Some(counter)) => quote!(for _ in 0..#counter { #body_rev }),
+            (LoopKind::Infinite, None) => TokenStream::new(),
+        };
+        (forward, quote!(#pop_count #reverse))
+    }
+
+    fn index_pattern(&self, index: Option<VarId>) -> TokenStream {
+        match index {
+            Some(id) => {
+                let name = self.var(id);
+                quote!(#name)
+            }
+            None => quote!(_),
+        }
+    }
+
+    fn forward_range(&self, seq: &RangeSeq) -> TokenStream {
+        let (lo, hi) = (self.var(seq.lo), self.var(seq.hi));
+        let mut range = if seq.inclusive {
+            quote!((#lo..=#hi))
+        } else {
+            quote!((#lo..#hi))
+        };
+        for op in &seq.chain {
+            range = match op {
+                SeqOp::Rev => quote!(#range.rev()),
+                SeqOp::StepBy(step) => {
+                    let step = self.var(*step);
+                    quote!(#range.step_by(#step))
+                }
+            };
+        }
+        range
+    }
+
+    /// The indices of a loop without early exit, in reverse order.
+    fn reverse_range(&self, seq: &RangeSeq) -> TokenStream {
+        let (lo, hi) = (self.var(seq.lo), self.var(seq.hi));
+        let base = if seq.inclusive {
+            quote!((#lo..=#hi))
+        } else {
+            quote!((#lo..#hi))
+        };
+        match seq.chain.as_slice() {
+            [] => quote!(#base.rev()),
+            [SeqOp::Rev] => base,
+            _ => {
+                let seq = self.index_seq(seq);
+                quote!({ let __ad_seq = #seq; (0..__ad_seq.len()).rev().map(move |__ad_j| __ad_seq.at(__ad_j)) })
+            }
+        }
+    }
+
+    fn index_seq(&self, seq: &RangeSeq) -> TokenStream {
+        let rt = &self.rt;
+        let (lo, hi) = (self.var(seq.lo), self.var(seq.hi));
+        let mut out = if seq.inclusive {
+            quote!(#rt::__private::IndexSeq::range_inclusive(#lo, #hi))
+        } else {
+            quote!(#rt::__private::IndexSeq::range(#lo, #hi))
+        };
+        for op in &seq.chain {
+            out = match op {
+                SeqOp::Rev => quote!(#out.rev()),
+                SeqOp::StepBy(step) => {
+                    let step = self.var(*step);
+                    quote!(#out.step_by(#step))
+                }
+            };
+        }
+        out
+    }
+}
+
+/// A passive expression's tokens, parenthesized when it is not a single token.
+pub fn pexpr(value: &PExpr) -> TokenStream {
+    let tokens = &value.tokens;
+    if tokens.clone().into_iter().count() <= 1 {
+        tokens.clone()
+    } else {
+        quote!((#tokens))
+    }
+}
+
+/// Whether a variable is a function parameter.
+pub fn is_param(func: &Function, id: VarId) -> bool {
+    matches!(func.var(id).origin, Origin::Param(_))
+}

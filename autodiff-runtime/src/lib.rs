@@ -1,0 +1,71 @@
+//! Runtime of the `#[differentiate]` source-to-source automatic differentiation: derivative rules, the saved-value stack, gradient checking.
+//!
+//! Add this one crate as a dependency and annotate a function:
+//!
+//! ```
+//! use autodiff_runtime::differentiate;
+//!
+//! #[differentiate]
+//! fn f(x: f64, y: f64) -> f64 {
+//!     (x + y) * x.sin()
+//! }
+//!
+//! let (value, (dx, dy)) = f_grad(1.0, 2.0);
+//! assert_eq!(value, f(1.0, 2.0));
+//! autodiff_runtime::check::assert_gradient(|v| f(v[0], v[1]), &[1.0, 2.0], &[dx, dy]);
+//! ```
+//!
+//! # Modes
+//!
+//! * **Reverse mode** (`#[differentiate]`, generating `f_grad` and `f_vjp`) runs `f`
+//!   forward, then walks its statements backwards, propagating adjoints with the
+//!   `<op>_vjp` rules of [`rules`]. One reverse pass gives the gradient with respect to
+//!   all inputs, or any vector-Jacobian product `seedᵀ·J`. Values that the backward
+//!   walk needs but the forward walk overwrites (in loops) are saved on a
+//!   [`stack::Stack`], whose memory is reused from call to call; loop-free code saves
+//!   nothing.
+//! * **Forward mode** (`#[differentiate(forward)]`, generating `f_jvp`) carries a tangent
+//!   beside every value with the `<op>_jvp` rules, computing `J·v` in one pass.
+//!
+//! The generated functions compute values bit-identical to `f`, so branches and loop
+//! counts fall the same way; the derivatives are those of the path that runs.
+//! [`check`] verifies any of them against finite differences.
+//!
+//! # Non-differentiable points
+//!
+//! Where a primitive has no derivative, a fixed one-sided choice is used (each rule in
+//! [`rules`] documents its own):
+//!
+//! | primitive | choice |
+//! | --- | --- |
+//! | `x.abs()` | derivative `0` at `x = ±0` |
+//! | `x.signum()`, `x.floor()`, `x.ceil()`, `x.round()` | derivative `0` everywhere, jumps included |
+//! | `a.max(b)` | the gradient goes to `a` when `a >= b` (ties to the first argument), else to `b` |
+//! | `a.min(b)` | the gradient goes to `a` when `a <= b` (ties to the first argument), else to `b` |
+//! | `max` / `min` with a NaN argument | `std` returns the other argument, and the gradient goes to it |
+//! | `x.sqrt()` at `0`, `x.cbrt()` at `0` | `+inf`, as the formula gives |
+//! | `x.powf(y)` | `∂/∂x = y·x^(y-1)`, taken as `0` when `y == 0`; `∂/∂y = x^y·ln x`, taken as `0` when `x == 0` (NaN for `x < 0`) |
+//! | `x.powi(0)` | derivative `0` (even at `x = 0`) |
+//! | `x.hypot(y)` at `(0, 0)` | gradient `(0, 0)` |
+//! | `y.atan2(x)` at `(0, 0)` | gradient `(0, 0)` |
+//!
+//! Outside a function's domain (`ln` of a negative number, `asin(2)`) the derivative is
+//! whatever the formula gives, typically NaN, just as the value is.
+//!
+//! # Modules
+//!
+//! * [`rules`]: the [`Real`] trait (`f32`, `f64`) and one `_vjp` / `_jvp` rule per
+//!   primitive.
+//! * [`stack`]: the typed stack of saved intermediates.
+//! * [`check`]: finite-difference gradient checking for tests.
+
+pub use autodiff_macros::differentiate;
+
+pub mod check;
+pub mod rules;
+pub mod stack;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use rules::Real;

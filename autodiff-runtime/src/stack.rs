@@ -1,0 +1,937 @@
+//! The typed stack of saved intermediates, with per-thread memory reuse across calls.
+//!
+//! The reverse sweep of a generated gradient needs some values that the forward sweep
+//! overwrites (a variable reassigned in a loop, a branch decision, a buffer entry about
+//! to be written). The forward sweep pushes them on a [`Stack`]; the reverse sweep pops
+//! them in the opposite order. Which values are saved is decided by the macro; this
+//! module only stores them.
+//!
+//! A [`Stack`] has one lane per storage kind, so values are stored unboxed and without
+//! tags: `f64`, `f32`, integers (widened to 64-bit words; 128-bit integers take two), and
+//! single bits for `bool`s, packed 64 to a word. Pops must mirror pushes type for type,
+//! which generated code guarantees.
+//!
+//! [`Stack::acquire`] lends a stack from a thread-local pool and the returned
+//! [`StackGuard`] gives it back, cleared but with its capacity, when dropped. So a
+//! gradient that is called repeatedly reaches a steady state with no heap allocation,
+//! and nested or recursive gradient calls on one thread each get their own stack.
+//!
+//! ```
+//! use autodiff_runtime::stack::{last_bytes_pushed, Stack};
+//!
+//! {
+//!     let mut stack = Stack::acquire();
+//!     stack.push(1.5_f64);
+//!     stack.push_bit(true);
+//!     stack.push(7_usize);
+//!     assert_eq!(stack.pop::<usize>(), 7);
+//!     assert!(stack.pop_bit());
+//!     assert_eq!(stack.pop::<f64>(), 1.5);
+//! }
+//! assert_eq!(last_bytes_pushed(), 8 + 1 + 8);
+//! ```
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+const UNDERFLOW: &str = "autodiff stack underflow (internal error, please report)";
+
+/// A typed LIFO stack of saved values: one lane each for `f64`, `f32`, integers and bits.
+///
+/// Usually obtained with [`Stack::acquire`], which reuses memory across calls; a
+/// standalone stack can be made with [`Stack::new`].
+///
+/// ```
+/// use autodiff_runtime::stack::Stack;
+///
+/// let mut stack = Stack::new();
+/// stack.push(-3_i32);
+/// stack.push(2.5_f32);
+/// assert_eq!(stack.pop::<f32>(), 2.5);
+/// assert_eq!(stack.pop::<i32>(), -3);
+/// assert!(stack.is_empty());
+/// ```
+#[derive(Default)]
+pub struct Stack {
+    f64s: Vec<f64>,
+    f32s: Vec<f32>,
+    words: Vec<u64>,
+    bits: Vec<u64>,
+    bit_len: usize,
+    /// Bytes pushed (bits excluded) since the stack was acquired or created.
+    pushed_bytes: usize,
+    /// Bits pushed since the stack was acquired or created.
+    pushed_bits: usize,
+}
+
+impl fmt::Debug for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack")
+            .field("f64s", &self.f64s.len())
+            .field("f32s", &self.f32s.len())
+            .field("words", &self.words.len())
+            .field("bits", &self.bit_len)
+            .field("bytes_pushed", &self.bytes_pushed())
+            .finish()
+    }
+}
+
+thread_local! {
+    /// Stacks not currently lent out on this thread, with their capacity.
+    static POOL: RefCell<Vec<Stack>> = const { RefCell::new(Vec::new()) };
+    /// What the most recently dropped [`StackGuard`] on this thread had pushed.
+    static LAST_BYTES: Cell<usize> = const { Cell::new(0) };
+    /// The largest [`StackGuard`] total on this thread so far.
+    static PEAK_BYTES: Cell<usize> = const { Cell::new(0) };
+}
+
+impl Stack {
+    /// Creates an empty stack that owns its memory (not taken from the pool).
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// assert!(Stack::new().is_empty());
+    /// ```
+    pub fn new() -> Stack {
+        Stack::default()
+    }
+
+    /// Borrows an empty stack from this thread's pool, or makes a new one if the pool
+    /// is empty (for instance on first use, or when a guard is already alive: nested and
+    /// recursive gradient calls each get their own stack).
+    ///
+    /// Dropping the guard clears the stack, keeping its capacity, and returns it to the
+    /// pool, so repeated calls allocate nothing once the capacity suffices.
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    ///
+    /// let mut outer = Stack::acquire();
+    /// outer.push(1.0_f64);
+    /// {
+    ///     let inner = Stack::acquire(); // a second, independent stack
+    ///     assert!(inner.is_empty());
+    /// }
+    /// assert_eq!(outer.pop::<f64>(), 1.0);
+    /// ```
+    pub fn acquire() -> StackGuard {
+        let pooled = POOL
+            .try_with(|pool| pool.try_borrow_mut().ok().and_then(|mut p| p.pop()))
+            .ok()
+            .flatten();
+        StackGuard {
+            stack: pooled.unwrap_or_default(),
+        }
+    }
+
+    /// Pushes one value on the lane of its type.
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// s.push(u8::MAX);
+    /// assert_eq!(s.pop::<u8>(), 255);
+    /// ```
+    #[inline]
+    pub fn push<T: Saved>(&mut self, v: T) {
+        v.push_on(self);
+    }
+
+    /// Pops the most recent value of type `T`'s lane.
+    ///
+    /// # Panics
+    ///
+    /// With "autodiff stack underflow (internal error, please report)" if that lane is
+    /// empty.
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// s.push(-1_i64);
+    /// assert_eq!(s.pop::<i64>(), -1);
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn pop<T: Saved>(&mut self) -> T {
+        T::pop_from(self)
+    }
+
+    /// Pushes one bit (a branch decision, say); bits are packed 64 to a word.
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// s.push_bit(true);
+    /// s.push_bit(false);
+    /// assert!(!s.pop_bit());
+    /// assert!(s.pop_bit());
+    /// ```
+    #[inline]
+    pub fn push_bit(&mut self, b: bool) {
+        let word = self.bit_len / 64;
+        let mask = 1u64 << (self.bit_len % 64);
+        if word == self.bits.len() {
+            self.bits.push(0);
+        }
+        if b {
+            self.bits[word] |= mask;
+        } else {
+            self.bits[word] &= !mask;
+        }
+        self.bit_len += 1;
+        self.pushed_bits += 1;
+    }
+
+    /// Pops the most recent bit.
+    ///
+    /// # Panics
+    ///
+    /// With "autodiff stack underflow (internal error, please report)" if no bit is
+    /// left.
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// s.push_bit(true);
+    /// assert!(s.pop_bit());
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn pop_bit(&mut self) -> bool {
+        if self.bit_len == 0 {
+            panic!("{UNDERFLOW}");
+        }
+        self.bit_len -= 1;
+        let word = self.bit_len / 64;
+        let b = (self.bits[word] >> (self.bit_len % 64)) & 1 == 1;
+        if self.bit_len % 64 == 0 {
+            self.bits.truncate(word);
+        }
+        b
+    }
+
+    /// Pushes the elements of `s` (on `T`'s lane), then its length (on the integer lane).
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// s.push_slice(&[1.0_f64, 2.0, 3.0]);
+    /// let mut back = [0.0; 3];
+    /// s.pop_slice_into(&mut back);
+    /// assert_eq!(back, [1.0, 2.0, 3.0]);
+    /// ```
+    #[inline]
+    pub fn push_slice<T: Saved>(&mut self, s: &[T]) {
+        T::push_all(self, s);
+        self.push(s.len() as u64);
+    }
+
+    /// Pops a slice saved by [`push_slice`](Stack::push_slice) into `dst`, restoring it
+    /// exactly.
+    ///
+    /// # Panics
+    ///
+    /// If the saved length differs from `dst.len()`, or on underflow (both internal
+    /// errors).
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// s.push_slice(&[true, false, true]);
+    /// let mut back = [false; 3];
+    /// s.pop_slice_into(&mut back);
+    /// assert_eq!(back, [true, false, true]);
+    /// ```
+    #[track_caller]
+    pub fn pop_slice_into<T: Saved>(&mut self, dst: &mut [T]) {
+        let len = self.pop_len();
+        assert_eq!(
+            len,
+            dst.len(),
+            "autodiff stack: saved slice length does not match the buffer (internal error, please report)"
+        );
+        let start = T::slice_start(self, len, false);
+        T::copy_out(self, start, dst);
+        T::truncate_lane(self, start);
+    }
+
+    /// Copies a slice saved by [`push_slice`](Stack::push_slice) into `dst` and leaves it
+    /// on the stack.
+    ///
+    /// # Panics
+    ///
+    /// As [`pop_slice_into`](Stack::pop_slice_into).
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// s.push_slice(&[4_u32, 5]);
+    /// let mut a = [0; 2];
+    /// s.peek_slice_into(&mut a);
+    /// let mut b = [0; 2];
+    /// s.pop_slice_into(&mut b);
+    /// assert_eq!(a, b);
+    /// ```
+    #[track_caller]
+    pub fn peek_slice_into<T: Saved>(&self, dst: &mut [T]) {
+        let len = match self.words.last() {
+            Some(&w) => len_from_word(w),
+            None => panic!("{UNDERFLOW}"),
+        };
+        assert_eq!(
+            len,
+            dst.len(),
+            "autodiff stack: saved slice length does not match the buffer (internal error, please report)"
+        );
+        let start = T::slice_start(self, len, true);
+        T::copy_out(self, start, dst);
+    }
+
+    /// Pops a slice saved by [`push_slice`](Stack::push_slice) into `dst`, whatever its
+    /// length: `dst` is cleared and refilled (reusing its capacity).
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// s.push_slice(&[1.0_f32, 2.0]);
+    /// let mut v = vec![9.0; 5];
+    /// s.pop_vec_into(&mut v);
+    /// assert_eq!(v, [1.0, 2.0]);
+    /// ```
+    #[track_caller]
+    pub fn pop_vec_into<T: Saved>(&mut self, dst: &mut Vec<T>) {
+        let len = self.pop_len();
+        let start = T::slice_start(self, len, false);
+        dst.clear();
+        dst.reserve(len);
+        T::extend_out(self, start, len, dst);
+        T::truncate_lane(self, start);
+    }
+
+    /// Reserves room for `n` more values of type `T` (plus a slice length), so that a
+    /// known number of pushes does not reallocate repeatedly.
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// s.reserve::<f64>(100);
+    /// s.push(1.0_f64);
+    /// ```
+    pub fn reserve<T: Saved>(&mut self, n: usize) {
+        T::reserve_lane(self, n);
+        self.words.reserve(1);
+    }
+
+    /// Bytes pushed since this stack was acquired (or created): every push counts, pops
+    /// do not subtract. `f64` and integers count 8 bytes (128-bit integers 16), `f32` 4,
+    /// a slice's length 8, and bits 1/8 byte each, rounded up.
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// s.push(1.0_f32);
+    /// s.push_bit(true);
+    /// let _ = s.pop::<f32>();
+    /// assert_eq!(s.bytes_pushed(), 5);
+    /// ```
+    pub fn bytes_pushed(&self) -> usize {
+        self.pushed_bytes + self.pushed_bits.div_ceil(8)
+    }
+
+    /// Whether every lane is empty (all pushes have been popped).
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// s.push_bit(false);
+    /// assert!(!s.is_empty());
+    /// s.pop_bit();
+    /// assert!(s.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.f64s.is_empty() && self.f32s.is_empty() && self.words.is_empty() && self.bit_len == 0
+    }
+
+    /// Empties every lane and resets the byte count, keeping the capacity.
+    fn clear(&mut self) {
+        self.f64s.clear();
+        self.f32s.clear();
+        self.words.clear();
+        self.bits.clear();
+        self.bit_len = 0;
+        self.pushed_bytes = 0;
+        self.pushed_bits = 0;
+    }
+
+    #[track_caller]
+    fn pop_len(&mut self) -> usize {
+        len_from_word(self.pop::<u64>())
+    }
+
+    #[inline]
+    fn push_word(&mut self, w: u64) {
+        self.words.push(w);
+        self.pushed_bytes += 8;
+    }
+
+    #[inline]
+    #[track_caller]
+    fn pop_word(&mut self) -> u64 {
+        match self.words.pop() {
+            Some(w) => w,
+            None => panic!("{UNDERFLOW}"),
+        }
+    }
+}
+
+#[track_caller]
+fn len_from_word(w: u64) -> usize {
+    match usize::try_from(w) {
+        Ok(len) => len,
+        Err(_) => panic!("{UNDERFLOW}"),
+    }
+}
+
+/// Bytes pushed by the most recently dropped [`StackGuard`] on this thread (0 if none).
+///
+/// After a call to a generated `f_grad`, this tells how much the forward sweep saved
+/// (0 for loop-free code). Nested guards each record their own total when dropped, so
+/// the outermost one (dropped last) is what remains.
+///
+/// ```
+/// use autodiff_runtime::stack::{last_bytes_pushed, Stack};
+///
+/// let mut s = Stack::acquire();
+/// s.push(1.0_f64);
+/// s.push(2.0_f64);
+/// drop(s);
+/// assert_eq!(last_bytes_pushed(), 16);
+/// ```
+pub fn last_bytes_pushed() -> usize {
+    LAST_BYTES.try_with(Cell::get).unwrap_or(0)
+}
+
+/// The largest [`bytes_pushed`](Stack::bytes_pushed) of any [`StackGuard`] dropped on
+/// this thread so far (0 if none).
+///
+/// ```
+/// use autodiff_runtime::stack::{peak_bytes_pushed, Stack};
+///
+/// let mut s = Stack::acquire();
+/// s.push_slice(&[0.0_f64; 4]);
+/// drop(s);
+/// assert!(peak_bytes_pushed() >= 40);
+/// ```
+pub fn peak_bytes_pushed() -> usize {
+    PEAK_BYTES.try_with(Cell::get).unwrap_or(0)
+}
+
+/// A [`Stack`] lent by [`Stack::acquire`]; dereferences to it, and gives it back to the
+/// thread's pool (cleared, capacity kept) when dropped.
+///
+/// Dropping never panics, also during unwinding or thread teardown (then the stack's
+/// memory is simply freed).
+///
+/// ```
+/// use autodiff_runtime::stack::Stack;
+///
+/// let mut guard = Stack::acquire();
+/// guard.push(3_usize);
+/// assert_eq!(guard.bytes_pushed(), 8);
+/// ```
+pub struct StackGuard {
+    stack: Stack,
+}
+
+impl fmt::Debug for StackGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("StackGuard").field(&self.stack).finish()
+    }
+}
+
+impl Deref for StackGuard {
+    type Target = Stack;
+    fn deref(&self) -> &Stack {
+        &self.stack
+    }
+}
+
+impl DerefMut for StackGuard {
+    fn deref_mut(&mut self) -> &mut Stack {
+        &mut self.stack
+    }
+}
+
+impl Drop for StackGuard {
+    fn drop(&mut self) {
+        let mut stack = std::mem::take(&mut self.stack);
+        let bytes = stack.bytes_pushed();
+        let _ = LAST_BYTES.try_with(|c| c.set(bytes));
+        let _ = PEAK_BYTES.try_with(|c| c.set(c.get().max(bytes)));
+        stack.clear();
+        let _ = POOL.try_with(|pool| {
+            if let Ok(mut pool) = pool.try_borrow_mut() {
+                pool.push(stack);
+            }
+        });
+    }
+}
+
+mod sealed {
+    use super::Stack;
+
+    /// The lane operations behind [`Saved`](super::Saved); private so that only this
+    /// module can implement them.
+    ///
+    /// Positions are in lane units: elements for the `f64`/`f32`/bit lanes, 64-bit words
+    /// for the integer lane (where one value may take `UNITS` words).
+    pub trait Sealed: Copy {
+        /// Lane units per value.
+        const UNITS: usize;
+        /// Whether the value lives on the integer lane, where slice lengths live too.
+        const ON_WORD_LANE: bool;
+        fn push_on(self, s: &mut Stack);
+        fn pop_from(s: &mut Stack) -> Self;
+        fn lane_len(s: &Stack) -> usize;
+        /// The value starting at lane position `pos`.
+        fn get(s: &Stack, pos: usize) -> Self;
+        fn truncate_lane(s: &mut Stack, len: usize);
+        fn reserve_lane(s: &mut Stack, n: usize);
+
+        fn push_all(s: &mut Stack, src: &[Self]) {
+            Self::reserve_lane(s, src.len());
+            for &v in src {
+                v.push_on(s);
+            }
+        }
+
+        /// Where a saved slice of `len` values starts on the lane; `length_on_top` when
+        /// its length word has not been popped yet.
+        #[track_caller]
+        fn slice_start(s: &Stack, len: usize, length_on_top: bool) -> usize {
+            let skip = usize::from(length_on_top && Self::ON_WORD_LANE);
+            len.checked_mul(Self::UNITS)
+                .and_then(|units| Self::lane_len(s).checked_sub(skip)?.checked_sub(units))
+                .unwrap_or_else(|| panic!("{}", super::UNDERFLOW))
+        }
+
+        fn copy_out(s: &Stack, start: usize, dst: &mut [Self]) {
+            for (j, d) in dst.iter_mut().enumerate() {
+                *d = Self::get(s, start + j * Self::UNITS);
+            }
+        }
+
+        fn extend_out(s: &Stack, start: usize, len: usize, dst: &mut Vec<Self>) {
+            dst.extend((0..len).map(|j| Self::get(s, start + j * Self::UNITS)));
+        }
+    }
+}
+
+/// A value type that can be saved on a [`Stack`]: `f64`, `f32`, `bool` and every
+/// primitive integer type. Sealed: the lane layout is this crate's business.
+///
+/// ```
+/// use autodiff_runtime::stack::{Saved, Stack};
+///
+/// fn round_trip<T: Saved + PartialEq + std::fmt::Debug>(v: T) {
+///     let mut s = Stack::new();
+///     s.push(v);
+///     assert_eq!(s.pop::<T>(), v);
+/// }
+/// round_trip(i128::MIN);
+/// round_trip(true);
+/// ```
+pub trait Saved: Copy + sealed::Sealed {}
+
+macro_rules! float_lane {
+    ($t:ty, $lane:ident) => {
+        impl Saved for $t {}
+        impl sealed::Sealed for $t {
+            const UNITS: usize = 1;
+            const ON_WORD_LANE: bool = false;
+            #[inline]
+            fn push_on(self, s: &mut Stack) {
+                s.$lane.push(self);
+                s.pushed_bytes += std::mem::size_of::<$t>();
+            }
+            #[inline]
+            #[track_caller]
+            fn pop_from(s: &mut Stack) -> Self {
+                match s.$lane.pop() {
+                    Some(v) => v,
+                    None => panic!("{UNDERFLOW}"),
+                }
+            }
+            fn lane_len(s: &Stack) -> usize {
+                s.$lane.len()
+            }
+            fn get(s: &Stack, pos: usize) -> Self {
+                s.$lane[pos]
+            }
+            fn truncate_lane(s: &mut Stack, len: usize) {
+                s.$lane.truncate(len);
+            }
+            fn reserve_lane(s: &mut Stack, n: usize) {
+                s.$lane.reserve(n);
+            }
+            fn push_all(s: &mut Stack, src: &[Self]) {
+                s.$lane.extend_from_slice(src);
+                s.pushed_bytes += std::mem::size_of_val(src);
+            }
+            fn copy_out(s: &Stack, start: usize, dst: &mut [Self]) {
+                dst.copy_from_slice(&s.$lane[start..start + dst.len()]);
+            }
+            fn extend_out(s: &Stack, start: usize, len: usize, dst: &mut Vec<Self>) {
+                dst.extend_from_slice(&s.$lane[start..start + len]);
+            }
+        }
+    };
+}
+
+float_lane!(f64, f64s);
+float_lane!(f32, f32s);
+
+/// Integers up to 64 bits: one word, sign- or zero-extended (`as u64` / `as $t` is a
+/// lossless round trip for each of these types).
+macro_rules! word_lane {
+    ($($t:ty),*) => {$(
+        impl Saved for $t {}
+        impl sealed::Sealed for $t {
+            const UNITS: usize = 1;
+            const ON_WORD_LANE: bool = true;
+            #[inline]
+            fn push_on(self, s: &mut Stack) {
+                s.push_word(self as u64);
+            }
+            #[inline]
+            #[track_caller]
+            fn pop_from(s: &mut Stack) -> Self {
+                s.pop_word() as $t
+            }
+            fn lane_len(s: &Stack) -> usize {
+                s.words.len()
+            }
+            fn get(s: &Stack, pos: usize) -> Self {
+                s.words[pos] as $t
+            }
+            fn truncate_lane(s: &mut Stack, len: usize) {
+                s.words.truncate(len);
+            }
+            fn reserve_lane(s: &mut Stack, n: usize) {
+                s.words.reserve(n);
+            }
+        }
+    )*};
+}
+
+word_lane!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+/// 128-bit integers: two words, low then high.
+macro_rules! double_word_lane {
+    ($($t:ty),*) => {$(
+        impl Saved for $t {}
+        impl sealed::Sealed for $t {
+            const UNITS: usize = 2;
+            const ON_WORD_LANE: bool = true;
+            #[inline]
+            fn push_on(self, s: &mut Stack) {
+                let bits = self as u128;
+                s.push_word(bits as u64);
+                s.push_word((bits >> 64) as u64);
+            }
+            #[inline]
+            #[track_caller]
+            fn pop_from(s: &mut Stack) -> Self {
+                if s.words.len() < 2 {
+                    panic!("{UNDERFLOW}");
+                }
+                let hi = s.pop_word();
+                let lo = s.pop_word();
+                ((u128::from(hi) << 64) | u128::from(lo)) as $t
+            }
+            fn lane_len(s: &Stack) -> usize {
+                s.words.len()
+            }
+            fn get(s: &Stack, pos: usize) -> Self {
+                ((u128::from(s.words[pos + 1]) << 64) | u128::from(s.words[pos])) as $t
+            }
+            fn truncate_lane(s: &mut Stack, len: usize) {
+                s.words.truncate(len);
+            }
+            fn reserve_lane(s: &mut Stack, n: usize) {
+                s.words.reserve(2 * n);
+            }
+        }
+    )*};
+}
+
+double_word_lane!(i128, u128);
+
+impl Saved for bool {}
+impl sealed::Sealed for bool {
+    const UNITS: usize = 1;
+    const ON_WORD_LANE: bool = false;
+    #[inline]
+    fn push_on(self, s: &mut Stack) {
+        s.push_bit(self);
+    }
+    #[inline]
+    #[track_caller]
+    fn pop_from(s: &mut Stack) -> Self {
+        s.pop_bit()
+    }
+    fn lane_len(s: &Stack) -> usize {
+        s.bit_len
+    }
+    fn get(s: &Stack, pos: usize) -> Self {
+        (s.bits[pos / 64] >> (pos % 64)) & 1 == 1
+    }
+    fn truncate_lane(s: &mut Stack, len: usize) {
+        s.bit_len = len;
+        s.bits.truncate(len.div_ceil(64));
+    }
+    fn reserve_lane(s: &mut Stack, n: usize) {
+        s.bits.reserve((s.bit_len + n).div_ceil(64).saturating_sub(s.bits.len()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: Saved + PartialEq + fmt::Debug>(values: &[T]) {
+        let mut s = Stack::new();
+        for &v in values {
+            s.push(v);
+        }
+        for &v in values.iter().rev() {
+            assert_eq!(s.pop::<T>(), v);
+        }
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn round_trips_every_type() {
+        round_trip(&[0.0, -0.0, 1.5, f64::INFINITY, f64::MIN_POSITIVE, f64::MAX]);
+        round_trip(&[0.0_f32, -2.5, f32::MAX, f32::NEG_INFINITY]);
+        round_trip(&[true, false, false, true]);
+        round_trip(&[i8::MIN, -1, 0, i8::MAX]);
+        round_trip(&[i16::MIN, -1, 0, i16::MAX]);
+        round_trip(&[i32::MIN, -1, 0, i32::MAX]);
+        round_trip(&[i64::MIN, -1, 0, i64::MAX]);
+        round_trip(&[isize::MIN, -1, 0, isize::MAX]);
+        round_trip(&[i128::MIN, -1, 0, i128::MAX]);
+        round_trip(&[u8::MAX, 0, 1]);
+        round_trip(&[u16::MAX, 0, 1]);
+        round_trip(&[u32::MAX, 0, 1]);
+        round_trip(&[u64::MAX, 0, 1]);
+        round_trip(&[usize::MAX, 0, 1]);
+        round_trip(&[u128::MAX, 0, 1, 1 << 100]);
+    }
+
+    #[test]
+    fn nan_payload_survives() {
+        let mut s = Stack::new();
+        let nan = f64::from_bits(0x7ff8_0000_dead_beef);
+        s.push(nan);
+        assert_eq!(s.pop::<f64>().to_bits(), nan.to_bits());
+    }
+
+    #[test]
+    fn interleaved_types_use_separate_lanes() {
+        let mut s = Stack::new();
+        s.push(1.0_f64);
+        s.push(2_i32);
+        s.push(3.0_f32);
+        s.push_bit(true);
+        s.push(-4_i128);
+        assert_eq!(s.pop::<i128>(), -4);
+        assert!(s.pop_bit());
+        assert_eq!(s.pop::<f32>(), 3.0);
+        assert_eq!(s.pop::<i32>(), 2);
+        assert_eq!(s.pop::<f64>(), 1.0);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn bits_pack_across_words() {
+        let pattern = |i: usize| (i * 7 + i / 3) % 5 < 2;
+        for n in [1, 63, 64, 65, 127, 128, 129, 300] {
+            let mut s = Stack::new();
+            for i in 0..n {
+                s.push_bit(pattern(i));
+            }
+            assert_eq!(s.bits.len(), n.div_ceil(64));
+            assert_eq!(s.bytes_pushed(), n.div_ceil(8));
+            for i in (0..n).rev() {
+                assert_eq!(s.pop_bit(), pattern(i), "n = {n}, i = {i}");
+            }
+            assert!(s.is_empty());
+            assert!(s.bits.is_empty());
+        }
+    }
+
+    #[test]
+    fn bits_reused_after_partial_pop() {
+        let mut s = Stack::new();
+        for _ in 0..70 {
+            s.push_bit(true);
+        }
+        for _ in 0..10 {
+            s.pop_bit();
+        }
+        for _ in 0..10 {
+            s.push_bit(false);
+        }
+        for _ in 0..10 {
+            assert!(!s.pop_bit());
+        }
+        for _ in 0..60 {
+            assert!(s.pop_bit());
+        }
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn slices_round_trip() {
+        let mut s = Stack::new();
+        let a = [1.0, 2.0, 3.0];
+        let b = [7_i64, -8];
+        let c: Vec<bool> = (0..100).map(|i| i % 3 == 0).collect();
+        let d = [u128::MAX, 5];
+        let e = [0.5_f32; 4];
+        s.push_slice(&a);
+        s.push(9_u8);
+        s.push_slice(&b);
+        s.push_slice(&c);
+        s.push_slice(&d);
+        s.push_slice::<f64>(&[]);
+        s.push_slice(&e);
+
+        let mut e2 = [0.0_f32; 4];
+        s.peek_slice_into(&mut e2);
+        assert_eq!(e2, e);
+        s.pop_slice_into(&mut e2);
+        assert_eq!(e2, e);
+        let mut empty: Vec<f64> = vec![1.0];
+        s.pop_vec_into(&mut empty);
+        assert!(empty.is_empty());
+        let mut d2 = [0_u128; 2];
+        s.peek_slice_into(&mut d2);
+        assert_eq!(d2, d);
+        s.pop_slice_into(&mut d2);
+        assert_eq!(d2, d);
+        let mut c2: Vec<bool> = Vec::new();
+        s.pop_vec_into(&mut c2);
+        assert_eq!(c2, c);
+        let mut b2 = [0_i64; 2];
+        s.peek_slice_into(&mut b2);
+        assert_eq!(b2, b);
+        let mut b3: Vec<i64> = Vec::with_capacity(10);
+        s.pop_vec_into(&mut b3);
+        assert_eq!(b3, b);
+        assert_eq!(s.pop::<u8>(), 9);
+        let mut a2 = [0.0; 3];
+        s.pop_slice_into(&mut a2);
+        assert_eq!(a2, a);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn byte_counting() {
+        let mut s = Stack::new();
+        s.push(1.0_f64);
+        s.push(1.0_f32);
+        s.push(1_u8);
+        s.push(1_i128);
+        s.push_slice(&[1.0_f64; 3]);
+        s.push_bit(true);
+        assert_eq!(s.bytes_pushed(), 8 + 4 + 8 + 16 + (24 + 8) + 1);
+        let mut buf = [0.0; 3];
+        s.pop_slice_into(&mut buf);
+        assert_eq!(s.bytes_pushed(), 8 + 4 + 8 + 16 + (24 + 8) + 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "autodiff stack underflow (internal error, please report)")]
+    fn underflow_panics() {
+        let mut s = Stack::new();
+        s.push(1.0_f32);
+        let _ = s.pop::<f64>();
+    }
+
+    #[test]
+    #[should_panic(expected = "autodiff stack underflow (internal error, please report)")]
+    fn bit_underflow_panics() {
+        Stack::new().pop_bit();
+    }
+
+    #[test]
+    #[should_panic(expected = "autodiff stack underflow (internal error, please report)")]
+    fn slice_underflow_panics() {
+        let mut s = Stack::new();
+        s.push(3_u64);
+        s.push(1.0_f64);
+        let mut dst = [0.0; 3];
+        s.pop_slice_into(&mut dst);
+    }
+
+    #[test]
+    #[should_panic(expected = "does not match")]
+    fn slice_length_mismatch_panics() {
+        let mut s = Stack::new();
+        s.push_slice(&[1.0_f64, 2.0]);
+        let mut dst = [0.0; 3];
+        s.pop_slice_into(&mut dst);
+    }
+
+    #[test]
+    fn nested_guards_are_independent_and_reused() {
+        let mut outer = Stack::acquire();
+        outer.push(1.0_f64);
+        {
+            let mut inner = Stack::acquire();
+            assert!(inner.is_empty());
+            inner.push(2.0_f64);
+            inner.push(3.0_f64);
+            assert_eq!(inner.bytes_pushed(), 16);
+        }
+        assert_eq!(last_bytes_pushed(), 16);
+        assert_eq!(outer.pop::<f64>(), 1.0);
+        drop(outer);
+        assert_eq!(last_bytes_pushed(), 8);
+
+        // The released stacks come back empty, with their capacity.
+        let a = Stack::acquire();
+        let b = Stack::acquire();
+        assert!(a.is_empty() && b.is_empty());
+        assert_eq!(a.bytes_pushed(), 0);
+        assert!(a.f64s.capacity() > 0 || b.f64s.capacity() > 0);
+    }
+
+    #[test]
+    fn guard_dropped_while_unwinding_returns_its_stack() {
+        let result = std::panic::catch_unwind(|| {
+            let mut g = Stack::acquire();
+            g.push(1_u32);
+            panic!("boom");
+        });
+        assert!(result.is_err());
+        assert_eq!(last_bytes_pushed(), 8);
+        assert!(Stack::acquire().is_empty());
+    }
+
+    #[test]
+    fn guards_are_per_thread() {
+        let mut g = Stack::acquire();
+        g.push(1.0_f64);
+        std::thread::spawn(|| {
+            let s = Stack::acquire();
+            assert!(s.is_empty());
+        })
+        .join()
+        .unwrap();
+        assert_eq!(g.pop::<f64>(), 1.0);
+    }
+}

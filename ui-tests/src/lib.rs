@@ -1,0 +1,1 @@
+//! Compile-fail (trybuild) tests of `#[differentiate]` live in `tests/ui/`.
