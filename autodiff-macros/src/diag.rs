@@ -278,13 +278,6 @@ pub fn float_index(span: Span) -> syn::Error {
     )
 }
 
-pub fn unknown_variable(span: Span, name: &str) -> syn::Error {
-    syn::Error::new(
-        span,
-        format!("#[differentiate] cannot use `{name}` as a value here: only local variables, parameters and constants are supported"),
-    )
-}
-
 pub fn call_argument(span: Span) -> syn::Error {
     unsupported(
         span,

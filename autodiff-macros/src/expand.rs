@@ -8,8 +8,8 @@ use quote::{format_ident, quote};
 use crate::analysis::{activity, tbr};
 use crate::codegen::{self, Core};
 use crate::diag::Diagnostics;
-use crate::ir::{self, verify};
-use crate::sig::{self, Signature};
+use crate::ir::verify;
+use crate::sig;
 use crate::transform::reverse;
 use crate::{args, lower};
 
@@ -76,11 +76,11 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// The IR of a function, for snapshot tests.
 #[cfg(test)]
-pub fn lower_for_test(item: TokenStream) -> Result<ir::Function, String> {
+pub fn lower_for_test(item: TokenStream) -> Result<crate::ir::Function, String> {
     let func: syn::ItemFn = syn::parse2(item).map_err(|e| e.to_string())?;
     let mut diag = Diagnostics::default();
     let args = args::parse(TokenStream::new(), &mut diag);
-    let sig: Signature = sig::classify(&func, &args, &mut diag);
+    let sig = sig::classify(&func, &args, &mut diag);
     let lowered = lower::lower_fn(&func, &sig, &mut diag);
     match diag.take() {
         Some(error) => Err(error.to_string()),

@@ -12,6 +12,8 @@ mod ir;
 mod lower;
 mod rules;
 mod sig;
+#[cfg(test)]
+mod tests;
 mod transform;
 
 /// Generates `<name>_grad` and `<name>_vjp` beside the annotated function.

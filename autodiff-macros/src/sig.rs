@@ -67,7 +67,6 @@ pub struct Param {
     pub ident: Ident,
     pub ty: Type,
     pub kind: ParamKind,
-    pub mutable: bool,
     /// Differentiated with respect to (float kind and selected by `wrt`).
     pub active: bool,
 }
@@ -129,10 +128,8 @@ pub fn classify(func: &syn::ItemFn, args: &Args, diag: &mut Diagnostics) -> Sign
             }
             FnArg::Typed(typed) => typed,
         };
-        let (ident, mutable) = match &*typed.pat {
-            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
-                (pat.ident.clone(), pat.mutability.is_some())
-            }
+        let ident = match &*typed.pat {
+            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => pat.ident.clone(),
             other => {
                 diag.push(diag::pattern(other.span(), "patterns in parameters"));
                 continue;
@@ -155,7 +152,6 @@ pub fn classify(func: &syn::ItemFn, args: &Args, diag: &mut Diagnostics) -> Sign
             ident,
             ty: (*typed.ty).clone(),
             kind,
-            mutable,
             active: false,
         });
     }

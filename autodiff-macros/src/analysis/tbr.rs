@@ -10,24 +10,18 @@
 //! therefore saves nothing.
 
 use crate::analysis::activity::{call_input, Activity};
-use crate::ir::{walk, Block, CallArg, FloatOp, Function, LoopKind, Origin, SeqOp, Stmt, VarId};
+use crate::ir::{Block, CallArg, FloatOp, Function, LoopKind, Origin, SeqOp, Stmt, VarId};
 
 /// Identifies a statement by its position in a pre-order walk (`ir::walk` order).
 pub type StmtPos = usize;
 
 #[derive(Debug, Default)]
 pub struct Tbr {
-    /// Variables the reverse sweep reads.
-    needed: Vec<bool>,
     /// Assignments whose old value is saved, by statement position.
     saves: Vec<bool>,
 }
 
 impl Tbr {
-    pub fn is_needed(&self, id: VarId) -> bool {
-        self.needed[id.0 as usize]
-    }
-
     /// Whether the statement at `pos` saves the value it overwrites.
     pub fn saves(&self, pos: StmtPos) -> bool {
         self.saves.get(pos).copied().unwrap_or(false)
@@ -42,17 +36,6 @@ struct Site {
 
 fn shares_loop(a: &Site, b: &Site) -> bool {
     a.loops.iter().any(|l| b.loops.contains(l))
-}
-
-/// Whether a block produces any reverse-sweep work.
-pub fn has_active(block: &Block, activity: &Activity) -> bool {
-    let mut found = false;
-    walk(block, false, &mut |stmt, _| {
-        if stmt_is_active(stmt, activity) {
-            found = true;
-        }
-    });
-    found
 }
 
 pub fn stmt_is_active(stmt: &Stmt, activity: &Activity) -> bool {
@@ -83,7 +66,6 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
         &mut reads,
         &mut writes,
     );
-    let needed: Vec<bool> = reads.iter().map(|sites| !sites.is_empty()).collect();
     let mut saves = vec![false; pos];
     for (var, site) in &writes {
         let var_reads = &reads[var.0 as usize];
@@ -96,7 +78,7 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
             saves[site.pos] = true;
         }
     }
-    Tbr { needed, saves }
+    Tbr { saves }
 }
 
 fn collect(
@@ -114,7 +96,7 @@ fn collect(
             pos: here,
             loops: loops.clone(),
         };
-        let mut read = |var: VarId, reads: &mut [Vec<Site>]| reads[var.0 as usize].push(site());
+        let read = |var: VarId, reads: &mut [Vec<Site>]| reads[var.0 as usize].push(site());
         match stmt {
             Stmt::Float { dst, op, .. } => {
                 writes.push((*dst, site()));

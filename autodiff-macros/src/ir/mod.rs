@@ -11,6 +11,7 @@
 //! variables and guarded blocks, so the IR has no jumps: loops exit only at the end
 //! of their body, which lets the reverse sweep mirror them one to one.
 
+#[cfg_attr(not(test), allow(dead_code))]
 pub mod print;
 pub mod verify;
 
@@ -200,7 +201,6 @@ pub struct Loop {
     pub exit: Option<PExpr>,
     /// Flags reset to `false` at the start of each iteration (`continue` flags).
     pub reset: Vec<VarId>,
-    pub span: Span,
 }
 
 #[derive(Clone, Debug)]

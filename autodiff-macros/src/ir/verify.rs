@@ -7,7 +7,7 @@ use super::{walk, CallArg, FloatOp, Function, Stmt, Ty, VarId};
 pub fn verify(func: &Function) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
     let count = func.vars.len();
-    let mut check = |id: VarId, what: &str, problems: &mut Vec<String>| {
+    let check = |id: VarId, what: &str, problems: &mut Vec<String>| {
         if id.0 as usize >= count {
             problems.push(format!("{what} refers to unknown variable v{}", id.0));
         }

@@ -731,7 +731,6 @@ impl Lowerer<'_> {
             body,
             exit,
             reset: cont.into_iter().collect(),
-            span,
         })));
     }
 

@@ -186,20 +186,24 @@ impl Lowerer<'_> {
     fn lower_fn_body(&mut self, block: &syn::Block) -> Block {
         let ret = self.ret;
         self.in_block(|this| {
-            let (stmts, tail) = split_tail(&block.stmts);
+            // A final `return e;` is the function's value, like a tail `e`.
+            let (stmts, tail) = match block.stmts.split_last() {
+                Some((syn::Stmt::Expr(syn::Expr::Return(value), Some(_)), rest))
+                    if value.expr.is_some() =>
+                {
+                    (rest, value.expr.as_deref())
+                }
+                _ => split_tail(&block.stmts),
+            };
             this.lower_stmts(stmts, tail, ret);
         })
     }
 }
 
-/// Splits a block into its statements and its value (the tail expression, or a
-/// final `return e;`, which is the same thing at the end of the function).
+/// Splits a block into its statements and its value (the tail expression).
 fn split_tail(stmts: &[syn::Stmt]) -> (&[syn::Stmt], Option<&syn::Expr>) {
     match stmts.split_last() {
         Some((syn::Stmt::Expr(expr, None), rest)) => (rest, Some(expr)),
-        Some((syn::Stmt::Expr(syn::Expr::Return(ret), Some(_)), rest)) => {
-            (rest, ret.expr.as_deref())
-        }
         _ => (stmts, None),
     }
 }

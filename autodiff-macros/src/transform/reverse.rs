@@ -20,7 +20,7 @@ use quote::{format_ident, quote, quote_spanned};
 use crate::analysis::activity::Activity;
 use crate::analysis::tbr::Tbr;
 use crate::ir::{
-    ArgPass, ArrayInit, Block, CallArg, FloatOp, Function, Loop, LoopKind, Operand, Origin, PExpr,
+    ArgPass, ArrayInit, Block, CallArg, FloatOp, Function, Loop, LoopKind, Operand, PExpr,
     RangeSeq, SeqOp, Stmt, Ty, VarId,
 };
 use crate::sig::{Shape, Signature};
@@ -829,9 +829,4 @@ pub fn pexpr(value: &PExpr) -> TokenStream {
     } else {
         quote!((#tokens))
     }
-}
-
-/// Whether a variable is a function parameter.
-pub fn is_param(func: &Function, id: VarId) -> bool {
-    matches!(func.var(id).origin, Origin::Param(_))
 }
