@@ -140,7 +140,11 @@ impl<T: SeqIndex> IndexSeq<T> {
     /// The `j`-th value in iteration order (`j < len`).
     #[inline]
     pub fn at(&self, j: usize) -> T {
-        debug_assert!((j as u128) < self.len, "IndexSeq::at({j}) with len {}", self.len);
+        debug_assert!(
+            (j as u128) < self.len,
+            "IndexSeq::at({j}) with len {}",
+            self.len
+        );
         T::from_i128(self.start + self.step * j as i128)
     }
 
@@ -268,8 +272,15 @@ mod tests {
     #[test]
     fn len_of_large_ranges() {
         assert_eq!(IndexSeq::range(0_u64, u64::MAX).len(), usize::MAX);
-        assert_eq!(IndexSeq::range_inclusive(i64::MIN, i64::MAX).step_by(1 << 62).len(), 4);
-        let s = IndexSeq::range_inclusive(0_usize, usize::MAX - 1).rev().step_by(3);
+        assert_eq!(
+            IndexSeq::range_inclusive(i64::MIN, i64::MAX)
+                .step_by(1 << 62)
+                .len(),
+            4
+        );
+        let s = IndexSeq::range_inclusive(0_usize, usize::MAX - 1)
+            .rev()
+            .step_by(3);
         assert_eq!(s.at(0), usize::MAX - 1);
         assert_eq!(s.at(1), usize::MAX - 4);
         assert!(IndexSeq::range(5_i32, 2).is_empty());

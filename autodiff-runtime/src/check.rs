@@ -133,7 +133,11 @@ fn richardson<P: FnMut(f64) -> Vec<f64>>(mut phi: P, base: f64, h: f64, m: usize
         let d2 = (p2[k] - m2[k]) / (2.0 * h2);
         values.push((r2 * d2 - d1) / (r2 - 1.0));
         // Rounding in f itself (a few ulps of its magnitude), amplified by 1/h.
-        let scale = p1[k].abs().max(m1[k].abs()).max(p2[k].abs()).max(m2[k].abs());
+        let scale = p1[k]
+            .abs()
+            .max(m1[k].abs())
+            .max(p2[k].abs())
+            .max(m2[k].abs());
         noise.push(16.0 * f64::EPSILON * scale / h2);
     }
     Estimate { values, noise }
@@ -452,6 +456,10 @@ pub fn assert_gradient<F: FnMut(&[f64]) -> f64>(f: F, x: &[f64], grad: &[f64]) {
 
 /// [`assert_gradient`] with an explicit tolerance.
 ///
+/// # Panics
+///
+/// With the mismatch table when the check fails.
+///
 /// ```
 /// use autodiff_runtime::check::{assert_gradient_tol, Tolerance};
 /// // an f32 gradient, checked loosely
@@ -459,12 +467,7 @@ pub fn assert_gradient<F: FnMut(&[f64]) -> f64>(f: F, x: &[f64], grad: &[f64]) {
 /// assert_gradient_tol(|v| v[0] * v[0], &[1.1], &[g32 as f64], Tolerance::new(1e-5, 1e-6));
 /// ```
 #[track_caller]
-pub fn assert_gradient_tol<F: FnMut(&[f64]) -> f64>(
-    f: F,
-    x: &[f64],
-    grad: &[f64],
-    tol: Tolerance,
-) {
+pub fn assert_gradient_tol<F: FnMut(&[f64]) -> f64>(f: F, x: &[f64], grad: &[f64], tol: Tolerance) {
     if let Err(e) = check_gradient(f, x, grad, tol) {
         panic!("{e}");
     }
@@ -508,6 +511,10 @@ pub fn check_vjp<F: FnMut(&[f64]) -> Vec<f64>>(
 /// Panics with the [`GradientMismatch`] table unless [`check_vjp`] passes with the
 /// default [`Tolerance`].
 ///
+/// # Panics
+///
+/// With the mismatch table when the check fails.
+///
 /// ```
 /// use autodiff_runtime::check::assert_vjp;
 /// assert_vjp(|v| vec![2.0 * v[0], v[0] * v[1]], &[1.0, 3.0], &[1.0, 1.0], &[5.0, 1.0]);
@@ -542,6 +549,10 @@ pub fn check_jvp<F: FnMut(&[f64]) -> Vec<f64>>(
 
 /// Panics with the [`GradientMismatch`] table unless [`check_jvp`] passes with the
 /// default [`Tolerance`].
+///
+/// # Panics
+///
+/// With the mismatch table when the check fails.
 ///
 /// ```
 /// use autodiff_runtime::check::assert_jvp;
@@ -591,7 +602,8 @@ mod tests {
 
     #[test]
     fn fd_accuracy_on_smooth_functions() {
-        let cases: [(fn(f64) -> f64, fn(f64) -> f64, f64); 5] = [
+        type Case = (fn(f64) -> f64, fn(f64) -> f64, f64);
+        let cases: [Case; 5] = [
             (f64::sin, f64::cos, 0.7),
             (f64::exp, f64::exp, 3.0),
             (f64::ln, f64::recip, 0.01),
@@ -636,7 +648,9 @@ mod tests {
     fn check_rejects_length_mismatch() {
         let f = |v: &[f64]| v[0] + v[1];
         let err = check_gradient(f, &[1.0, 2.0], &[1.0], Tolerance::default()).unwrap_err();
-        assert!(err.to_string().contains("the gradient has 1 entries but the input has 2"));
+        assert!(err
+            .to_string()
+            .contains("the gradient has 1 entries but the input has 2"));
         let g = |v: &[f64]| vec![v[0], v[1]];
         assert!(check_vjp(g, &[1.0, 2.0], &[1.0], &[1.0, 0.0], Tolerance::default()).is_err());
         assert!(check_jvp(g, &[1.0, 2.0], &[1.0, 0.0], &[1.0], Tolerance::default()).is_err());

@@ -295,7 +295,7 @@ impl Stack {
     /// use autodiff_runtime::stack::Stack;
     /// let mut s = Stack::new();
     /// s.push_slice(&[1.0_f32, 2.0]);
-    /// let mut v = vec![9.0; 5];
+    /// let mut v = vec![9.0_f32; 5];
     /// s.pop_vec_into(&mut v);
     /// assert_eq!(v, [1.0, 2.0]);
     /// ```
@@ -692,7 +692,8 @@ impl sealed::Sealed for bool {
         s.bits.truncate(len.div_ceil(64));
     }
     fn reserve_lane(s: &mut Stack, n: usize) {
-        s.bits.reserve((s.bit_len + n).div_ceil(64).saturating_sub(s.bits.len()));
+        s.bits
+            .reserve((s.bit_len + n).div_ceil(64).saturating_sub(s.bits.len()));
     }
 }
 

@@ -60,7 +60,13 @@ fn main() {
 
     assert!(same, "deterministic");
     assert_eq!(bytes, saved);
-    assert_eq!(change.allocations, 0, "allocations in steady state: {change:?}");
-    assert_eq!(change.reallocations, 0, "reallocations in steady state: {change:?}");
+    assert_eq!(
+        change.allocations, 0,
+        "allocations in steady state: {change:?}"
+    );
+    assert_eq!(
+        change.reallocations, 0,
+        "reallocations in steady state: {change:?}"
+    );
     println!("no_alloc: 1 passed, 0 failed");
 }

@@ -563,7 +563,7 @@ fn strip_deref(expr: &syn::Expr) -> &syn::Expr {
 
 /// The two forms of `vec![..]` the subset accepts.
 enum VecMacro {
-    Fill(syn::Expr, syn::Expr),
+    Fill(Box<syn::Expr>, Box<syn::Expr>),
     List(Vec<syn::Expr>),
 }
 
@@ -576,7 +576,7 @@ impl syn::parse::Parse for VecMacro {
         if input.peek(syn::Token![;]) {
             input.parse::<syn::Token![;]>()?;
             let len: syn::Expr = input.parse()?;
-            return Ok(VecMacro::Fill(first, len));
+            return Ok(VecMacro::Fill(Box::new(first), Box::new(len)));
         }
         let mut items = vec![first];
         while input.peek(syn::Token![,]) {
