@@ -29,9 +29,10 @@ pub fn emit(item: &syn::ItemFn, func: &Function, full: Core, wrt: Option<Core>) 
     let full_core = core_fn(func, &full);
     let wrt_core = wrt.as_ref().map(|core| core_fn(func, core));
     let public = wrt.as_ref().unwrap_or(&full);
-    let vjp = vjp_fn(item, public);
+    let path = core_path(item, public);
+    let vjp = vjp_fn(item, public.sig, Some(&path));
     let grad = match full.sig.ret {
-        RetKind::Scalar => grad_fn(item, public),
+        RetKind::Scalar => grad_fn(item, public.sig, Some(&path)),
         _ => TokenStream::new(),
     };
     let doc = format!(
@@ -67,7 +68,7 @@ fn param_bar(func: &Function, index: usize) -> Ident {
         .iter()
         .find(|var| var.origin == Origin::Param(index));
     match var {
-        Some(var) => Ident::new(&var.adjoint, Span::call_site()),
+        Some(var) => crate::ir::ident(&var.adjoint, Span::call_site()),
         None => format_ident!("__ad_param{}_bar", index),
     }
 }
@@ -130,10 +131,10 @@ fn core_fn(func: &Function, core: &Core) -> TokenStream {
             continue;
         }
         let id = crate::ir::VarId(index as u32);
-        let ident = Ident::new(&var.name, var.span);
+        let ident = crate::ir::ident(&var.name, var.span);
         locals.extend(declare(&ident, &var.ty, &float));
         if core.activity.is_active(id) {
-            let bar = Ident::new(&var.adjoint, var.span);
+            let bar = crate::ir::ident(&var.adjoint, var.span);
             adjoints.extend(declare(&bar, &var.ty, &float));
         }
     }
@@ -163,9 +164,9 @@ fn core_fn(func: &Function, core: &Core) -> TokenStream {
     };
     let (seed, result) = match func.ret {
         Some(ret) => {
-            let ret_ident = Ident::new(&func.var(ret).name, Span::call_site());
+            let ret_ident = crate::ir::ident(&func.var(ret).name, Span::call_site());
             let seed = if core.activity.is_active(ret) {
-                let bar = Ident::new(&func.var(ret).adjoint, Span::call_site());
+                let bar = crate::ir::ident(&func.var(ret).adjoint, Span::call_site());
                 match &sig.ret {
                     RetKind::Array(_) => quote! {
                         ::autodiff_runtime::__private::assert_same_len("seed", #bar.len(), __ad_seed.len());
@@ -303,8 +304,34 @@ fn core_path(item: &syn::ItemFn, core: &Core) -> TokenStream {
     quote!(#name::#core_name)
 }
 
-fn vjp_fn(item: &syn::ItemFn, core: &Core) -> TokenStream {
-    let sig = core.sig;
+/// Stand-ins for the generated functions when the annotated function has errors,
+/// so that call sites do not add "cannot find `f_grad`" to the real errors.
+pub fn stubs(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
+    let mut out = vjp_fn(item, sig, None);
+    if let RetKind::Scalar = sig.ret {
+        out.extend(grad_fn(item, sig, None));
+    }
+    out
+}
+
+/// The body of a wrapper: a call to the core, or `unreachable!` for stubs.
+fn wrapper_body(path: Option<&TokenStream>, call: &Call) -> TokenStream {
+    let setup = &call.setup;
+    let args = &call.args;
+    let grads = pack(&call.grads);
+    match path {
+        Some(path) => quote! {
+            #setup
+            let __ad_value = #path(#(#args),*);
+            (__ad_value, #grads)
+        },
+        None => quote!(::core::unreachable!(
+            "#[differentiate] reported errors for this function"
+        )),
+    }
+}
+
+fn vjp_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> TokenStream {
     let float = float(sig);
     let vis = &item.vis;
     let name = &item.sig.ident;
@@ -337,11 +364,9 @@ fn vjp_fn(item: &syn::ItemFn, core: &Core) -> TokenStream {
             array_type(shape, &float)
         }
     };
-    let setup = &call.setup;
-    let args = &call.args;
-    let grads = pack(&call.grads);
+    let body = wrapper_body(path, &call);
+    let stub_allow = path.is_none().then(|| quote!(#[allow(unused_variables)]));
     let grad_ty = pack(&call.grad_types);
-    let path = core_path(item, core);
     let doc = format!(
         "Vector-Jacobian product of [`{name}`] in one reverse pass.\n\n\
          Takes `{name}`'s parameters, a shadow `x_bar` after every differentiated `&mut` buffer \
@@ -353,16 +378,14 @@ fn vjp_fn(item: &syn::ItemFn, core: &Core) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[allow(clippy::too_many_arguments, clippy::type_complexity, unused_mut)]
+        #stub_allow
         #vis fn #vjp(#(#params),*) -> (#ret_ty, #grad_ty) {
-            #setup
-            let __ad_value = #path(#(#args),*);
-            (__ad_value, #grads)
+            #body
         }
     }
 }
 
-fn grad_fn(item: &syn::ItemFn, core: &Core) -> TokenStream {
-    let sig = core.sig;
+fn grad_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> TokenStream {
     let float = float(sig);
     let vis = &item.vis;
     let name = &item.sig.ident;
@@ -378,11 +401,9 @@ fn grad_fn(item: &syn::ItemFn, core: &Core) -> TokenStream {
         .collect();
     let mut call = core_call(item, sig, true);
     call.args.push(quote!(1.0));
-    let setup = &call.setup;
-    let args = &call.args;
-    let grads = pack(&call.grads);
+    let body = wrapper_body(path, &call);
+    let stub_allow = path.is_none().then(|| quote!(#[allow(unused_variables)]));
     let grad_ty = pack(&call.grad_types);
-    let path = core_path(item, core);
     let doc = format!(
         "Value and gradient of [`{name}`] in one reverse pass.\n\n\
          Takes exactly `{name}`'s parameters and returns `(value, gradient)`: one entry per \
@@ -393,10 +414,9 @@ fn grad_fn(item: &syn::ItemFn, core: &Core) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[allow(clippy::too_many_arguments, clippy::type_complexity, unused_mut)]
+        #stub_allow
         #vis fn #grad(#(#params),*) -> (#float, #grad_ty) {
-            #setup
-            let __ad_value = #path(#(#args),*);
-            (__ad_value, #grads)
+            #body
         }
     }
 }

@@ -28,10 +28,16 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut diag = Diagnostics::default();
     let args = args::parse(attr, &mut diag);
     let sig = sig::classify(&func, &args, &mut diag);
+    let signature_ok = !diag.has_errors();
     let lowered = lower::lower_fn(&func, &sig, &mut diag);
     if let Some(error) = diag.take() {
         let error = error.to_compile_error();
-        return quote!(#func #error);
+        let stubs = if signature_ok {
+            codegen::stubs(&func, &sig)
+        } else {
+            TokenStream::new()
+        };
+        return quote!(#func #error #stubs);
     }
     if let Err(problems) = verify::verify(&lowered) {
         let error =

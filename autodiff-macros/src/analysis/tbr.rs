@@ -8,9 +8,16 @@
 //! a read at an earlier (or the same) program position, or a read in a loop that
 //! also contains the assignment. Loop-free code that assigns each variable once
 //! therefore saves nothing.
+//!
+//! Recompute instead of store: a float read from an array that the function never
+//! writes (`x[i]` with `x: &[f64]`) at an index built from values that do not
+//! change is not saved at all; the reverse sweep reads `x[i]` again where it needs
+//! it. Rust guarantees that data behind `&` does not change during the call.
+
+use std::collections::HashMap;
 
 use crate::analysis::activity::{call_input, Activity};
-use crate::ir::{Block, CallArg, FloatOp, Function, LoopKind, Origin, SeqOp, Stmt, VarId};
+use crate::ir::{Block, CallArg, FloatOp, Function, LoopKind, Origin, PExpr, SeqOp, Stmt, VarId};
 
 /// Identifies a statement by its position in a pre-order walk (`ir::walk` order).
 pub type StmtPos = usize;
@@ -19,6 +26,8 @@ pub type StmtPos = usize;
 pub struct Tbr {
     /// Assignments whose old value is saved, by statement position.
     saves: Vec<bool>,
+    /// Variables the reverse sweep re-reads from an unchanging array.
+    recompute: HashMap<VarId, (VarId, PExpr)>,
 }
 
 impl Tbr {
@@ -26,16 +35,29 @@ impl Tbr {
     pub fn saves(&self, pos: StmtPos) -> bool {
         self.saves.get(pos).copied().unwrap_or(false)
     }
+
+    /// `Some((array, index))` when the reverse sweep reads `array[index]` instead
+    /// of the variable.
+    pub fn recomputed(&self, id: VarId) -> Option<&(VarId, PExpr)> {
+        self.recompute.get(&id)
+    }
 }
 
-/// A statement's position and the loops around it (by position of the loop).
+/// A statement's position, the loops around it and the blocks around it.
+#[derive(Clone)]
 struct Site {
     pos: StmtPos,
     loops: Vec<StmtPos>,
+    blocks: Vec<usize>,
 }
 
 fn shares_loop(a: &Site, b: &Site) -> bool {
     a.loops.iter().any(|l| b.loops.contains(l))
+}
+
+/// Whether `def` runs before `read` whenever `read` runs, in the same iteration.
+fn dominates(def: &Site, read: &Site) -> bool {
+    def.pos < read.pos && read.blocks.starts_with(&def.blocks)
 }
 
 pub fn stmt_is_active(stmt: &Stmt, activity: &Activity) -> bool {
@@ -55,19 +77,55 @@ pub fn stmt_is_active(stmt: &Stmt, activity: &Activity) -> bool {
 
 pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
     let count = func.vars.len();
-    let mut reads: Vec<Vec<Site>> = (0..count).map(|_| Vec::new()).collect();
-    let mut writes: Vec<(VarId, Site)> = Vec::new();
-    let mut pos = 0;
-    collect(
-        &func.body,
+    let mut collector = Collector {
         activity,
-        &mut Vec::new(),
-        &mut pos,
-        &mut reads,
-        &mut writes,
-    );
+        loops: Vec::new(),
+        blocks: vec![0],
+        next_block: 1,
+        pos: 0,
+        reads: (0..count).map(|_| Vec::new()).collect(),
+        writes: Vec::new(),
+        array_reads: HashMap::new(),
+    };
+    collector.block(&func.body);
+    let Collector {
+        pos,
+        reads,
+        writes,
+        array_reads,
+        ..
+    } = collector;
+    let mut write_count = vec![0usize; count];
+    let mut written_in_loop = vec![false; count];
+    for (var, site) in &writes {
+        write_count[var.0 as usize] += 1;
+        written_in_loop[var.0 as usize] |= !site.loops.is_empty();
+    }
+    // Values that cannot change during the call once set.
+    let stable = |var: VarId| match func.var(var).origin {
+        Origin::LoopIndex => true,
+        Origin::Param(_) => write_count[var.0 as usize] == 0,
+        Origin::Local => write_count[var.0 as usize] == 1 && !written_in_loop[var.0 as usize],
+    };
+    let mut recompute = HashMap::new();
+    for (var, (array, index, def)) in array_reads {
+        let unchanging = write_count[array.0 as usize] == 0
+            && matches!(func.var(array).origin, Origin::Param(_));
+        if write_count[var.0 as usize] == 1
+            && unchanging
+            && index.reads.iter().all(|read| stable(*read))
+            && reads[var.0 as usize]
+                .iter()
+                .all(|read| dominates(&def, read))
+        {
+            recompute.insert(var, (array, index));
+        }
+    }
     let mut saves = vec![false; pos];
     for (var, site) in &writes {
+        if recompute.contains_key(var) {
+            continue;
+        }
         let var_reads = &reads[var.0 as usize];
         let is_param = matches!(func.var(*var).origin, Origin::Param(_));
         let save = var_reads
@@ -78,89 +136,108 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
             saves[site.pos] = true;
         }
     }
-    Tbr { saves }
+    Tbr { saves, recompute }
 }
 
-fn collect(
-    block: &Block,
-    activity: &Activity,
-    loops: &mut Vec<StmtPos>,
-    pos: &mut StmtPos,
-    reads: &mut [Vec<Site>],
-    writes: &mut Vec<(VarId, Site)>,
-) {
-    for stmt in block {
-        let here = *pos;
-        *pos += 1;
-        let site = || Site {
-            pos: here,
-            loops: loops.clone(),
-        };
-        let read = |var: VarId, reads: &mut [Vec<Site>]| reads[var.0 as usize].push(site());
-        match stmt {
-            Stmt::Float { dst, op, .. } => {
-                writes.push((*dst, site()));
-                if activity.is_active(*dst) {
-                    for var in reverse_reads(op, activity) {
-                        read(var, reads);
+struct Collector<'a> {
+    activity: &'a Activity,
+    loops: Vec<StmtPos>,
+    blocks: Vec<usize>,
+    next_block: usize,
+    pos: StmtPos,
+    /// Sites where the reverse sweep reads each variable.
+    reads: Vec<Vec<Site>>,
+    writes: Vec<(VarId, Site)>,
+    /// `v = array[index]` definitions, candidates for recomputation.
+    array_reads: HashMap<VarId, (VarId, PExpr, Site)>,
+}
+
+impl Collector<'_> {
+    fn site(&self, pos: StmtPos) -> Site {
+        Site {
+            pos,
+            loops: self.loops.clone(),
+            blocks: self.blocks.clone(),
+        }
+    }
+
+    fn nested(&mut self, block: &Block) {
+        self.blocks.push(self.next_block);
+        self.next_block += 1;
+        self.block(block);
+        self.blocks.pop();
+    }
+
+    fn block(&mut self, block: &Block) {
+        for stmt in block {
+            let here = self.pos;
+            self.pos += 1;
+            let site = self.site(here);
+            let mut reads: Vec<VarId> = Vec::new();
+            match stmt {
+                Stmt::Float { dst, op, .. } => {
+                    self.writes.push((*dst, site.clone()));
+                    if let FloatOp::Read { array, index } = op {
+                        self.array_reads
+                            .insert(*dst, (*array, index.clone(), site.clone()));
+                    }
+                    if self.activity.is_active(*dst) {
+                        reads = reverse_reads(op, self.activity);
                     }
                 }
-            }
-            Stmt::Passive { dst, .. } => writes.push((*dst, site())),
-            Stmt::Store { array, index, .. } => {
-                writes.push((*array, site()));
-                if activity.is_active(*array) {
-                    for var in &index.reads {
-                        read(*var, reads);
+                Stmt::Passive { dst, .. } => self.writes.push((*dst, site.clone())),
+                Stmt::Store { array, index, .. } => {
+                    self.writes.push((*array, site.clone()));
+                    if self.activity.is_active(*array) {
+                        reads = index.reads.clone();
                     }
                 }
-            }
-            Stmt::NewArray { dst, .. } => writes.push((*dst, site())),
-            Stmt::Call { dst, args, .. } => {
-                if let Some(dst) = dst {
-                    writes.push((*dst, site()));
-                }
-                let active = stmt_is_active(stmt, activity);
-                for arg in args {
-                    if let CallArg::MutArray { var, .. } = arg {
-                        writes.push((*var, site()));
+                Stmt::NewArray { dst, .. } => self.writes.push((*dst, site.clone())),
+                Stmt::Call { dst, args, .. } => {
+                    if let Some(dst) = dst {
+                        self.writes.push((*dst, site.clone()));
                     }
-                    if active {
-                        if let Some(var) = call_input(arg) {
-                            read(var, reads);
+                    let active = stmt_is_active(stmt, self.activity);
+                    for arg in args {
+                        if let CallArg::MutArray { var, .. } = arg {
+                            self.writes.push((*var, site.clone()));
                         }
-                        if let CallArg::Passive(value) = arg {
-                            for var in &value.reads {
-                                read(*var, reads);
+                        if active {
+                            reads.extend(call_input(arg));
+                            if let CallArg::Passive(value) = arg {
+                                reads.extend(value.reads.iter().copied());
                             }
                         }
                     }
                 }
-            }
-            Stmt::Effect(_) => {}
-            Stmt::If {
-                then_block,
-                else_block,
-                ..
-            } => {
-                collect(then_block, activity, loops, pos, reads, writes);
-                collect(else_block, activity, loops, pos, reads, writes);
-            }
-            Stmt::Loop(looped) => {
-                if let LoopKind::For { seq, .. } = &looped.kind {
-                    if !looped.body.is_empty() {
-                        read(seq.lo, reads);
-                        read(seq.hi, reads);
-                        for op in &seq.chain {
-                            if let SeqOp::StepBy(step) = op {
-                                read(*step, reads);
+                Stmt::Effect(_) => {}
+                Stmt::If {
+                    then_block,
+                    else_block,
+                    ..
+                } => {
+                    self.nested(then_block);
+                    self.nested(else_block);
+                }
+                Stmt::Loop(looped) => {
+                    if let LoopKind::For { seq, .. } = &looped.kind {
+                        if !looped.body.is_empty() {
+                            reads.push(seq.lo);
+                            reads.push(seq.hi);
+                            for op in &seq.chain {
+                                if let SeqOp::StepBy(step) = op {
+                                    reads.push(*step);
+                                }
                             }
                         }
                     }
+                    self.loops.push(here);
+                    self.nested(&looped.body);
+                    self.loops.pop();
                 }
-                loops.push(here);
-                collect(&looped.body, activity, loops, pos, reads, writes);
-                loops.pop();
+            }
+            for var in reads {
+                self.reads[var.0 as usize].push(site.clone());
             }
         }
     }

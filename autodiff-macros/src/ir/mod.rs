@@ -20,6 +20,14 @@ use proc_macro2::{Span, TokenStream};
 use crate::rules::Prim;
 use crate::sig::Shape;
 
+/// The identifier for a generated name; user names may be raw (`r#type`).
+pub fn ident(name: &str, span: Span) -> proc_macro2::Ident {
+    match name.strip_prefix("r#") {
+        Some(raw) => proc_macro2::Ident::new_raw(raw, span),
+        None => proc_macro2::Ident::new(name, span),
+    }
+}
+
 /// A variable of the function, hoisted to function scope with a unique name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VarId(pub u32);

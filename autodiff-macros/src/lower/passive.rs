@@ -40,7 +40,7 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn var_tokens(&self, id: VarId, span: proc_macro2::Span) -> TokenStream {
-        let ident = Ident::new(&self.vars[id.0 as usize].name, span);
+        let ident = crate::ir::ident(&self.vars[id.0 as usize].name, span);
         ident.into_token_stream()
     }
 

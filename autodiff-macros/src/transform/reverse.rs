@@ -85,12 +85,12 @@ enum SaveTy {
 impl Gen<'_> {
     fn var(&self, id: VarId) -> Ident {
         let var = self.func.var(id);
-        Ident::new(&var.name, var.span)
+        crate::ir::ident(&var.name, var.span)
     }
 
     fn bar(&self, id: VarId) -> Ident {
         let var = self.func.var(id);
-        Ident::new(&var.adjoint, var.span)
+        crate::ir::ident(&var.adjoint, var.span)
     }
 
     fn active(&self, id: VarId) -> bool {
@@ -105,6 +105,19 @@ impl Gen<'_> {
             }
             Operand::Const(value) => pexpr(value),
         }
+    }
+
+    /// An operand as the reverse sweep reads it: re-read from its unchanging
+    /// array when TBR chose recomputation over a save.
+    fn rev_operand(&self, operand: &Operand) -> TokenStream {
+        if let Operand::Var(id) = operand {
+            if let Some((array, index)) = self.tbr.recomputed(*id) {
+                let array = self.var(*array);
+                let index = pexpr(index);
+                return quote!(#array[#index]);
+            }
+        }
+        self.operand(operand)
     }
 
     /// `a_bar += contribution;` when `operand` is active, else nothing.
@@ -340,13 +353,13 @@ impl Gen<'_> {
                 out
             }
             FloatOp::Mul(a, b) => {
-                let (va, vb) = (self.operand(a), self.operand(b));
+                let (va, vb) = (self.rev_operand(a), self.rev_operand(b));
                 let mut out = self.accumulate(a, quote!(#g * #vb));
                 out.extend(self.accumulate(b, quote!(#va * #g)));
                 out
             }
             FloatOp::Div(a, b) => {
-                let (va, vb) = (self.operand(a), self.operand(b));
+                let (va, vb) = (self.rev_operand(a), self.rev_operand(b));
                 if self.activity.operand(b).is_none() {
                     return self.accumulate(a, quote!(#g / #vb));
                 }
@@ -366,7 +379,8 @@ impl Gen<'_> {
                     return TokenStream::new();
                 }
                 let rule = Ident::new(&prim.vjp_name(), Span::call_site());
-                let mut rendered: Vec<TokenStream> = args.iter().map(|a| self.operand(a)).collect();
+                let mut rendered: Vec<TokenStream> =
+                    args.iter().map(|a| self.rev_operand(a)).collect();
                 if let Some(int_arg) = int_arg {
                     rendered.push(pexpr(int_arg));
                 }
@@ -602,7 +616,7 @@ impl Gen<'_> {
         for (k, arg) in args.iter().enumerate() {
             match arg {
                 CallArg::Float(operand) => {
-                    let value = self.operand(operand);
+                    let value = self.rev_operand(operand);
                     let slot = format_ident!("__ad_arg{}", k);
                     scalar_adjoints.extend(quote!(let mut #slot: #float = 0.0;));
                     scalar_accumulate.extend(self.accumulate(operand, quote!(#slot)));
