@@ -1,7 +1,7 @@
 //! Passive expressions (integers, booleans, conditions, indices): checked against
 //! the supported subset and rewritten to the hoisted variable names.
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
