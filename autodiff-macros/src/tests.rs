@@ -116,3 +116,102 @@ fn errors_are_all_reported() {
     );
     assert_eq!(out.matches("compile_error").count(), 3, "{out}");
 }
+
+/// Feeds mutated versions of valid functions (tokens dropped, duplicated or
+/// swapped) through the whole pipeline: every input must give tokens, never a
+/// panic.
+#[test]
+fn never_panics_on_mutated_input() {
+    let seeds: Vec<TokenStream> = vec![
+        quote! {
+            fn f(x: &[f64], n: usize, k: f64) -> f64 {
+                let mut s = 0.0;
+                'outer: for i in (0..n).rev().step_by(2) {
+                    let t = x[i] * k;
+                    if t > 1.0 { s += t.sin(); continue 'outer; } else { s -= t * t; }
+                    match i { 0 => { break; } 1 | 2 => s *= 2.0, _ => {} }
+                }
+                while s > 10.0 { s = s.sqrt(); }
+                let mut v = vec![0.0; n];
+                v[0] = s;
+                step(&mut v, k);
+                return v[0] + f64::max(s, k);
+            }
+        },
+        quote! {
+            fn g(state: &mut [f64], k: [f64; 3]) {
+                let mut a = [0.0; 3];
+                loop {
+                    a[0] = state[0] * k[1];
+                    if a[0] > 2.0 { break; }
+                    state[0] = a[0].exp();
+                }
+            }
+        },
+    ];
+    let mut rng: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut expanded = 0;
+    for seed in &seeds {
+        let tokens = flatten(seed.clone());
+        for _ in 0..4000 {
+            let mut mutated = tokens.clone();
+            let at = (next() as usize) % mutated.len();
+            match next() % 3 {
+                0 => {
+                    mutated.remove(at);
+                }
+                1 => {
+                    let copy = mutated[at].clone();
+                    mutated.insert(at, copy);
+                }
+                _ => {
+                    let other = (next() as usize) % mutated.len();
+                    mutated.swap(at, other);
+                }
+            }
+            let text: String = mutated.iter().map(|t| format!("{t} ")).collect();
+            let Ok(item) = text.parse::<TokenStream>() else {
+                continue;
+            };
+            eprintln!("INPUT {text}");
+            let result = std::panic::catch_unwind(|| {
+                crate::expand::differentiate(TokenStream::new(), item.clone()).to_string()
+            });
+            assert!(result.is_ok(), "macro panicked on: {text}");
+            expanded += 1;
+        }
+    }
+    assert!(
+        expanded > 1500,
+        "only {expanded} mutated inputs were well-formed token streams"
+    );
+}
+
+/// The token trees of a stream, flattened to text pieces (groups as their
+/// delimiters and contents), so that mutations can break nesting too.
+fn flatten(tokens: TokenStream) -> Vec<String> {
+    let mut out = Vec::new();
+    for tree in tokens {
+        match tree {
+            proc_macro2::TokenTree::Group(group) => {
+                let (open, close) = match group.delimiter() {
+                    proc_macro2::Delimiter::Parenthesis => ("(", ")"),
+                    proc_macro2::Delimiter::Brace => ("{", "}"),
+                    proc_macro2::Delimiter::Bracket => ("[", "]"),
+                    proc_macro2::Delimiter::None => ("", ""),
+                };
+                out.push(open.to_string());
+                out.extend(flatten(group.stream()));
+                out.push(close.to_string());
+            }
+            other => out.push(other.to_string()),
+        }
+    }
+    out
+}

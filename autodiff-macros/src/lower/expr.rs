@@ -164,6 +164,14 @@ impl Lowerer<'_> {
                 if self.ty(id).is_float() {
                     return Operand::Var(id);
                 }
+                if self.ty(id).is_float_array() {
+                    self.diag.push(syn::Error::new(
+                        expr.span(),
+                        "expected a float here, found an array; index it (`x[i]`) to use one element",
+                    ));
+                }
+                // Integers and booleans are passive values; rustc reports a type mismatch.
+                return Operand::Const(self.passive(expr));
             }
         }
         if let syn::Expr::Paren(paren) = expr {
