@@ -267,7 +267,10 @@ impl Lowerer<'_> {
                         return;
                     }
                 };
-                if let Some(name) = float_function(path) {
+                if float_function(path).as_deref() == Some("from") {
+                    // `f64::from(n)`: a conversion of a passive integer.
+                    FloatOp::Copy(Operand::Const(self.passive(expr)))
+                } else if let Some(name) = float_function(path) {
                     match rules::lookup(&name) {
                         Some(prim) => {
                             let args: Vec<&syn::Expr> = call.args.iter().collect();

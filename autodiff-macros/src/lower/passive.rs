@@ -131,7 +131,7 @@ impl Lowerer<'_> {
                     }
                 };
                 if let Some(name) = float_function(&func.path) {
-                    if rules::lookup(&name).is_none() {
+                    if rules::lookup(&name).is_none() && name != "from" {
                         self.diag.push(diag::unknown_float_function(
                             func.span(),
                             &path_string(&func.path),
