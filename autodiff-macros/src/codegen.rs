@@ -113,7 +113,13 @@ fn core_fn(func: &Function, core: &Core) -> TokenStream {
                     prologue.extend(quote!(let mut #bar: ::std::vec::Vec<#float> = ::std::vec![0.0; #ident.len()];));
                 }
             }
-            ParamKind::Passive(_) => params.push(quote!(#ident: #ty)),
+            ParamKind::Passive(_) => {
+                // Every parameter has a slot, so that a caller can pass an argument
+                // whose type it cannot see (a constant) without knowing whether it
+                // is a float: the slot's type is inferred from this signature.
+                params.push(quote!(#ident: #ty));
+                params.push(quote!(_: &mut ()));
+            }
         }
     }
     let (ret_ty, seed_param) = match &sig.ret {
@@ -142,26 +148,30 @@ fn core_fn(func: &Function, core: &Core) -> TokenStream {
     let (forward, reverse, sweep_locals) = (&sweeps.forward, &sweeps.reverse, &sweeps.locals);
     let mut final_push = TokenStream::new();
     let mut final_pop = TokenStream::new();
-    let mut uses_stack = sweeps.uses_stack;
+    let uses_stack = sweeps.uses_stack;
     for id in &sweeps.unwound {
         if let Origin::Param(index) = func.var(*id).origin {
             if sig.params[index].is_mut_buffer() {
                 let ident = &sig.params[index].ident;
-                final_push.extend(quote!(__ad_stack.push_slice(&#ident[..]);));
+                final_push.extend(quote!(__ad_final.push_slice(&#ident[..]);));
                 final_pop = {
-                    let mut ordered = quote!(__ad_stack.pop_slice_into(&mut #ident[..]););
+                    let mut ordered = quote!(__ad_final.pop_slice_into(&mut #ident[..]););
                     ordered.extend(final_pop);
                     ordered
                 };
-                uses_stack = true;
             }
         }
     }
-    let stack = if uses_stack {
+    let mut stack = if uses_stack {
         quote!(let mut __ad_stack = ::autodiff_runtime::stack::Stack::acquire();)
     } else {
         TokenStream::new()
     };
+    if !final_push.is_empty() {
+        // The reverse sweep rewinds these buffers; their final state is kept on a
+        // second pooled stack, since it is pushed last but restored last.
+        stack.extend(quote!(let mut __ad_final = ::autodiff_runtime::stack::Stack::acquire();));
+    }
     let (seed, result) = match func.ret {
         Some(ret) => {
             let ret_ident = crate::ir::ident(&func.var(ret).name, Span::call_site());
@@ -267,6 +277,9 @@ fn core_call(item: &syn::ItemFn, sig: &Signature, include_mut_grads: bool) -> Ca
     for param in &sig.params {
         let ident = &param.ident;
         call.args.push(quote!(#ident));
+        if let ParamKind::Passive(_) = param.kind {
+            call.args.push(quote!(&mut ()));
+        }
         if !param.active {
             continue;
         }

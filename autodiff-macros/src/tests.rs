@@ -215,3 +215,17 @@ fn flatten(tokens: TokenStream) -> Vec<String> {
     }
     out
 }
+
+snapshot!(
+    mut_param_read_by_callee_then_written,
+    quote!(),
+    quote! {
+        fn e1(s: &mut [f64]) {
+            let mut k1 = [0.0; 2];
+            d(&*s, &mut k1);
+            for i in 0..2 {
+                s[i] += 0.1 * k1[i];
+            }
+        }
+    }
+);

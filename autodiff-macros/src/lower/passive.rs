@@ -65,10 +65,6 @@ impl Lowerer<'_> {
             }
             E::Group(group) => self.passive_tokens(&group.expr, reads),
             E::Unary(unary) => {
-                if let syn::UnOp::Deref(_) = unary.op {
-                    // `*x` on a reference parameter: same value.
-                    return self.passive_tokens(&unary.expr, reads);
-                }
                 let op = unary.op;
                 let inner = self.passive_tokens(&unary.expr, reads);
                 quote!(#op #inner)

@@ -641,7 +641,12 @@ impl Gen<'_> {
                     let adjoint = self.array_adjoint_arg(*var);
                     reverse_args.push(quote!(#written, #adjoint));
                 }
-                CallArg::Passive(value) => reverse_args.push(pexpr(value)),
+                CallArg::Passive(value) => {
+                    // The callee's slot type (`&mut ()` for passive parameters, a
+                    // float for a constant) is inferred from its signature.
+                    let value = pexpr(value);
+                    reverse_args.push(quote!(#value, &mut ::core::default::Default::default()));
+                }
             }
         }
         let (seed, take_seed) = match dst {
