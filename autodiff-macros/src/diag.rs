@@ -5,6 +5,25 @@
 //! its problems at once.
 
 use proc_macro2::Span;
+use quote::ToTokens;
+
+/// Where an error points: a syntax node (its whole extent, first to last token,
+/// which is what stable rustc can underline) or a bare span.
+pub trait At {
+    fn error(self, message: String) -> syn::Error;
+}
+
+impl At for Span {
+    fn error(self, message: String) -> syn::Error {
+        syn::Error::new(self, message)
+    }
+}
+
+impl<T: ToTokens> At for &T {
+    fn error(self, message: String) -> syn::Error {
+        syn::Error::new_spanned(self, message)
+    }
+}
 
 /// Collects spanned errors during expansion.
 #[derive(Default)]
@@ -32,14 +51,13 @@ impl Diagnostics {
     }
 }
 
-fn unsupported(span: Span, what: &str, why: &str, instead: &str) -> syn::Error {
-    syn::Error::new(
-        span,
-        format!("#[differentiate] does not support {what}: {why}; {instead}"),
-    )
+fn unsupported(at: impl At, what: &str, why: &str, instead: &str) -> syn::Error {
+    at.error(format!(
+        "#[differentiate] does not support {what}: {why}; {instead}"
+    ))
 }
 
-pub fn closure(span: Span) -> syn::Error {
+pub fn closure(span: impl At) -> syn::Error {
     unsupported(
         span,
         "closures",
@@ -48,7 +66,7 @@ pub fn closure(span: Span) -> syn::Error {
     )
 }
 
-pub fn unsafe_block(span: Span) -> syn::Error {
+pub fn unsafe_block(span: impl At) -> syn::Error {
     unsupported(
         span,
         "`unsafe` blocks",
@@ -57,7 +75,16 @@ pub fn unsafe_block(span: Span) -> syn::Error {
     )
 }
 
-pub fn async_code(span: Span) -> syn::Error {
+pub fn unsafe_fn(span: impl At) -> syn::Error {
+    unsupported(
+        span,
+        "`unsafe fn`",
+        "the generated derivative functions would inherit unchecked preconditions",
+        "make the function safe and keep unsafe code outside it",
+    )
+}
+
+pub fn async_code(span: impl At) -> syn::Error {
     unsupported(
         span,
         "`async` functions or blocks",
@@ -66,7 +93,7 @@ pub fn async_code(span: Span) -> syn::Error {
     )
 }
 
-pub fn raw_pointer(span: Span) -> syn::Error {
+pub fn raw_pointer(span: impl At) -> syn::Error {
     unsupported(
         span,
         "raw pointers",
@@ -75,7 +102,7 @@ pub fn raw_pointer(span: Span) -> syn::Error {
     )
 }
 
-pub fn try_operator(span: Span) -> syn::Error {
+pub fn try_operator(span: impl At) -> syn::Error {
     unsupported(
         span,
         "the `?` operator",
@@ -84,7 +111,7 @@ pub fn try_operator(span: Span) -> syn::Error {
     )
 }
 
-pub fn unknown_method(span: Span, name: &str) -> syn::Error {
+pub fn unknown_method(span: impl At, name: &str) -> syn::Error {
     unsupported(
         span,
         &format!("the method `.{name}()`"),
@@ -93,7 +120,7 @@ pub fn unknown_method(span: Span, name: &str) -> syn::Error {
     )
 }
 
-pub fn unknown_float_function(span: Span, path: &str) -> syn::Error {
+pub fn unknown_float_function(span: impl At, path: &str) -> syn::Error {
     unsupported(
         span,
         &format!("the function `{path}`"),
@@ -102,7 +129,7 @@ pub fn unknown_float_function(span: Span, path: &str) -> syn::Error {
     )
 }
 
-pub fn unsupported_param(span: Span, what: &str) -> syn::Error {
+pub fn unsupported_param(span: impl At, what: &str) -> syn::Error {
     unsupported(
         span,
         &format!("parameters of type {what}"),
@@ -111,7 +138,7 @@ pub fn unsupported_param(span: Span, what: &str) -> syn::Error {
     )
 }
 
-pub fn self_param(span: Span) -> syn::Error {
+pub fn self_param(span: impl At) -> syn::Error {
     unsupported(
         span,
         "methods with a `self` parameter",
@@ -120,7 +147,7 @@ pub fn self_param(span: Span) -> syn::Error {
     )
 }
 
-pub fn generics(span: Span) -> syn::Error {
+pub fn generics(span: impl At) -> syn::Error {
     unsupported(
         span,
         "generic functions",
@@ -129,7 +156,7 @@ pub fn generics(span: Span) -> syn::Error {
     )
 }
 
-pub fn return_type(span: Span) -> syn::Error {
+pub fn return_type(span: impl At) -> syn::Error {
     unsupported(
         span,
         "this return type",
@@ -138,7 +165,7 @@ pub fn return_type(span: Span) -> syn::Error {
     )
 }
 
-pub fn mixed_floats(span: Span) -> syn::Error {
+pub fn mixed_floats(span: impl At) -> syn::Error {
     unsupported(
         span,
         "mixing `f32` and `f64`",
@@ -147,14 +174,13 @@ pub fn mixed_floats(span: Span) -> syn::Error {
     )
 }
 
-pub fn no_floats(span: Span) -> syn::Error {
-    syn::Error::new(
-        span,
-        "#[differentiate] needs at least one `f32`/`f64` parameter or a float result: this function has nothing to differentiate",
+pub fn no_floats(span: impl At) -> syn::Error {
+    span.error(
+        "#[differentiate] needs at least one `f32`/`f64` parameter or a float result: this function has nothing to differentiate".to_string(),
     )
 }
 
-pub fn item_in_body(span: Span, what: &str) -> syn::Error {
+pub fn item_in_body(span: impl At, what: &str) -> syn::Error {
     unsupported(
         span,
         &format!("{what} inside the function body"),
@@ -163,7 +189,7 @@ pub fn item_in_body(span: Span, what: &str) -> syn::Error {
     )
 }
 
-pub fn static_mut(span: Span) -> syn::Error {
+pub fn static_mut(span: impl At) -> syn::Error {
     unsupported(
         span,
         "`static mut`",
@@ -172,7 +198,7 @@ pub fn static_mut(span: Span) -> syn::Error {
     )
 }
 
-pub fn macro_call(span: Span, name: &str) -> syn::Error {
+pub fn macro_call(span: impl At, name: &str) -> syn::Error {
     unsupported(
         span,
         &format!("the macro `{name}!`"),
@@ -181,7 +207,7 @@ pub fn macro_call(span: Span, name: &str) -> syn::Error {
     )
 }
 
-pub fn iterator_loop(span: Span) -> syn::Error {
+pub fn iterator_loop(span: impl At) -> syn::Error {
     unsupported(
         span,
         "`for` loops over iterators",
@@ -190,7 +216,7 @@ pub fn iterator_loop(span: Span) -> syn::Error {
     )
 }
 
-pub fn slicing(span: Span) -> syn::Error {
+pub fn slicing(span: impl At) -> syn::Error {
     unsupported(
         span,
         "slicing with a range",
@@ -199,7 +225,25 @@ pub fn slicing(span: Span) -> syn::Error {
     )
 }
 
-pub fn pattern(span: Span, what: &str) -> syn::Error {
+pub fn if_let(span: impl At) -> syn::Error {
+    unsupported(
+        span,
+        "`if let` / `while let`",
+        "pattern matching on `Option`/`Result` values has no derivative",
+        "test a number or boolean with `if` / `while` (`if x > 0.0`, `while k < n`)",
+    )
+}
+
+pub fn float_operator(span: impl At, op: &str) -> syn::Error {
+    unsupported(
+        span,
+        &format!("the `{op}` operator on floats"),
+        "it has no derivative rule",
+        "use `+ - * /` and the supported float methods",
+    )
+}
+
+pub fn pattern(span: impl At, what: &str) -> syn::Error {
     unsupported(
         span,
         what,
@@ -208,7 +252,7 @@ pub fn pattern(span: Span, what: &str) -> syn::Error {
     )
 }
 
-pub fn match_pattern(span: Span) -> syn::Error {
+pub fn match_pattern(span: impl At) -> syn::Error {
     unsupported(
         span,
         "this `match` pattern",
@@ -217,16 +261,16 @@ pub fn match_pattern(span: Span) -> syn::Error {
     )
 }
 
-pub fn field_access(span: Span) -> syn::Error {
+pub fn field_access(span: impl At) -> syn::Error {
     unsupported(
         span,
-        "field and tuple access",
+        "structs, tuples and field access",
         "structs and tuples cannot carry adjoints",
         "use separate `f64` variables or array elements",
     )
 }
 
-pub fn loop_value(span: Span) -> syn::Error {
+pub fn loop_value(span: impl At) -> syn::Error {
     unsupported(
         span,
         "`break` with a value",
@@ -235,7 +279,7 @@ pub fn loop_value(span: Span) -> syn::Error {
     )
 }
 
-pub fn mut_loop_var(span: Span) -> syn::Error {
+pub fn mut_loop_var(span: impl At) -> syn::Error {
     unsupported(
         span,
         "a `mut` loop variable",
@@ -244,7 +288,7 @@ pub fn mut_loop_var(span: Span) -> syn::Error {
     )
 }
 
-pub fn expression(span: Span, what: &str) -> syn::Error {
+pub fn expression(span: impl At, what: &str) -> syn::Error {
     unsupported(
         span,
         what,
@@ -253,7 +297,7 @@ pub fn expression(span: Span, what: &str) -> syn::Error {
     )
 }
 
-pub fn undeclared_let(span: Span) -> syn::Error {
+pub fn undeclared_let(span: impl At) -> syn::Error {
     unsupported(
         span,
         "`let` without a value",
@@ -262,7 +306,7 @@ pub fn undeclared_let(span: Span) -> syn::Error {
     )
 }
 
-pub fn assign_target(span: Span) -> syn::Error {
+pub fn assign_target(span: impl At) -> syn::Error {
     unsupported(
         span,
         "assigning to this place",
@@ -271,14 +315,13 @@ pub fn assign_target(span: Span) -> syn::Error {
     )
 }
 
-pub fn float_index(span: Span) -> syn::Error {
-    syn::Error::new(
-        span,
-        "this value is used as an array but is not a float or integer array known to #[differentiate]; index parameters and locals declared with `vec![...]`, `[x; N]` or `.to_vec()`",
+pub fn float_index(span: impl At) -> syn::Error {
+    span.error(
+        "this value is used as an array but is not a float or integer array known to #[differentiate]; index parameters and locals declared with `vec![...]`, `[x; N]` or `.to_vec()`".to_string(),
     )
 }
 
-pub fn call_argument(span: Span) -> syn::Error {
+pub fn call_argument(span: impl At) -> syn::Error {
     unsupported(
         span,
         "this argument to a differentiated function",
@@ -287,7 +330,7 @@ pub fn call_argument(span: Span) -> syn::Error {
     )
 }
 
-pub fn mut_param_reassign(span: Span) -> syn::Error {
+pub fn mut_param_reassign(span: impl At) -> syn::Error {
     unsupported(
         span,
         "assigning a whole array to a parameter",
@@ -296,9 +339,8 @@ pub fn mut_param_reassign(span: Span) -> syn::Error {
     )
 }
 
-pub fn internal(span: Span, what: &str) -> syn::Error {
-    syn::Error::new(
-        span,
+pub fn internal(span: impl At, what: &str) -> syn::Error {
+    span.error(
         format!("internal error in #[differentiate] ({what}); please report this with the function that triggered it"),
     )
 }

@@ -110,20 +110,20 @@ impl Signature {
 pub fn classify(func: &syn::ItemFn, args: &Args, diag: &mut Diagnostics) -> Signature {
     let sig = &func.sig;
     if let Some(token) = &sig.asyncness {
-        diag.push(diag::async_code(token.span()));
+        diag.push(diag::async_code(&token));
     }
     if let Some(token) = &sig.unsafety {
-        diag.push(diag::unsafe_block(token.span()));
+        diag.push(diag::unsafe_fn(token));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        diag.push(diag::generics(sig.generics.span()));
+        diag.push(diag::generics(&sig.generics));
     }
     let mut floats: Vec<(FloatTy, Span)> = Vec::new();
     let mut params = Vec::new();
     for input in &sig.inputs {
         let typed = match input {
             FnArg::Receiver(receiver) => {
-                diag.push(diag::self_param(receiver.span()));
+                diag.push(diag::self_param(&receiver));
                 continue;
             }
             FnArg::Typed(typed) => typed,
@@ -131,7 +131,7 @@ pub fn classify(func: &syn::ItemFn, args: &Args, diag: &mut Diagnostics) -> Sign
         let ident = match &*typed.pat {
             Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => pat.ident.clone(),
             other => {
-                diag.push(diag::pattern(other.span(), "patterns in parameters"));
+                diag.push(diag::pattern(&other, "patterns in parameters"));
                 continue;
             }
         };
@@ -143,8 +143,12 @@ pub fn classify(func: &syn::ItemFn, args: &Args, diag: &mut Diagnostics) -> Sign
                 kind
             }
             None => {
-                let what = describe_type(&typed.ty);
-                diag.push(diag::unsupported_param(typed.ty.span(), &what));
+                if let Type::Ptr(_) = &*typed.ty {
+                    diag.push(diag::raw_pointer(&typed.ty));
+                } else {
+                    let what = describe_type(&typed.ty);
+                    diag.push(diag::unsupported_param(&typed.ty, &what));
+                }
                 continue;
             }
         };
@@ -174,7 +178,7 @@ pub fn classify(func: &syn::ItemFn, args: &Args, diag: &mut Diagnostics) -> Sign
             }
             _ if matches!(&**ty, Type::Tuple(tuple) if tuple.elems.is_empty()) => RetKind::Unit,
             _ => {
-                diag.push(diag::return_type(ty.span()));
+                diag.push(diag::return_type(&ty));
                 RetKind::Unit
             }
         },
@@ -188,7 +192,7 @@ pub fn classify(func: &syn::ItemFn, args: &Args, diag: &mut Diagnostics) -> Sign
         }
         None => {
             if !diag.has_errors() {
-                diag.push(diag::no_floats(sig.ident.span()));
+                diag.push(diag::no_floats(&sig.ident));
             }
             FloatTy::F64
         }
@@ -200,7 +204,14 @@ pub fn classify(func: &syn::ItemFn, args: &Args, diag: &mut Diagnostics) -> Sign
             }
         }
         Some(names) => {
-            for name in names {
+            for (position, name) in names.iter().enumerate() {
+                if names[..position].contains(name) {
+                    diag.push(syn::Error::new(
+                        name.span(),
+                        format!("`{name}` is listed twice in `wrt(..)`: list each parameter once"),
+                    ));
+                    continue;
+                }
                 match params.iter_mut().find(|param| param.ident == *name) {
                     Some(param) if param.is_float() => param.active = true,
                     Some(_) => diag.push(syn::Error::new(
@@ -314,7 +325,6 @@ pub fn classify_type(ty: &Type) -> Option<(ParamKind, Option<FloatTy>)> {
 
 fn describe_type(ty: &Type) -> String {
     match ty {
-        Type::Ptr(_) => "raw pointer".into(),
         Type::TraitObject(_) => "trait object".into(),
         Type::ImplTrait(_) => "`impl Trait`".into(),
         Type::Tuple(_) => "tuple".into(),

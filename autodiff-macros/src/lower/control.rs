@@ -104,24 +104,18 @@ impl Lowerer<'_> {
                     syn::Item::Static(item)
                         if matches!(item.mutability, syn::StaticMutability::Mut(_)) =>
                     {
-                        diag::static_mut(item.mutability.span())
+                        diag::static_mut(&item.mutability)
                     }
-                    syn::Item::Fn(item) => {
-                        diag::item_in_body(item.sig.ident.span(), "a nested function")
-                    }
-                    syn::Item::Const(item) => {
-                        diag::item_in_body(item.ident.span(), "a `const` item")
-                    }
-                    syn::Item::Static(item) => {
-                        diag::item_in_body(item.ident.span(), "a `static` item")
-                    }
-                    other => diag::item_in_body(other.span(), "an item"),
+                    syn::Item::Fn(item) => diag::item_in_body(&item.sig.ident, "a nested function"),
+                    syn::Item::Const(item) => diag::item_in_body(&item.ident, "a `const` item"),
+                    syn::Item::Static(item) => diag::item_in_body(&item.ident, "a `static` item"),
+                    other => diag::item_in_body(&other, "an item"),
                 };
                 self.diag.push(error);
             }
             syn::Stmt::Macro(mac) => {
                 let name = super::passive::path_string(&mac.mac.path);
-                self.diag.push(diag::macro_call(mac.mac.path.span(), &name));
+                self.diag.push(diag::macro_call(&mac.mac.path, &name));
             }
         }
     }
@@ -137,7 +131,7 @@ impl Lowerer<'_> {
                 }
                 other => {
                     self.diag
-                        .push(diag::pattern(other.span(), "destructuring patterns"));
+                        .push(diag::pattern(&other, "destructuring patterns"));
                     return;
                 }
             },
@@ -149,17 +143,16 @@ impl Lowerer<'_> {
             }
             other => {
                 self.diag
-                    .push(diag::pattern(other.span(), "destructuring patterns"));
+                    .push(diag::pattern(&other, "destructuring patterns"));
                 return;
             }
         };
         let Some(init) = &local.init else {
-            self.diag.push(diag::undeclared_let(local.span()));
+            self.diag.push(diag::undeclared_let(&local));
             return;
         };
         if let Some((else_token, _)) = &init.diverge {
-            self.diag
-                .push(diag::pattern(else_token.span(), "`let ... else`"));
+            self.diag.push(diag::pattern(&else_token, "`let ... else`"));
             return;
         }
         let ty = match annotated {
@@ -192,7 +185,7 @@ impl Lowerer<'_> {
                 Kind::Bool => Ty::Bool,
                 Kind::IntArray => {
                     self.diag
-                        .push(diag::expression(init.expr.span(), "local integer arrays"));
+                        .push(diag::expression(&init.expr, "local integer arrays"));
                     return;
                 }
                 Kind::Int | Kind::Unknown | Kind::Unit => Ty::Int(None),
@@ -230,8 +223,12 @@ impl Lowerer<'_> {
             E::Match(matched) => self.lower_match(matched, None),
             E::Block(block) => {
                 if let Some(label) = &block.label {
-                    self.diag
-                        .push(diag::expression(label.span(), "labelled blocks"));
+                    // Its `break 'label` would add false follow-on errors.
+                    self.diag.push(diag::expression(
+                        label,
+                        "labelled blocks (`'a: { ... }`); use a labelled `loop` with a final `break`",
+                    ));
+                    return;
                 }
                 self.lower_stmts(&block.block.stmts, None, None);
             }
@@ -241,7 +238,7 @@ impl Lowerer<'_> {
             E::Loop(loop_expr) => self.lower_loop(loop_expr),
             E::Break(brk) => {
                 if brk.expr.is_some() {
-                    self.diag.push(diag::loop_value(brk.span()));
+                    self.diag.push(diag::loop_value(&brk));
                 }
                 if let Some(ctx) = self.find_loop(brk.label.as_ref(), brk.span()) {
                     let flag = self.loops[ctx].brk;
@@ -293,12 +290,12 @@ impl Lowerer<'_> {
             E::Lit(_) | E::Path(_) => {}
             E::Macro(mac) => {
                 let name = super::passive::path_string(&mac.mac.path);
-                self.diag.push(diag::macro_call(mac.mac.path.span(), &name));
+                self.diag.push(diag::macro_call(&mac.mac.path, &name));
             }
-            E::MethodCall(call) => {
-                let name = call.method.to_string();
-                self.diag
-                    .push(diag::unknown_method(call.method.span(), &name));
+            E::MethodCall(_) => {
+                // A value computed and dropped: checked like any passive expression.
+                let value = self.passive(expr);
+                self.emit(Stmt::Effect(value));
             }
             other => self.report_unsupported(other),
         }
@@ -348,7 +345,7 @@ impl Lowerer<'_> {
                     .get_ident()
                     .and_then(|i| self.lookup(&i.to_string()))
                 else {
-                    self.diag.push(diag::assign_target(place.span()));
+                    self.diag.push(diag::assign_target(&place));
                     return;
                 };
                 match (self.ty(dst).clone(), op) {
@@ -373,7 +370,7 @@ impl Lowerer<'_> {
                     }
                     (Ty::FloatArray(_), None) => {
                         if matches!(self.vars[dst.0 as usize].origin, Origin::Param(_)) {
-                            self.diag.push(diag::mut_param_reassign(place.span()));
+                            self.diag.push(diag::mut_param_reassign(&place));
                             return;
                         }
                         self.array_into(value, dst)
@@ -394,19 +391,19 @@ impl Lowerer<'_> {
                         };
                         self.emit(Stmt::Passive { dst, value });
                     }
-                    _ => self.diag.push(diag::assign_target(place.span())),
+                    _ => self.diag.push(diag::assign_target(&place)),
                 }
             }
             E::Index(index) => {
                 if let E::Range(range) = &*index.index {
-                    self.diag.push(diag::slicing(range.span()));
+                    self.diag.push(diag::slicing(&range));
                     return;
                 }
                 let Some(array) = self.array_var(&index.expr) else {
                     return;
                 };
                 if !self.ty(array).is_float_array() {
-                    self.diag.push(diag::assign_target(place.span()));
+                    self.diag.push(diag::assign_target(&place));
                     return;
                 }
                 let position = self.passive(&index.index);
@@ -454,10 +451,10 @@ impl Lowerer<'_> {
                 });
             }
             E::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => {
-                self.diag.push(diag::assign_target(place.span()));
+                self.diag.push(diag::assign_target(&place));
             }
-            E::Field(_) | E::Tuple(_) => self.diag.push(diag::field_access(place.span())),
-            _ => self.diag.push(diag::assign_target(place.span())),
+            E::Field(_) | E::Tuple(_) => self.diag.push(diag::field_access(&place)),
+            _ => self.diag.push(diag::assign_target(&place)),
         }
     }
 
@@ -476,8 +473,7 @@ impl Lowerer<'_> {
 
     fn lower_condition(&mut self, cond: &syn::Expr) -> PExpr {
         if let syn::Expr::Let(_) = cond {
-            self.diag
-                .push(diag::pattern(cond.span(), "`if let` / `while let`"));
+            self.diag.push(diag::if_let(cond));
             return bool_expr(false);
         }
         self.passive(cond)
@@ -516,7 +512,7 @@ impl Lowerer<'_> {
             Kind::Bool => Ty::Bool,
             Kind::Int | Kind::Unknown => Ty::Int(None),
             _ => {
-                self.diag.push(diag::match_pattern(matched.expr.span()));
+                self.diag.push(diag::match_pattern(&matched.expr));
                 return;
             }
         };
@@ -606,7 +602,7 @@ impl Lowerer<'_> {
             }
             syn::Pat::Paren(paren) => return self.pattern_test(&paren.pat, name),
             other => {
-                self.diag.push(diag::match_pattern(other.span()));
+                self.diag.push(diag::match_pattern(&other));
                 return None;
             }
         };
@@ -619,7 +615,7 @@ impl Lowerer<'_> {
     fn lower_for(&mut self, for_loop: &syn::ExprForLoop) {
         let index_name = match &*for_loop.pat {
             syn::Pat::Ident(pat) if pat.mutability.is_some() => {
-                self.diag.push(diag::mut_loop_var(pat.span()));
+                self.diag.push(diag::mut_loop_var(&pat));
                 return;
             }
             syn::Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
@@ -628,7 +624,7 @@ impl Lowerer<'_> {
             syn::Pat::Wild(_) => None,
             other => {
                 self.diag
-                    .push(diag::pattern(other.span(), "patterns in `for` loops"));
+                    .push(diag::pattern(&other, "patterns in `for` loops"));
                 return;
             }
         };
@@ -753,7 +749,7 @@ impl Lowerer<'_> {
             }
         }
         let syn::Expr::Range(range) = current else {
-            self.diag.push(diag::iterator_loop(expr.span()));
+            self.diag.push(diag::iterator_loop(&expr));
             return None;
         };
         let (Some(start), Some(end)) = (&range.start, &range.end) else {

@@ -219,10 +219,8 @@ impl Lowerer<'_> {
             E::Binary(binary) => {
                 use syn::BinOp as B;
                 if !matches!(binary.op, B::Add(_) | B::Sub(_) | B::Mul(_) | B::Div(_)) {
-                    self.diag.push(diag::expression(
-                        binary.op.span(),
-                        "this operator on floats",
-                    ));
+                    let op = binary.op.to_token_stream().to_string();
+                    self.diag.push(diag::float_operator(&binary.op, &op));
                     return;
                 }
                 let left = self.float(&binary.left);
@@ -249,8 +247,7 @@ impl Lowerer<'_> {
                             }
                         }
                         None => {
-                            self.diag
-                                .push(diag::unknown_method(call.method.span(), &name));
+                            self.diag.push(diag::unknown_method(&call.method, &name));
                             return;
                         }
                     }
@@ -294,7 +291,7 @@ impl Lowerer<'_> {
             }
             E::Index(index) => {
                 if let E::Range(range) = &*index.index {
-                    self.diag.push(diag::slicing(range.span()));
+                    self.diag.push(diag::slicing(&range));
                     return;
                 }
                 let Some(array) = self.array_var(&index.expr) else {
@@ -499,7 +496,7 @@ impl Lowerer<'_> {
                         None => CallArg::Passive(self.passive(arg)),
                     },
                     Kind::Float => {
-                        self.diag.push(diag::call_argument(arg.span()));
+                        self.diag.push(diag::call_argument(&arg));
                         CallArg::Passive(self.passive(arg))
                     }
                     _ => CallArg::Passive(self.passive(arg)),

@@ -77,7 +77,7 @@ impl Lowerer<'_> {
             }
             E::Cast(cast) => {
                 if let syn::Type::Ptr(_) = &*cast.ty {
-                    self.diag.push(diag::raw_pointer(cast.ty.span()));
+                    self.diag.push(diag::raw_pointer(&cast.ty));
                 }
                 let inner = self.passive_tokens(&cast.expr, reads);
                 let ty = &cast.ty;
@@ -85,7 +85,7 @@ impl Lowerer<'_> {
             }
             E::Index(index) => {
                 if let E::Range(range) = &*index.index {
-                    self.diag.push(diag::slicing(range.span()));
+                    self.diag.push(diag::slicing(&range));
                     return quote!(0);
                 }
                 let array = self.array_var(&index.expr);
@@ -102,8 +102,7 @@ impl Lowerer<'_> {
             E::MethodCall(call) => {
                 let name = call.method.to_string();
                 if rules::lookup(&name).is_none() && !PASSIVE_METHODS.contains(&name.as_str()) {
-                    self.diag
-                        .push(diag::unknown_method(call.method.span(), &name));
+                    self.diag.push(diag::unknown_method(&call.method, &name));
                     return quote!(0);
                 }
                 let receiver = self.passive_tokens(&call.receiver, reads);
@@ -182,7 +181,7 @@ impl Lowerer<'_> {
                         Some(id)
                     }
                     _ => {
-                        self.diag.push(diag::float_index(expr.span()));
+                        self.diag.push(diag::float_index(&expr));
                         None
                     }
                 }
@@ -192,11 +191,11 @@ impl Lowerer<'_> {
                 self.array_var(&unary.expr)
             }
             syn::Expr::Field(field) => {
-                self.diag.push(diag::field_access(field.span()));
+                self.diag.push(diag::field_access(&field));
                 None
             }
             _ => {
-                self.diag.push(diag::float_index(expr.span()));
+                self.diag.push(diag::float_index(&expr));
                 None
             }
         }
@@ -211,9 +210,13 @@ impl Lowerer<'_> {
             E::Unsafe(_) => diag::unsafe_block(span),
             E::Async(_) | E::Await(_) => diag::async_code(span),
             E::Try(_) => diag::try_operator(span),
+            E::Macro(mac) if mac.mac.path.is_ident("vec") => diag::expression(
+                expr,
+                "`vec![...]` inside another expression; bind it to a variable first (`let v = vec![...];`) and pass `&v`",
+            ),
             E::Macro(mac) => {
                 let name = path_string(&mac.mac.path);
-                diag::macro_call(mac.mac.path.span(), &name)
+                diag::macro_call(&mac.mac.path, &name)
             }
             E::Field(_) | E::Tuple(_) => diag::field_access(span),
             E::RawAddr(_) => diag::raw_pointer(span),
@@ -221,7 +224,7 @@ impl Lowerer<'_> {
             E::Array(_) | E::Repeat(_) => {
                 diag::expression(span, "an array literal in this position")
             }
-            E::Let(_) => diag::pattern(span, "`if let` / `while let`"),
+            E::Let(_) => diag::if_let(span),
             E::Block(_) | E::If(_) | E::Match(_) => diag::expression(
                 span,
                 "a block, `if` or `match` nested inside an integer or boolean expression",
