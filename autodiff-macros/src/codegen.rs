@@ -328,12 +328,14 @@ pub fn stubs(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
 }
 
 /// The body of a wrapper: a call to the core, or `unreachable!` for stubs.
-fn wrapper_body(path: Option<&TokenStream>, call: &Call) -> TokenStream {
+fn wrapper_body(primal: &Ident, path: Option<&TokenStream>, call: &Call) -> TokenStream {
     let setup = &call.setup;
     let args = &call.args;
     let grads = pack(&call.grads);
     match path {
         Some(path) => quote! {
+            // The function counts as used when only its derivatives are.
+            let _ = #primal;
             #setup
             let __ad_value = #path(#(#args),*);
             (__ad_value, #grads)
@@ -377,7 +379,7 @@ fn vjp_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> To
             array_type(shape, &float)
         }
     };
-    let body = wrapper_body(path, &call);
+    let body = wrapper_body(name, path, &call);
     let stub_allow = path.is_none().then(|| quote!(#[allow(unused_variables)]));
     let grad_ty = pack(&call.grad_types);
     let doc = format!(
@@ -414,7 +416,7 @@ fn grad_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> T
         .collect();
     let mut call = core_call(item, sig, true);
     call.args.push(quote!(1.0));
-    let body = wrapper_body(path, &call);
+    let body = wrapper_body(name, path, &call);
     let stub_allow = path.is_none().then(|| quote!(#[allow(unused_variables)]));
     let grad_ty = pack(&call.grad_types);
     let doc = format!(

@@ -110,7 +110,7 @@ impl Signature {
 pub fn classify(func: &syn::ItemFn, args: &Args, diag: &mut Diagnostics) -> Signature {
     let sig = &func.sig;
     if let Some(token) = &sig.asyncness {
-        diag.push(diag::async_code(&token));
+        diag.push(diag::async_code(token));
     }
     if let Some(token) = &sig.unsafety {
         diag.push(diag::unsafe_fn(token));
@@ -123,7 +123,7 @@ pub fn classify(func: &syn::ItemFn, args: &Args, diag: &mut Diagnostics) -> Sign
     for input in &sig.inputs {
         let typed = match input {
             FnArg::Receiver(receiver) => {
-                diag.push(diag::self_param(&receiver));
+                diag.push(diag::self_param(receiver));
                 continue;
             }
             FnArg::Typed(typed) => typed,
@@ -131,7 +131,7 @@ pub fn classify(func: &syn::ItemFn, args: &Args, diag: &mut Diagnostics) -> Sign
         let ident = match &*typed.pat {
             Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => pat.ident.clone(),
             other => {
-                diag.push(diag::pattern(&other, "patterns in parameters"));
+                diag.push(diag::pattern(other, "patterns in parameters"));
                 continue;
             }
         };
@@ -178,7 +178,7 @@ pub fn classify(func: &syn::ItemFn, args: &Args, diag: &mut Diagnostics) -> Sign
             }
             _ if matches!(&**ty, Type::Tuple(tuple) if tuple.elems.is_empty()) => RetKind::Unit,
             _ => {
-                diag.push(diag::return_type(&ty));
+                diag.push(diag::return_type(ty));
                 RetKind::Unit
             }
         },

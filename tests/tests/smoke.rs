@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)] // the macro differentiates index loops
 use autodiff_runtime::differentiate;
 
 #[differentiate]
@@ -42,6 +43,7 @@ fn smoke() {
     let x = [1.0, 2.0, 3.0];
     let (v, g) = sum_sq_grad(&x);
     assert_eq!(v, 14.0);
+    assert_eq!(v, sum_sq(&x));
     assert_eq!(g, vec![2.0, 4.0, 6.0]);
     let (v, g) = branchy_grad(3.0, 5);
     assert_eq!(v, branchy(3.0, 5));
@@ -49,5 +51,8 @@ fn smoke() {
     let mut x = vec![0.5, 1.0];
     let mut x_bar = vec![1.0, 1.0];
     let ((), dk) = step_vjp(&mut x, &mut x_bar, 2.0);
+    let mut expected = vec![0.5, 1.0];
+    step(&mut expected, 2.0);
+    assert_eq!(x, expected);
     println!("{x:?} {x_bar:?} {dk}");
 }

@@ -21,7 +21,11 @@ fn macro_sources() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../autodiff-macros/src");
     let mut files = Vec::new();
     rust_files(&root, &mut files);
-    assert!(files.len() > 10, "macro sources not found under {}", root.display());
+    assert!(
+        files.len() > 10,
+        "macro sources not found under {}",
+        root.display()
+    );
     files
 }
 
@@ -39,7 +43,13 @@ fn every_macro_module_has_a_module_doc() {
 
 #[test]
 fn macro_never_unwraps_or_panics_outside_tests() {
-    const FORBIDDEN: [&str; 5] = [".unwrap()", ".expect(", "panic!(", "todo!(", "unimplemented!("];
+    const FORBIDDEN: [&str; 5] = [
+        ".unwrap()",
+        ".expect(",
+        "panic!(",
+        "todo!(",
+        "unimplemented!(",
+    ];
     let mut offences = Vec::new();
     for file in macro_sources() {
         if file.ends_with("tests.rs") {
@@ -52,10 +62,19 @@ fn macro_never_unwraps_or_panics_outside_tests() {
             }
             for pattern in FORBIDDEN {
                 if line.contains(pattern) {
-                    offences.push(format!("{}:{}: {}", file.display(), number + 1, line.trim()));
+                    offences.push(format!(
+                        "{}:{}: {}",
+                        file.display(),
+                        number + 1,
+                        line.trim()
+                    ));
                 }
             }
         }
     }
-    assert!(offences.is_empty(), "panicking calls in the macro:\n{}", offences.join("\n"));
+    assert!(
+        offences.is_empty(),
+        "panicking calls in the macro:\n{}",
+        offences.join("\n")
+    );
 }

@@ -109,7 +109,7 @@ impl Lowerer<'_> {
                     syn::Item::Fn(item) => diag::item_in_body(&item.sig.ident, "a nested function"),
                     syn::Item::Const(item) => diag::item_in_body(&item.ident, "a `const` item"),
                     syn::Item::Static(item) => diag::item_in_body(&item.ident, "a `static` item"),
-                    other => diag::item_in_body(&other, "an item"),
+                    other => diag::item_in_body(other, "an item"),
                 };
                 self.diag.push(error);
             }
@@ -131,7 +131,7 @@ impl Lowerer<'_> {
                 }
                 other => {
                     self.diag
-                        .push(diag::pattern(&other, "destructuring patterns"));
+                        .push(diag::pattern(other, "destructuring patterns"));
                     return;
                 }
             },
@@ -143,16 +143,16 @@ impl Lowerer<'_> {
             }
             other => {
                 self.diag
-                    .push(diag::pattern(&other, "destructuring patterns"));
+                    .push(diag::pattern(other, "destructuring patterns"));
                 return;
             }
         };
         let Some(init) = &local.init else {
-            self.diag.push(diag::undeclared_let(&local));
+            self.diag.push(diag::undeclared_let(local));
             return;
         };
         if let Some((else_token, _)) = &init.diverge {
-            self.diag.push(diag::pattern(&else_token, "`let ... else`"));
+            self.diag.push(diag::pattern(else_token, "`let ... else`"));
             return;
         }
         let ty = match annotated {
@@ -238,7 +238,7 @@ impl Lowerer<'_> {
             E::Loop(loop_expr) => self.lower_loop(loop_expr),
             E::Break(brk) => {
                 if brk.expr.is_some() {
-                    self.diag.push(diag::loop_value(&brk));
+                    self.diag.push(diag::loop_value(brk));
                 }
                 if let Some(ctx) = self.find_loop(brk.label.as_ref(), brk.span()) {
                     let flag = self.loops[ctx].brk;
@@ -345,7 +345,7 @@ impl Lowerer<'_> {
                     .get_ident()
                     .and_then(|i| self.lookup(&i.to_string()))
                 else {
-                    self.diag.push(diag::assign_target(&place));
+                    self.diag.push(diag::assign_target(place));
                     return;
                 };
                 match (self.ty(dst).clone(), op) {
@@ -370,7 +370,7 @@ impl Lowerer<'_> {
                     }
                     (Ty::FloatArray(_), None) => {
                         if matches!(self.vars[dst.0 as usize].origin, Origin::Param(_)) {
-                            self.diag.push(diag::mut_param_reassign(&place));
+                            self.diag.push(diag::mut_param_reassign(place));
                             return;
                         }
                         self.array_into(value, dst)
@@ -391,19 +391,19 @@ impl Lowerer<'_> {
                         };
                         self.emit(Stmt::Passive { dst, value });
                     }
-                    _ => self.diag.push(diag::assign_target(&place)),
+                    _ => self.diag.push(diag::assign_target(place)),
                 }
             }
             E::Index(index) => {
                 if let E::Range(range) = &*index.index {
-                    self.diag.push(diag::slicing(&range));
+                    self.diag.push(diag::slicing(range));
                     return;
                 }
                 let Some(array) = self.array_var(&index.expr) else {
                     return;
                 };
                 if !self.ty(array).is_float_array() {
-                    self.diag.push(diag::assign_target(&place));
+                    self.diag.push(diag::assign_target(place));
                     return;
                 }
                 let position = self.passive(&index.index);
@@ -451,10 +451,10 @@ impl Lowerer<'_> {
                 });
             }
             E::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => {
-                self.diag.push(diag::assign_target(&place));
+                self.diag.push(diag::assign_target(place));
             }
-            E::Field(_) | E::Tuple(_) => self.diag.push(diag::field_access(&place)),
-            _ => self.diag.push(diag::assign_target(&place)),
+            E::Field(_) | E::Tuple(_) => self.diag.push(diag::field_access(place)),
+            _ => self.diag.push(diag::assign_target(place)),
         }
     }
 
@@ -602,7 +602,7 @@ impl Lowerer<'_> {
             }
             syn::Pat::Paren(paren) => return self.pattern_test(&paren.pat, name),
             other => {
-                self.diag.push(diag::match_pattern(&other));
+                self.diag.push(diag::match_pattern(other));
                 return None;
             }
         };
@@ -615,7 +615,7 @@ impl Lowerer<'_> {
     fn lower_for(&mut self, for_loop: &syn::ExprForLoop) {
         let index_name = match &*for_loop.pat {
             syn::Pat::Ident(pat) if pat.mutability.is_some() => {
-                self.diag.push(diag::mut_loop_var(&pat));
+                self.diag.push(diag::mut_loop_var(pat));
                 return;
             }
             syn::Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
@@ -624,7 +624,7 @@ impl Lowerer<'_> {
             syn::Pat::Wild(_) => None,
             other => {
                 self.diag
-                    .push(diag::pattern(&other, "patterns in `for` loops"));
+                    .push(diag::pattern(other, "patterns in `for` loops"));
                 return;
             }
         };
@@ -749,7 +749,7 @@ impl Lowerer<'_> {
             }
         }
         let syn::Expr::Range(range) = current else {
-            self.diag.push(diag::iterator_loop(&expr));
+            self.diag.push(diag::iterator_loop(expr));
             return None;
         };
         let (Some(start), Some(end)) = (&range.start, &range.end) else {

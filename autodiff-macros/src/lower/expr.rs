@@ -291,7 +291,7 @@ impl Lowerer<'_> {
             }
             E::Index(index) => {
                 if let E::Range(range) = &*index.index {
-                    self.diag.push(diag::slicing(&range));
+                    self.diag.push(diag::slicing(range));
                     return;
                 }
                 let Some(array) = self.array_var(&index.expr) else {
@@ -496,7 +496,7 @@ impl Lowerer<'_> {
                         None => CallArg::Passive(self.passive(arg)),
                     },
                     Kind::Float => {
-                        self.diag.push(diag::call_argument(&arg));
+                        self.diag.push(diag::call_argument(arg));
                         CallArg::Passive(self.passive(arg))
                     }
                     _ => CallArg::Passive(self.passive(arg)),

@@ -85,7 +85,7 @@ impl Lowerer<'_> {
             }
             E::Index(index) => {
                 if let E::Range(range) = &*index.index {
-                    self.diag.push(diag::slicing(&range));
+                    self.diag.push(diag::slicing(range));
                     return quote!(0);
                 }
                 let array = self.array_var(&index.expr);
@@ -181,7 +181,7 @@ impl Lowerer<'_> {
                         Some(id)
                     }
                     _ => {
-                        self.diag.push(diag::float_index(&expr));
+                        self.diag.push(diag::float_index(expr));
                         None
                     }
                 }
@@ -191,11 +191,11 @@ impl Lowerer<'_> {
                 self.array_var(&unary.expr)
             }
             syn::Expr::Field(field) => {
-                self.diag.push(diag::field_access(&field));
+                self.diag.push(diag::field_access(field));
                 None
             }
             _ => {
-                self.diag.push(diag::float_index(&expr));
+                self.diag.push(diag::float_index(expr));
                 None
             }
         }

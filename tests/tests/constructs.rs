@@ -1,3 +1,13 @@
+//! A quick pass over many constructs at once (step_by/rev chains, labels, match,
+//! fixed arrays, f32, wrt, local buffers), checked by finite differences.
+#![allow(
+    dead_code,
+    clippy::let_and_return,
+    clippy::redundant_closure,
+    clippy::useless_vec,
+    clippy::needless_range_loop
+)]
+
 use autodiff_runtime::check::assert_gradient;
 use autodiff_runtime::differentiate;
 
@@ -44,7 +54,13 @@ fn matcher(x: f64, k: i32) -> f64 {
         }
         _ => x,
     };
-    let d = if c > 1.0 { c.ln() } else if c < -1.0 { -c } else { c * c };
+    let d = if c > 1.0 {
+        c.ln()
+    } else if c < -1.0 {
+        -c
+    } else {
+        c * c
+    };
     d
 }
 

@@ -1,0 +1,290 @@
+//! Generates random programs from the differentiable subset for the property test
+//! `tests/generated.rs`: each program is emitted twice from the same syntax tree,
+//! once as an `f64` function under `#[differentiate]` and once over `num_dual::Dual64`
+//! as the independent oracle. The generator is seeded (`AUTODIFF_PROGRAM_SEED`
+//! overrides the default) so that a failure names a reproducible program.
+
+use std::fmt::Write;
+
+const PROGRAMS: usize = 32;
+const INPUTS: usize = 4;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn constant(&mut self) -> f64 {
+        (self.below(19) as f64 - 9.0) / 4.0 + 0.125
+    }
+}
+
+/// An expression of the generated subset.
+enum Expr {
+    Scalar(usize),
+    Input(Index),
+    Local(Index),
+    Const(f64),
+    Add(Box<Expr>, Box<Expr>),
+    Sub(Box<Expr>, Box<Expr>),
+    Mul(Box<Expr>, Box<Expr>),
+    /// `a / (1 + b*b)`: division that cannot blow up.
+    SafeDiv(Box<Expr>, Box<Expr>),
+    Unary(&'static str, Box<Expr>),
+    /// `(a*a + 1).sqrt()` and `(a*a + 1).ln()`.
+    Shifted(&'static str, Box<Expr>),
+    Max(Box<Expr>, Box<Expr>),
+}
+
+#[derive(Clone, Copy)]
+enum Index {
+    Fixed(usize),
+    /// The innermost loop index (loops run over `0..INPUTS`).
+    LoopVar,
+}
+
+enum Stmt {
+    Assign(usize, Expr),
+    /// `a = a * 0.5 + tanh(e)`: keeps loop-carried values bounded.
+    Damped(usize, Expr),
+    Store(Index, Expr),
+    If(Expr, Expr, Vec<Stmt>, Vec<Stmt>),
+    For(usize, Vec<Stmt>),
+}
+
+struct Gen {
+    rng: Rng,
+    in_loop: bool,
+}
+
+impl Gen {
+    fn index(&mut self) -> Index {
+        if self.in_loop && self.rng.below(2) == 0 {
+            Index::LoopVar
+        } else {
+            Index::Fixed(self.rng.below(INPUTS as u64) as usize)
+        }
+    }
+
+    fn expr(&mut self, depth: usize) -> Expr {
+        if depth == 0 || self.rng.below(4) == 0 {
+            return match self.rng.below(4) {
+                0 => Expr::Scalar(self.rng.below(3) as usize),
+                1 => Expr::Input(self.index()),
+                2 => Expr::Local(self.index()),
+                _ => Expr::Const(self.rng.constant()),
+            };
+        }
+        let sub = |gen: &mut Gen| Box::new(gen.expr(depth - 1));
+        match self.rng.below(9) {
+            0 => Expr::Add(sub(self), sub(self)),
+            1 => Expr::Sub(sub(self), sub(self)),
+            2 | 3 => Expr::Mul(sub(self), sub(self)),
+            4 => Expr::SafeDiv(sub(self), sub(self)),
+            5 => {
+                let op = ["sin", "cos", "tanh", "atan"][self.rng.below(4) as usize];
+                Expr::Unary(op, sub(self))
+            }
+            6 => {
+                let op = ["sqrt", "ln"][self.rng.below(2) as usize];
+                Expr::Shifted(op, sub(self))
+            }
+            7 => Expr::Max(sub(self), sub(self)),
+            _ => Expr::Unary("tanh", sub(self)),
+        }
+    }
+
+    fn block(&mut self, len: usize, depth: usize) -> Vec<Stmt> {
+        (0..len).map(|_| self.stmt(depth)).collect()
+    }
+
+    fn stmt(&mut self, depth: usize) -> Stmt {
+        let choice = if depth == 0 {
+            self.rng.below(3)
+        } else {
+            self.rng.below(5)
+        };
+        match choice {
+            0 => Stmt::Assign(self.rng.below(3) as usize, self.expr(3)),
+            1 => Stmt::Damped(self.rng.below(3) as usize, self.expr(3)),
+            2 => Stmt::Store(self.index(), self.expr(2)),
+            3 => {
+                let (left, right) = (self.expr(2), self.expr(2));
+                let then_len = 1 + self.rng.below(2) as usize;
+                let else_len = self.rng.below(2) as usize;
+                Stmt::If(
+                    left,
+                    right,
+                    self.block(then_len, depth - 1),
+                    self.block(else_len, depth - 1),
+                )
+            }
+            _ => {
+                let was = self.in_loop;
+                self.in_loop = true;
+                let len = 1 + self.rng.below(3) as usize;
+                let body = self.block(len, depth - 1);
+                self.in_loop = was;
+                Stmt::For(1 + self.rng.below(3) as usize, body)
+            }
+        }
+    }
+}
+
+/// Renders a program either as plain `f64` code or as `Dual64` code.
+struct Render {
+    dual: bool,
+}
+
+impl Render {
+    fn index(&self, index: Index, loop_depth: usize) -> String {
+        match index {
+            Index::Fixed(k) => k.to_string(),
+            Index::LoopVar if loop_depth > 0 => format!("(i{} % {INPUTS})", loop_depth - 1),
+            Index::LoopVar => "0".into(),
+        }
+    }
+
+    fn constant(&self, c: f64) -> String {
+        if self.dual {
+            format!("Dual64::from({c:?})")
+        } else {
+            format!("({c:?}_f64)")
+        }
+    }
+
+    fn expr(&self, expr: &Expr, loops: usize) -> String {
+        match expr {
+            Expr::Scalar(k) => format!("a{k}"),
+            Expr::Input(index) => format!("x[{}]", self.index(*index, loops)),
+            Expr::Local(index) => format!("v[{}]", self.index(*index, loops)),
+            Expr::Const(c) => self.constant(*c),
+            Expr::Add(a, b) => format!("({} + {})", self.expr(a, loops), self.expr(b, loops)),
+            Expr::Sub(a, b) => format!("({} - {})", self.expr(a, loops), self.expr(b, loops)),
+            Expr::Mul(a, b) => format!("({} * {})", self.expr(a, loops), self.expr(b, loops)),
+            Expr::SafeDiv(a, b) => {
+                let b = self.expr(b, loops);
+                format!(
+                    "({} / ({} + {b} * {b}))",
+                    self.expr(a, loops),
+                    self.constant(1.0)
+                )
+            }
+            Expr::Unary(op, a) => format!("{}.{op}()", self.expr(a, loops)),
+            Expr::Shifted(op, a) => {
+                let a = self.expr(a, loops);
+                format!("({a} * {a} + {}).{op}()", self.constant(1.0))
+            }
+            Expr::Max(a, b) => {
+                let (a, b) = (self.expr(a, loops), self.expr(b, loops));
+                if self.dual {
+                    // Ties go to the first argument, as the runtime's `max` rule does.
+                    format!("{{ let l = {a}; let r = {b}; if l.re >= r.re {{ l }} else {{ r }} }}")
+                } else {
+                    format!("{a}.max({b})")
+                }
+            }
+        }
+    }
+
+    fn block(&self, stmts: &[Stmt], loops: usize, out: &mut String) {
+        for stmt in stmts {
+            match stmt {
+                Stmt::Assign(k, e) => {
+                    let _ = writeln!(out, "a{k} = {};", self.expr(e, loops));
+                }
+                Stmt::Damped(k, e) => {
+                    let _ = writeln!(
+                        out,
+                        "a{k} = a{k} * {} + {}.tanh();",
+                        self.constant(0.5),
+                        self.expr(e, loops)
+                    );
+                }
+                Stmt::Store(index, e) => {
+                    let _ = writeln!(
+                        out,
+                        "v[{}] = {};",
+                        self.index(*index, loops),
+                        self.expr(e, loops)
+                    );
+                }
+                Stmt::If(l, r, then_block, else_block) => {
+                    let (l, r) = (self.expr(l, loops), self.expr(r, loops));
+                    if self.dual {
+                        let _ = writeln!(out, "if {l}.re > {r}.re {{");
+                    } else {
+                        let _ = writeln!(out, "if {l} > {r} {{");
+                    }
+                    self.block(then_block, loops, out);
+                    out.push_str("} else {\n");
+                    self.block(else_block, loops, out);
+                    out.push_str("}\n");
+                }
+                Stmt::For(trips, body) => {
+                    let _ = writeln!(out, "for i{loops} in 0..{trips} {{");
+                    self.block(body, loops + 1, out);
+                    out.push_str("}\n");
+                }
+            }
+        }
+    }
+
+    fn program(&self, name: &str, body: &[Stmt]) -> String {
+        let mut out = String::new();
+        let float = if self.dual { "Dual64" } else { "f64" };
+        if self.dual {
+            let _ = writeln!(out, "#[allow(unused_mut, unused_variables, clippy::all)]\nfn {name}_dual(x: &[Dual64]) -> Dual64 {{");
+        } else {
+            let _ = writeln!(
+                out,
+                "#[differentiate]\n#[allow(unused_mut, unused_variables, clippy::all)]\nfn {name}(x: &[f64]) -> f64 {{"
+            );
+        }
+        let _ = writeln!(out, "let mut a0: {float} = x[0] * {};", self.constant(0.5));
+        let _ = writeln!(out, "let mut a1: {float} = x[1] + x[2];");
+        let _ = writeln!(out, "let mut a2: {float} = {};", self.constant(0.25));
+        let _ = writeln!(out, "let mut v = x.to_vec();");
+        self.block(body, 0, &mut out);
+        let _ = writeln!(out, "a0 + a1 * a2 + v[0] * v[1] + v[2] + v[3].sin()\n}}\n");
+        out
+    }
+}
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=AUTODIFF_PROGRAM_SEED");
+    let seed = std::env::var("AUTODIFF_PROGRAM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_0FAD);
+    let mut gen = Gen {
+        rng: Rng(seed),
+        in_loop: false,
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "// Generated by tests/build.rs from seed {seed:#x}.\n");
+    let mut table = String::from("pub const PROGRAMS: &[(&str, Primal, Program, Oracle)] = &[\n");
+    for k in 0..PROGRAMS {
+        let len = 2 + gen.rng.below(4) as usize;
+        let body = gen.block(len, 2);
+        let name = format!("program_{k}");
+        out.push_str(&Render { dual: false }.program(&name, &body));
+        out.push_str(&Render { dual: true }.program(&name, &body));
+        let _ = writeln!(table, "    (\"{name}\", {name}, {name}_grad, {name}_dual),");
+    }
+    table.push_str("];\n");
+    out.push_str(&table);
+    let path = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
+        .join("generated_programs.rs");
+    std::fs::write(path, out).expect("OUT_DIR is writable");
+}

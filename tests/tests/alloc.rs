@@ -1,0 +1,136 @@
+//! Heap allocations made by generated code, counted by a global allocator that counts
+//! per thread (so the test harness's other threads do not interfere).
+//!
+//! What is asserted, exactly:
+//! 1. `f_grad` and `f_vjp` of loop-free scalar code make **zero** allocations, from the
+//!    very first call.
+//! 2. After one warm-up call, a loop over `&[f64]` whose reverse sweep needs saved
+//!    values: `f_grad` makes **exactly one** allocation (the returned `Vec<f64>`
+//!    gradient), and `f_vjp` of a scalar-parameter loop and of an in-place `&mut [f64]`
+//!    loop (which return no `Vec`) make **zero**; calls on smaller inputs after the
+//!    warm-up make zero (or one, for the gradient `Vec`) as well.
+//!
+//! All checks run inside one `#[test]` so they happen in sequence on one thread.
+#![allow(clippy::needless_range_loop)] // the macro differentiates index loops
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use autodiff_runtime::differentiate;
+
+struct Counting;
+
+thread_local! {
+    static COUNT: Cell<usize> = const { Cell::new(0) };
+}
+
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations (alloc, alloc_zeroed, realloc) made on this thread while running `f`.
+fn allocations<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    let before = COUNT.with(Cell::get);
+    let r = f();
+    let after = COUNT.with(Cell::get);
+    (after - before, r)
+}
+
+#[differentiate]
+fn loop_free(x: f64, y: f64) -> f64 {
+    let a = (x * y).sin() + x.exp() / (1.0 + y * y);
+    let b = if a > 0.5 { a.sqrt() } else { a * a };
+    b * x.atan2(y) + y.powi(3)
+}
+
+#[differentiate]
+fn loopy_slice(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s = (s + x[i]).sin() * x[i];
+    }
+    s
+}
+
+#[differentiate]
+fn loopy_scalar(x: f64, n: usize) -> f64 {
+    let mut y = x;
+    for _ in 0..n {
+        y = y.sin() * y + 0.1;
+    }
+    y
+}
+
+#[differentiate]
+fn loopy_buffer(u: &mut [f64], k: f64) {
+    for _ in 0..20 {
+        for i in 0..u.len() {
+            u[i] = u[i].sin() * k + u[i];
+        }
+    }
+}
+
+#[test]
+fn allocation_counts() {
+    // 1. loop-free: zero allocations, first call included.
+    let (n, r) = allocations(|| loop_free_grad(0.3, 1.2));
+    assert_eq!(n, 0, "loop-free f_grad allocated {n} times");
+    assert_eq!(r.0.to_bits(), loop_free(0.3, 1.2).to_bits());
+    let (n, _) = allocations(|| loop_free_vjp(0.3, 1.2, 2.0));
+    assert_eq!(n, 0, "loop-free f_vjp allocated {n} times");
+    let (n, _) = allocations(|| loop_free_grad(-2.0, 0.1));
+    assert_eq!(n, 0, "loop-free f_grad (other branch) allocated {n} times");
+
+    // 2. loops over a slice: after a warm-up, only the returned gradient Vec.
+    let x: Vec<f64> = (0..200).map(|i| (i as f64 * 0.37).sin()).collect();
+    let warm = loopy_slice_grad(&x);
+    assert_eq!(warm.0.to_bits(), loopy_slice(&x).to_bits());
+    let (n, r) = allocations(|| loopy_slice_grad(&x));
+    assert_eq!(
+        n, 1,
+        "loopy f_grad after warm-up allocated {n} times (expected: the gradient Vec only)"
+    );
+    assert_eq!(r.1, warm.1);
+    let (n, _) = allocations(|| loopy_slice_grad(&x[..50]));
+    assert_eq!(n, 1, "loopy f_grad on a smaller input allocated {n} times");
+
+    // scalar parameters, loop: f_grad returns no Vec, so zero after warm-up.
+    let _ = loopy_scalar_grad(0.7, 500);
+    let (n, r) = allocations(|| loopy_scalar_grad(0.7, 500));
+    assert_eq!(n, 0, "scalar loop f_grad after warm-up allocated {n} times");
+    assert_eq!(r.0.to_bits(), loopy_scalar(0.7, 500).to_bits());
+    let (n, _) = allocations(|| loopy_scalar_vjp(0.9, 100, 1.0));
+    assert_eq!(n, 0, "scalar loop f_vjp after warm-up allocated {n} times");
+
+    // in-place buffer through f_vjp: zero after warm-up (caller owns the shadow).
+    let mut u = vec![0.5; 64];
+    let mut u_bar = vec![1.0; 64];
+    let _ = loopy_buffer_vjp(&mut u, &mut u_bar, 0.3);
+    let mut expected = u.clone();
+    loopy_buffer(&mut expected, 0.3);
+    let (n, _) = allocations(|| loopy_buffer_vjp(&mut u, &mut u_bar, 0.3));
+    assert_eq!(n, 0, "in-place f_vjp after warm-up allocated {n} times");
+    assert_eq!(u, expected);
+}

@@ -1,0 +1,57 @@
+//! Property test over generated programs: `tests/build.rs` writes random programs
+//! from the differentiable subset (straight-line code, loops, branches, array
+//! writes), each also as a `num_dual::Dual64` oracle; proptest draws the inputs.
+//! `f_grad` must match the dual-number gradient and its value must be
+//! bit-identical to the function's (num-dual's own value may differ in the last
+//! bit: it evaluates some primitives through other formulas).
+
+use autodiff_runtime::differentiate;
+use num_dual::{Dual64, DualNum};
+use proptest::prelude::*;
+
+type Primal = fn(&[f64]) -> f64;
+type Program = fn(&[f64]) -> (f64, Vec<f64>);
+type Oracle = fn(&[Dual64]) -> Dual64;
+
+/// The generated programs, as written by `build.rs` (parenthesized freely).
+#[allow(unused_parens, unused_assignments, clippy::all)]
+mod programs {
+    use super::*;
+    include!(concat!(env!("OUT_DIR"), "/generated_programs.rs"));
+}
+use programs::PROGRAMS;
+
+/// The gradient by forward-mode dual numbers, one direction per input.
+fn dual_gradient(oracle: Oracle, x: &[f64]) -> (f64, Vec<f64>) {
+    let mut gradient = Vec::with_capacity(x.len());
+    let mut value = 0.0;
+    for direction in 0..x.len() {
+        let seeded: Vec<Dual64> = x
+            .iter()
+            .enumerate()
+            .map(|(k, &xk)| Dual64::new(xk, if k == direction { 1.0 } else { 0.0 }))
+            .collect();
+        let out = oracle(&seeded);
+        value = out.re();
+        gradient.push(out.eps);
+    }
+    (value, gradient)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn generated_programs_match_dual_numbers(x in prop::collection::vec(-2.0f64..2.0, 4)) {
+        for (name, primal, program, oracle) in PROGRAMS {
+            let (value, gradient) = program(&x);
+            let (dual_value, dual_gradient) = dual_gradient(*oracle, &x);
+            prop_assert_eq!(value.to_bits(), primal(&x).to_bits(), "{}: value differs from the function's", name);
+            prop_assert!((value - dual_value).abs() <= 1e-12 * value.abs().max(1.0), "{}: value {} vs dual {}", name, value, dual_value);
+            for (k, (g, d)) in gradient.iter().zip(&dual_gradient).enumerate() {
+                let scale = g.abs().max(d.abs()).max(1.0);
+                prop_assert!((g - d).abs() <= 1e-10 * scale, "{}: d/dx{} = {} but dual numbers give {}", name, k, g, d);
+            }
+        }
+    }
+}
