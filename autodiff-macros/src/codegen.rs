@@ -246,6 +246,30 @@ fn zero_gradient(ident: &Ident, shape: &Shape, float: &TokenStream) -> (TokenStr
     }
 }
 
+/// The user's lint attributes on `f` (`#[allow(clippy::ptr_arg)]`, ...), which
+/// apply to the generated signatures too.
+fn lint_attrs(item: &syn::ItemFn) -> TokenStream {
+    item.attrs
+        .iter()
+        .filter(|attr| {
+            ["allow", "warn", "deny", "expect"]
+                .iter()
+                .any(|lint| attr.path().is_ident(lint))
+        })
+        .map(quote::ToTokens::to_token_stream)
+        .collect()
+}
+
+/// A parameter name for a wrapper (`x_bar`, `seed`) that no parameter of `f`
+/// already uses: underscores are appended on a clash.
+fn wrapper_name(sig: &Signature, base: &str) -> Ident {
+    let mut name = base.to_string();
+    while sig.params.iter().any(|param| param.ident == name) {
+        name.push('_');
+    }
+    format_ident!("{}", name)
+}
+
 /// Packs gradient entries: `()` for none, bare for one, a tuple otherwise.
 fn pack(items: &[TokenStream]) -> TokenStream {
     match items {
@@ -292,7 +316,7 @@ fn core_call(item: &syn::ItemFn, sig: &Signature, include_mut_grads: bool) -> Ca
                 call.grad_types.push(float.clone());
             }
             ParamKind::Array { shape, access } => {
-                let bar = format_ident!("{}_bar", ident);
+                let bar = wrapper_name(sig, &format!("{ident}_bar"));
                 if *access == Access::Mut && !include_mut_grads {
                     let message = format!("{ident}_bar");
                     call.setup.extend(quote!(::autodiff_runtime::__private::assert_same_len(#message, #ident.len(), #bar.len());));
@@ -357,7 +381,7 @@ fn vjp_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> To
         let ty = &param.ty;
         params.push(quote!(#ident: #ty));
         if param.active && param.is_mut_buffer() {
-            let bar = format_ident!("{}_bar", ident);
+            let bar = wrapper_name(sig, &format!("{ident}_bar"));
             params.push(quote!(#bar: #ty));
         }
     }
@@ -365,8 +389,9 @@ fn vjp_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> To
     let ret_ty = match &sig.ret {
         RetKind::Unit => quote!(()),
         RetKind::Scalar => {
-            params.push(quote!(seed: #float));
-            call.args.push(quote!(seed));
+            let seed = wrapper_name(sig, "seed");
+            params.push(quote!(#seed: #float));
+            call.args.push(quote!(#seed));
             quote!(#float)
         }
         RetKind::Array(shape) => {
@@ -374,13 +399,15 @@ fn vjp_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> To
                 Shape::Fixed(len) => quote!([#float; #len]),
                 _ => quote!(&[#float]),
             };
-            params.push(quote!(seed: #seed_ty));
-            call.args.push(quote!(&seed[..]));
+            let seed = wrapper_name(sig, "seed");
+            params.push(quote!(#seed: #seed_ty));
+            call.args.push(quote!(&#seed[..]));
             array_type(shape, &float)
         }
     };
     let body = wrapper_body(name, path, &call);
     let stub_allow = path.is_none().then(|| quote!(#[allow(unused_variables)]));
+    let lints = lint_attrs(item);
     let grad_ty = pack(&call.grad_types);
     let doc = format!(
         "Vector-Jacobian product of [`{name}`] in one reverse pass.\n\n\
@@ -394,6 +421,7 @@ fn vjp_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> To
         #[doc = #doc]
         #[allow(clippy::too_many_arguments, clippy::type_complexity, unused_mut)]
         #stub_allow
+        #lints
         #vis fn #vjp(#(#params),*) -> (#ret_ty, #grad_ty) {
             #body
         }
@@ -418,6 +446,7 @@ fn grad_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> T
     call.args.push(quote!(1.0));
     let body = wrapper_body(name, path, &call);
     let stub_allow = path.is_none().then(|| quote!(#[allow(unused_variables)]));
+    let lints = lint_attrs(item);
     let grad_ty = pack(&call.grad_types);
     let doc = format!(
         "Value and gradient of [`{name}`] in one reverse pass.\n\n\
@@ -430,6 +459,7 @@ fn grad_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> T
         #[doc = #doc]
         #[allow(clippy::too_many_arguments, clippy::type_complexity, unused_mut)]
         #stub_allow
+        #lints
         #vis fn #grad(#(#params),*) -> (#float, #grad_ty) {
             #body
         }

@@ -687,3 +687,20 @@ fn long_expression() {
         assert_close_slice(&[dx, dy, dz], &dual_grad(mixed_o, p));
     }
 }
+
+/// Parameters named like the generated ones (`seed`, `x_bar`) keep their names;
+/// the generated parameters step aside.
+#[differentiate]
+fn names(seed: f64, x: f64, x_bar: f64) -> f64 {
+    seed * x + x_bar
+}
+
+#[test]
+fn parameters_named_like_generated_ones() {
+    let (v, (ds, dx, dxb)) = names_grad(2.0, 3.0, 0.5);
+    assert_bits(v, names(2.0, 3.0, 0.5));
+    assert_eq!((ds, dx, dxb), (3.0, 2.0, 1.0));
+    let (v, grads) = names_vjp(2.0, 3.0, 0.5, 2.0);
+    assert_bits(v, names(2.0, 3.0, 0.5));
+    assert_eq!(grads, (6.0, 4.0, 2.0));
+}

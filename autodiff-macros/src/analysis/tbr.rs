@@ -24,16 +24,17 @@ pub type StmtPos = usize;
 
 #[derive(Debug, Default)]
 pub struct Tbr {
-    /// Assignments whose old value is saved, by statement position.
-    saves: Vec<bool>,
+    /// Assignments whose old value is saved: (statement position, variable), since
+    /// a call writes its result and its `&mut` arguments at one position.
+    saves: std::collections::HashSet<(StmtPos, VarId)>,
     /// Variables the reverse sweep re-reads from an unchanging array.
     recompute: HashMap<VarId, (VarId, PExpr)>,
 }
 
 impl Tbr {
-    /// Whether the statement at `pos` saves the value it overwrites.
-    pub fn saves(&self, pos: StmtPos) -> bool {
-        self.saves.get(pos).copied().unwrap_or(false)
+    /// Whether the statement at `pos` saves the value of `var` it overwrites.
+    pub fn saves(&self, pos: StmtPos, var: VarId) -> bool {
+        self.saves.contains(&(pos, var))
     }
 
     /// `Some((array, index))` when the reverse sweep reads `array[index]` instead
@@ -89,7 +90,6 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
     };
     collector.block(&func.body);
     let Collector {
-        pos,
         reads,
         writes,
         array_reads,
@@ -121,7 +121,7 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
             recompute.insert(var, (array, index));
         }
     }
-    let mut saves = vec![false; pos];
+    let mut saves = std::collections::HashSet::new();
     for (var, site) in &writes {
         if recompute.contains_key(var) {
             continue;
@@ -133,7 +133,7 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
             .any(|read| read.pos <= site.pos || shares_loop(read, site))
             || (is_param && !var_reads.is_empty());
         if save {
-            saves[site.pos] = true;
+            saves.insert((site.pos, *var));
         }
     }
     Tbr { saves, recompute }

@@ -523,13 +523,31 @@ impl Lowerer<'_> {
             value,
         });
         let name = self.var_tokens(scrutinee, matched.expr.span());
-        let mut arms: Vec<(Option<PExpr>, &syn::Expr)> = Vec::new();
+        let mut arms: Vec<(Option<PExpr>, &syn::Expr, Option<String>)> = Vec::new();
         for arm in &matched.arms {
-            let Some(mut test) = self.pattern_test(&arm.pat, &name) else {
+            // `n => ..` and `n @ 1..=5 => ..` bind the scrutinee's value to `n`.
+            let (pat, binding) = match &arm.pat {
+                syn::Pat::Ident(pat) if pat.by_ref.is_none() && pat.mutability.is_none() => {
+                    let pattern = pat.subpat.as_ref().map(|(_, sub)| &**sub);
+                    (pattern, Some(pat.ident.to_string()))
+                }
+                other => (Some(other), None),
+            };
+            let test = match pat {
+                Some(pat) => self.pattern_test(pat, &name),
+                None => Some(PExpr {
+                    tokens: TokenStream::new(),
+                    reads: Vec::new(),
+                }),
+            };
+            let Some(mut test) = test else {
                 continue;
             };
             if let Some((_, guard)) = &arm.guard {
+                self.scopes
+                    .push(binding.iter().map(|b| (b.clone(), scrutinee)).collect());
                 let guard = self.passive(guard);
+                self.scopes.pop();
                 let left = test.tokens.clone();
                 let right = guard.tokens;
                 test.tokens = match left.is_empty() {
@@ -544,28 +562,32 @@ impl Lowerer<'_> {
             } else {
                 Some(test)
             };
-            arms.push((test, &arm.body));
+            arms.push((test, &arm.body, binding));
         }
-        let block = self.match_chain(&arms, dst);
+        let block = self.match_chain(&arms, dst, scrutinee);
         self.out.extend(block);
     }
 
     fn match_chain(
         &mut self,
-        arms: &[(Option<PExpr>, &syn::Expr)],
+        arms: &[(Option<PExpr>, &syn::Expr, Option<String>)],
         dst: Option<VarId>,
+        scrutinee: VarId,
     ) -> Vec<Stmt> {
-        let Some(((test, body), rest)) = arms.split_first() else {
+        let Some(((test, body, binding), rest)) = arms.split_first() else {
             return Vec::new();
         };
+        self.scopes
+            .push(binding.iter().map(|b| (b.clone(), scrutinee)).collect());
         let then_block = self.in_block(|this| match dst {
             Some(dst) => this.value_control(body, dst),
             None => this.lower_expr_stmt(body),
         });
+        self.scopes.pop();
         match test {
             None => then_block,
             Some(cond) => {
-                let else_block = self.match_chain(rest, dst);
+                let else_block = self.match_chain(rest, dst, scrutinee);
                 vec![Stmt::If {
                     cond: cond.clone(),
                     then_block,

@@ -191,13 +191,13 @@ impl Gen<'_> {
     fn stmt(&mut self, stmt: &Stmt, in_loop: bool) -> (TokenStream, TokenStream) {
         let pos = self.pos;
         self.pos += 1;
-        let saves = self.tbr.saves(pos);
+        let saves = |var: VarId| self.tbr.saves(pos, var);
         match stmt {
-            Stmt::Float { dst, op, span } => self.float_stmt(*dst, op, *span, saves, in_loop),
+            Stmt::Float { dst, op, span } => self.float_stmt(*dst, op, *span, saves(*dst), in_loop),
             Stmt::Passive { dst, value } => {
                 let name = self.var(*dst);
                 let value = pexpr(value);
-                if saves {
+                if saves(*dst) {
                     let ty = self.save_ty(*dst);
                     let (save, restore) = self.save(quote!(#name), ty, in_loop);
                     (quote!(#save #name = #value;), quote!(#name = #restore;))
@@ -210,14 +210,16 @@ impl Gen<'_> {
                 index,
                 value,
                 span,
-            } => self.store(*array, index, value, *span, saves, in_loop),
-            Stmt::NewArray { dst, init, span } => self.new_array(*dst, init, *span, saves, in_loop),
+            } => self.store(*array, index, value, *span, saves(*array), in_loop),
+            Stmt::NewArray { dst, init, span } => {
+                self.new_array(*dst, init, *span, saves(*dst), in_loop)
+            }
             Stmt::Call {
                 dst,
                 func,
                 args,
                 span,
-            } => self.call(*dst, func, args, *span, saves, in_loop),
+            } => self.call(*dst, func, args, *span, dst.is_some_and(saves), in_loop),
             Stmt::Effect(value) => {
                 let value = pexpr(value);
                 (quote!(#value;), TokenStream::new())
@@ -613,6 +615,7 @@ impl Gen<'_> {
         let mut reverse_args = Vec::new();
         let mut scalar_adjoints = TokenStream::new();
         let mut scalar_accumulate = TokenStream::new();
+        let mut passed: Vec<VarId> = Vec::new();
         for (k, arg) in args.iter().enumerate() {
             match arg {
                 CallArg::Float(operand) => {
@@ -627,7 +630,21 @@ impl Gen<'_> {
                         ArgPass::Value => self.by_value(*var),
                         ArgPass::Ref => written.clone(),
                     };
-                    let adjoint = self.array_adjoint_arg(*var);
+                    let adjoint = if self.active(*var) && passed.contains(var) {
+                        // The same array passed twice (`dot(x, x)`): the second
+                        // adjoint goes to a scratch buffer, added afterwards.
+                        let name = self.var(*var);
+                        let bar = self.bar(*var);
+                        let scratch = format_ident!("__ad_dup{}", k);
+                        scalar_adjoints.extend(
+                            quote!(let mut #scratch = ::std::vec![0.0 as #float; #name.len()];),
+                        );
+                        scalar_accumulate.extend(quote!(for __ad_k in 0..#scratch.len() { #bar[__ad_k] += #scratch[__ad_k]; }));
+                        quote!(&mut #scratch[..])
+                    } else {
+                        self.array_adjoint_arg(*var)
+                    };
+                    passed.push(*var);
                     reverse_args.push(quote!(#primal, #adjoint));
                 }
                 CallArg::MutArray { var, written } => {

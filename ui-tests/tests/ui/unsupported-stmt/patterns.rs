@@ -40,12 +40,4 @@ fn match_on_float(x: f64) -> f64 {
     }
 }
 
-#[differentiate]
-fn match_binding(x: f64, n: usize) -> f64 {
-    match n {
-        0 => x,
-        k => x * k as f64,
-    }
-}
-
 fn main() {}
