@@ -297,6 +297,16 @@ pub fn expression(span: impl At, what: &str) -> syn::Error {
     )
 }
 
+/// An unsupported construct with specific advice.
+pub fn construct(span: impl At, what: &str, instead: &str) -> syn::Error {
+    unsupported(
+        span,
+        what,
+        "it is outside the differentiable subset",
+        instead,
+    )
+}
+
 pub fn undeclared_let(span: impl At) -> syn::Error {
     unsupported(
         span,

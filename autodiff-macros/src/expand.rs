@@ -77,7 +77,20 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
     } else {
         None
     };
-    codegen::emit(&func, &lowered, full, wrt)
+    let output = codegen::emit(&func, &lowered, full, wrt);
+    dump(&func.sig.ident, &output);
+    output
+}
+
+/// With `AUTODIFF_EXPAND_DIR` set at build time, writes each expansion to
+/// `<dir>/<function>.rs` (one line; run `rustfmt` on it) so that users can read the
+/// adjoint of their function. Failing to write is not an error: the build goes on.
+fn dump(name: &syn::Ident, output: &TokenStream) {
+    if let Some(dir) = std::env::var_os("AUTODIFF_EXPAND_DIR") {
+        let path = std::path::Path::new(&dir).join(format!("{name}.rs"));
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(path, output.to_string());
+    }
 }
 
 /// The IR of a function, for snapshot tests.

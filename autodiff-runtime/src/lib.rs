@@ -59,6 +59,59 @@
 //! * [`stack`]: the typed stack of saved intermediates.
 //! * [`check`]: finite-difference gradient checking for tests.
 
+/// Generates the derivatives of a function: `f_grad` and `f_vjp` beside `f`.
+///
+/// ```
+/// use autodiff_runtime::differentiate;
+///
+/// /// Explicit Euler steps of `x' = -k x³`, in place.
+/// #[differentiate]
+/// fn relax(x: &mut [f64], k: f64, steps: usize) {
+///     for _ in 0..steps {
+///         for i in 0..x.len() {
+///             x[i] -= 0.01 * k * x[i].powi(3);
+///         }
+///     }
+/// }
+///
+/// #[differentiate(wrt(x))]
+/// fn energy(x: &[f64], k: f64) -> f64 {
+///     let mut e = 0.0;
+///     for i in 0..x.len() {
+///         e += 0.25 * k * x[i].powi(4);
+///     }
+///     e
+/// }
+///
+/// // f_grad: exactly f's parameters, returns (value, gradient in parameter order).
+/// let (e, de_dx) = energy_grad(&[1.0, 2.0], 3.0);
+/// assert_eq!(e, energy(&[1.0, 2.0], 3.0));
+/// assert_eq!(de_dx, vec![3.0, 24.0]);
+///
+/// // f_vjp on in-place state: the shadow comes in as the adjoint of the final state
+/// // and goes out as the adjoint of the initial state; other gradients are returned.
+/// let mut x = vec![1.0, 0.5];
+/// let mut x_bar = vec![1.0, 0.0];
+/// let ((), dk) = relax_vjp(&mut x, &mut x_bar, 2.0, 10);
+/// let mut y = vec![1.0, 0.5];
+/// relax(&mut y, 2.0, 10);
+/// assert_eq!(x, y); // the buffer ends as `relax` leaves it
+/// autodiff_runtime::check::assert_gradient(
+///     |v| { let mut s = vec![v[0], 0.5]; relax(&mut s, v[1], 10); s[0] },
+///     &[1.0, 2.0],
+///     &[x_bar[0], dk],
+/// );
+/// ```
+///
+/// # Options
+///
+/// * `#[differentiate]` / `#[differentiate(reverse)]`: `f_grad` (for functions
+///   returning `f64` or `f32`) and `f_vjp` (for any float result, or none).
+/// * `wrt(a, b)`: differentiate with respect to these parameters only; the others
+///   are passive (a `&mut` buffer left out gets no shadow, and is still updated).
+///
+/// With `AUTODIFF_EXPAND_DIR=dir` in the environment of a build, the macro writes
+/// the code it generates for each function to `dir/<name>.rs`.
 pub use autodiff_macros::differentiate;
 
 pub mod check;

@@ -224,9 +224,10 @@ impl Lowerer<'_> {
             E::Block(block) => {
                 if let Some(label) = &block.label {
                     // Its `break 'label` would add false follow-on errors.
-                    self.diag.push(diag::expression(
+                    self.diag.push(diag::construct(
                         label,
-                        "labelled blocks (`'a: { ... }`); use a labelled `loop` with a final `break`",
+                        "labelled blocks (`'a: { ... }`)",
+                        "use a labelled `loop` that ends with `break`",
                     ));
                     return;
                 }

@@ -404,9 +404,10 @@ impl Lowerer<'_> {
                 ArrayInit::CopyOf { src, to_vec: false }
             }
             other => {
-                self.diag.push(diag::expression(
-                    other.span(),
-                    "this array expression (arrays are created with `vec![v; n]`, `vec![a, b]`, `[v; N]`, `[a, b]`, `.to_vec()` or `.clone()`)",
+                self.diag.push(diag::construct(
+                    other,
+                    "this array expression",
+                    "create arrays with `vec![v; n]`, `vec![a, b]`, `[v; N]`, `[a, b]`, `.to_vec()` or `.clone()`",
                 ));
                 return;
             }

@@ -210,9 +210,10 @@ impl Lowerer<'_> {
             E::Unsafe(_) => diag::unsafe_block(span),
             E::Async(_) | E::Await(_) => diag::async_code(span),
             E::Try(_) => diag::try_operator(span),
-            E::Macro(mac) if mac.mac.path.is_ident("vec") => diag::expression(
+            E::Macro(mac) if mac.mac.path.is_ident("vec") => diag::construct(
                 expr,
-                "`vec![...]` inside another expression; bind it to a variable first (`let v = vec![...];`) and pass `&v`",
+                "`vec![...]` inside another expression",
+                "bind it to a variable first (`let v = vec![...];`) and pass `&v`",
             ),
             E::Macro(mac) => {
                 let name = path_string(&mac.mac.path);
@@ -229,9 +230,11 @@ impl Lowerer<'_> {
                 span,
                 "a block, `if` or `match` nested inside an integer or boolean expression",
             ),
-            E::Loop(_) | E::While(_) | E::ForLoop(_) => {
-                diag::expression(span, "a loop used as a value")
-            }
+            E::Loop(_) | E::While(_) | E::ForLoop(_) => diag::construct(
+                span,
+                "a loop used as a value",
+                "assign the result to a variable declared before the loop, then `break`",
+            ),
             E::Assign(_) => diag::expression(span, "an assignment used as a value"),
             E::Break(_) | E::Continue(_) | E::Return(_) => {
                 diag::expression(span, "a jump inside an expression")
