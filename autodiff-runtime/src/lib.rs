@@ -31,6 +31,31 @@
 //! counts fall the same way; the derivatives are those of the path that runs.
 //! [`check`] verifies any of them against finite differences.
 //!
+//! # Which generated function to use
+//!
+//! | you need | call | cost |
+//! | --- | --- | --- |
+//! | the gradient of a scalar loss with respect to many inputs | `f_grad(params)` | one forward and one reverse sweep, whatever the number of inputs |
+//! | `seedᵀ·J` for a vector result or in-place state (adjoint of a time step, backpropagating through a simulation you drive yourself) | `f_vjp(params, shadows, seed)` | the same |
+//! | the gradient with respect to some parameters only | `#[differentiate(wrt(a, b))]` | less: nothing is computed for the others |
+//!
+//! # What is saved, and why
+//!
+//! The reverse sweep needs, for every operation, the values its partial derivatives
+//! read (`x` for `sin x`, both factors of a product). The forward sweep leaves most of
+//! them in place; a value is saved only when the forward sweep overwrites it before
+//! the reverse sweep gets there: a variable reassigned in a loop, an array element
+//! written after it was read. Such a value is pushed on a [`stack::Stack`] just
+//! before the overwrite and popped when the reverse sweep comes back to it; which
+//! branch an `if` took is pushed as one bit, and a loop that can exit early pushes
+//! its trip count (counted loops just run their index backwards). Reads of arrays
+//! behind `&` are not saved at all: the data cannot change during the call, so the
+//! reverse sweep reads them again. Outside loops the saves go to local variables, so
+//! loop-free code touches neither the stack nor the heap. The stack's memory comes
+//! from a per-thread pool and is reused from call to call; after the first call a
+//! gradient allocates nothing but its result. [`stack::last_bytes_pushed`] tells how
+//! much the last gradient call saved.
+//!
 //! # Non-differentiable points
 //!
 //! Where a primitive has no derivative, a fixed one-sided choice is used (each rule in
