@@ -11,13 +11,19 @@ use crate::diag::Diagnostics;
 #[derive(Debug, Default)]
 pub struct Args {
     pub reverse: bool,
+    /// `forward`: generate `f_jvp`.
+    pub forward: bool,
+    /// `hvp`: generate `f_hvp` (and reverse mode, which it builds on).
+    pub hvp: bool,
     /// `wrt(a, b)`: the parameters to differentiate with respect to; `None` means all.
     pub wrt: Option<Vec<Ident>>,
 }
 
 pub fn parse(attr: TokenStream, diag: &mut Diagnostics) -> Args {
     let mut args = Args {
-        reverse: true,
+        reverse: false,
+        forward: false,
+        hvp: false,
         wrt: None,
     };
     let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr) {
@@ -48,9 +54,11 @@ pub fn parse(attr: TokenStream, diag: &mut Diagnostics) -> Args {
         seen.push(key.clone());
         match (key.as_str(), &meta) {
             ("reverse", Meta::Path(_)) => args.reverse = true,
-            ("forward" | "hvp" | "jacobian", Meta::Path(_)) => diag.push(syn::Error::new(
+            ("forward", Meta::Path(_)) => args.forward = true,
+            ("hvp", Meta::Path(_)) => args.hvp = true,
+            ("jacobian", Meta::Path(_)) => diag.push(syn::Error::new(
                 span,
-                format!("`{key}` is not implemented yet: this version generates reverse mode only (`_grad` and `_vjp`); remove `{key}`"),
+                "`jacobian` is not implemented yet: build the Jacobian from `f_jvp` (one call per input direction) or `f_vjp` (one call per output); remove `jacobian`",
             )),
             ("wrt", Meta::List(list)) => {
                 match Punctuated::<Ident, Token![,]>::parse_terminated.parse2(list.tokens.clone()) {
@@ -71,10 +79,12 @@ pub fn parse(attr: TokenStream, diag: &mut Diagnostics) -> Args {
             )),
             _ => diag.push(syn::Error::new(
                 span,
-                format!("unknown option `{}`: expected `reverse` or `wrt(...)`", path_text(&meta)),
+                format!("unknown option `{}`: expected `reverse`, `forward`, `hvp` or `wrt(...)`", path_text(&meta)),
             )),
         }
     }
+    // Without a mode, reverse; `hvp` builds on reverse mode and includes it.
+    args.reverse = args.reverse || !args.forward || args.hvp;
     args
 }
 

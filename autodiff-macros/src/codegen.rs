@@ -12,6 +12,7 @@ use quote::{format_ident, quote};
 use crate::analysis::activity::Activity;
 use crate::ir::{Function, Origin, Ty};
 use crate::sig::{Access, ParamKind, RetKind, Shape, Signature};
+use crate::transform::forward::Tangent;
 use crate::transform::reverse::Sweeps;
 
 /// One generated reverse-mode core and what it was generated for.
@@ -23,17 +24,46 @@ pub struct Core<'a> {
     pub sweeps: Sweeps,
 }
 
-pub fn emit(item: &syn::ItemFn, func: &Function, full: Core, wrt: Option<Core>) -> TokenStream {
+/// What to emit besides the function and its `__reverse` core.
+pub struct Modes<'a> {
+    /// `f_grad` / `f_vjp`.
+    pub reverse: bool,
+    /// `f_jvp`, from the tangent IR and its (forward-only) sweep.
+    pub forward: Option<(&'a Tangent, Sweeps)>,
+    /// `f_hvp`: reverse mode over the tangent IR.
+    pub hvp: Option<(&'a Tangent, Core<'a>)>,
+}
+
+pub fn emit(
+    item: &syn::ItemFn,
+    func: &Function,
+    full: Core,
+    wrt: Option<Core>,
+    modes: Modes,
+) -> TokenStream {
     let vis = &item.vis;
     let name = &item.sig.ident;
     let full_core = core_fn(func, &full);
     let wrt_core = wrt.as_ref().map(|core| core_fn(func, core));
     let public = wrt.as_ref().unwrap_or(&full);
     let path = core_path(item, public);
-    let vjp = vjp_fn(item, public.sig, Some(&path));
-    let grad = match full.sig.ret {
-        RetKind::Scalar => grad_fn(item, public.sig, Some(&path)),
-        _ => TokenStream::new(),
+    let (vjp, grad) = if modes.reverse {
+        let vjp = vjp_fn(item, public.sig, Some(&path));
+        let grad = match full.sig.ret {
+            RetKind::Scalar => grad_fn(item, public.sig, Some(&path)),
+            _ => TokenStream::new(),
+        };
+        (vjp, grad)
+    } else {
+        (TokenStream::new(), TokenStream::new())
+    };
+    let jvp = modes
+        .forward
+        .as_ref()
+        .map(|(tangent, sweeps)| jvp_fn(item, tangent, sweeps));
+    let (hvp_core, hvp) = match &modes.hvp {
+        Some((tangent, core)) => (core_fn(&tangent.func, core), hvp_fn(item, tangent, core)),
+        None => (TokenStream::new(), TokenStream::new()),
     };
     let doc = format!(
         "Reverse-mode derivative code of [`{name}`], called by the reverse sweeps of other `#[differentiate]` functions."
@@ -50,10 +80,13 @@ pub fn emit(item: &syn::ItemFn, func: &Function, full: Core, wrt: Option<Core>) 
         impl #name {
             #full_core
             #wrt_core
+            #hvp_core
         }
 
         #vjp
         #grad
+        #jvp
+        #hvp
     }
 }
 
@@ -462,6 +495,139 @@ fn grad_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> T
         #lints
         #vis fn #grad(#(#params),*) -> (#float, #grad_ty) {
             #body
+        }
+    }
+}
+
+/// Parameters as the generated function declares them (`mut` where the body may
+/// assign them).
+fn param_decls(sig: &Signature) -> Vec<TokenStream> {
+    sig.params
+        .iter()
+        .map(|param| {
+            let ident = &param.ident;
+            let ty = &param.ty;
+            match &param.kind {
+                ParamKind::Scalar
+                | ParamKind::Array {
+                    access: Access::Owned,
+                    ..
+                } => quote!(mut #ident: #ty),
+                _ => quote!(#ident: #ty),
+            }
+        })
+        .collect()
+}
+
+/// `f_jvp`: the tangent IR run forward, returning `(value, tangent of the value)`.
+fn jvp_fn(item: &syn::ItemFn, tangent: &Tangent, sweeps: &Sweeps) -> TokenStream {
+    let sig = &tangent.sig;
+    let float = float(sig);
+    let vis = &item.vis;
+    let name = &item.sig.ident;
+    let jvp = format_ident!("{}_jvp", name);
+    let params = param_decls(sig);
+    let func = &tangent.func;
+    let mut locals = TokenStream::new();
+    for var in &func.vars {
+        if var.origin == Origin::Local {
+            let ident = crate::ir::ident(&var.name, var.span);
+            locals.extend(declare(&ident, &var.ty, &float));
+        }
+    }
+    let ret_ty = match &sig.ret {
+        RetKind::Unit => quote!(()),
+        RetKind::Scalar => float.clone(),
+        RetKind::Array(shape) => array_type(shape, &float),
+    };
+    let result = match (tangent.value, func.ret) {
+        (Some(value), Some(dot)) => {
+            let value = crate::ir::ident(&func.var(value).name, Span::call_site());
+            let dot = crate::ir::ident(&func.var(dot).name, Span::call_site());
+            quote!((#value, #dot))
+        }
+        _ => quote!(((), ())),
+    };
+    let (forward, sweep_locals) = (&sweeps.forward, &sweeps.locals);
+    let lints = lint_attrs(item);
+    let doc = format!(
+        "Jacobian-vector product of [`{name}`] in one forward pass.\n\n\
+         Takes `{name}`'s parameters, then one tangent per differentiated parameter in \
+         parameter order (a `&mut` buffer's tangent ends holding the tangent of its final \
+         state), and returns `(value, tangent of the value)`.\n\n\
+         Generated by `#[differentiate(forward)]`."
+    );
+    quote! {
+        #[doc = #doc]
+        #[allow(clippy::too_many_arguments, clippy::type_complexity, unused_mut, unused_variables, unused_assignments, unused_parens, clippy::all)]
+        #lints
+        #vis fn #jvp(#(#params),*) -> (#ret_ty, #ret_ty) {
+            let _ = #name;
+            #locals
+            #sweep_locals
+            #forward
+            #result
+        }
+    }
+}
+
+/// `f_hvp`: the gradient by `f_grad`, and `H·v` by the reverse sweep of the tangent
+/// IR (the gradient of `∇f·v` with respect to the inputs, `v` held fixed).
+fn hvp_fn(item: &syn::ItemFn, tangent: &Tangent, core: &Core) -> TokenStream {
+    let sig = &tangent.sig;
+    let float = float(sig);
+    let vis = &item.vis;
+    let name = &item.sig.ident;
+    let hvp = format_ident!("{}_hvp", name);
+    let grad = format_ident!("{}_grad", name);
+    let params: Vec<TokenStream> = sig
+        .params
+        .iter()
+        .map(|param| {
+            let ident = &param.ident;
+            let ty = &param.ty;
+            quote!(#ident: #ty)
+        })
+        .collect();
+    let primal_count = item.sig.inputs.len();
+    let grad_args: Vec<TokenStream> = sig.params[..primal_count]
+        .iter()
+        .map(|param| {
+            let ident = &param.ident;
+            match &param.kind {
+                ParamKind::Array {
+                    access: Access::Owned,
+                    shape: Shape::Vec,
+                } => quote!(#ident.clone()),
+                _ => quote!(#ident),
+            }
+        })
+        .collect();
+    let mut call = core_call(item, sig, false);
+    call.args.push(quote!(1.0));
+    let setup = &call.setup;
+    let args = &call.args;
+    let hv = pack(&call.grads);
+    let hv_ty = pack(&call.grad_types);
+    let path = core_path(item, core);
+    let lints = lint_attrs(item);
+    let doc = format!(
+        "Value, gradient and Hessian-vector product of [`{name}`].\n\n\
+         Takes `{name}`'s parameters, then a direction `v` shaped like each differentiated \
+         parameter, and returns `(value, gradient, H·v)` with the gradient and `H·v` laid \
+         out as `{name}_grad`'s gradient. Never forms the Hessian: `H·v` is the reverse \
+         sweep of the forward-mode tangent `∇f·v`.\n\n\
+         Generated by `#[differentiate(hvp)]`."
+    );
+    quote! {
+        #[doc = #doc]
+        #[allow(clippy::too_many_arguments, clippy::type_complexity, unused_mut)]
+        #lints
+        #vis fn #hvp(#(#params),*) -> (#float, #hv_ty, #hv_ty) {
+            let (__ad_value, __ad_gradient) = #grad(#(#grad_args),*);
+            #setup
+            let _ = #path(#(#args),*);
+            (__ad_value, __ad_gradient, #hv)
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::codegen::{self, Core};
 use crate::diag::Diagnostics;
 use crate::ir::verify;
 use crate::sig;
-use crate::transform::reverse;
+use crate::transform::{forward, reverse};
 use crate::{args, lower};
 
 pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -77,7 +77,86 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
     } else {
         None
     };
-    let output = codegen::emit(&func, &lowered, full, wrt);
+    // Forward mode: the tangent IR, run forward for `f_jvp`, and differentiated
+    // again in reverse for `f_hvp`.
+    let tangent = if args.forward || args.hvp {
+        let activity = activity::analyze(&lowered, &sig);
+        match forward::transform(&lowered, &sig, &activity) {
+            Ok(tangent) => Some(tangent),
+            Err(forward::Unsupported::Call(span)) => {
+                let error = syn::Error::new(
+                    span,
+                    "#[differentiate(forward)] and `hvp` do not support calls to other differentiated functions yet: inline the callee, or use reverse mode (`f_grad` / `f_vjp`) for this function",
+                );
+                let error = error.to_compile_error();
+                return quote!(#func #error);
+            }
+        }
+    } else {
+        None
+    };
+    if args.hvp {
+        let mut errors: Vec<syn::Error> = Vec::new();
+        if !matches!(sig.ret, sig::RetKind::Scalar) {
+            errors.push(syn::Error::new_spanned(
+                &func.sig.output,
+                "`hvp` needs a function returning `f64` or `f32`: the Hessian of a vector-valued function is not a matrix; use `forward` (`f_jvp`) or `f_vjp` instead",
+            ));
+        }
+        for input in &func.sig.inputs {
+            if let syn::FnArg::Typed(typed) = input {
+                if let syn::Type::Reference(reference) = &*typed.ty {
+                    if reference.mutability.is_some() {
+                        errors.push(syn::Error::new_spanned(
+                            &typed.ty,
+                            "`hvp` does not support `&mut` parameters (f_hvp evaluates `f` twice); take the buffer as `&[f64]` and return a value computed from it",
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(mut error) = errors.pop() {
+            for other in errors {
+                error.combine(other);
+            }
+            let error = error.to_compile_error();
+            return quote!(#func #error);
+        }
+    }
+    let forward_sweep = match (&tangent, args.forward) {
+        (Some(tangent), true) => {
+            let count = tangent.func.vars.len();
+            let none = activity::Activity::none(count);
+            let sweeps =
+                reverse::transform(&tangent.func, &tangent.sig, &none, &tbr::Tbr::default());
+            Some((tangent, sweeps))
+        }
+        _ => None,
+    };
+    let hvp_activity;
+    let hvp = match (&tangent, args.hvp) {
+        (Some(tangent), true) => {
+            hvp_activity = activity::analyze(&tangent.func, &tangent.sig);
+            let hvp_tbr = tbr::analyze(&tangent.func, &hvp_activity);
+            let sweeps = reverse::transform(&tangent.func, &tangent.sig, &hvp_activity, &hvp_tbr);
+            Some((
+                tangent,
+                Core {
+                    name: format_ident!("__hvp"),
+                    sig: &tangent.sig,
+                    activity: &hvp_activity,
+                    sweeps,
+                },
+            ))
+        }
+        _ => None,
+    };
+    let modes = codegen::Modes {
+        reverse: args.reverse,
+        forward: forward_sweep,
+        hvp,
+    };
+    let output = codegen::emit(&func, &lowered, full, wrt, modes);
     dump(&func.sig.ident, &output);
     output
 }

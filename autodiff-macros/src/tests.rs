@@ -229,3 +229,13 @@ snapshot!(
         }
     }
 );
+
+snapshot!(
+    forward_and_hvp,
+    quote!(forward, hvp),
+    quote! {
+        fn f(x: f64, y: f64) -> f64 {
+            (x + y) * x.sin()
+        }
+    }
+);

@@ -15,6 +15,13 @@ pub struct Activity {
 }
 
 impl Activity {
+    /// Nothing active: code generation then emits the primal statements only.
+    pub fn none(count: usize) -> Activity {
+        Activity {
+            active: vec![false; count],
+        }
+    }
+
     pub fn is_active(&self, id: VarId) -> bool {
         self.active[id.0 as usize]
     }

@@ -1,3 +1,4 @@
 //! Transformations of the IR into derivative code.
 
+pub mod forward;
 pub mod reverse;

@@ -47,16 +47,6 @@ fn wrt_literal(x: f64) -> f64 {
     x * x
 }
 
-#[differentiate(forward)]
-fn forward(x: f64) -> f64 {
-    x * x
-}
-
-#[differentiate(reverse, hvp)]
-fn hvp(x: f64) -> f64 {
-    x * x
-}
-
 #[differentiate(jacobian)]
 fn jacobian(x: &[f64]) -> Vec<f64> {
     x.to_vec()

@@ -1,0 +1,158 @@
+//! Forward mode (`f_jvp`) and Hessian-vector products (`f_hvp`): tangents against
+//! dual numbers, `H·v` against second-order dual numbers and finite differences of
+//! `f_grad`, and the consistency of `f_jvp` with `f_vjp` and of `f_hvp` with itself.
+#![allow(clippy::needless_range_loop)]
+
+use autodiff_runtime::check::{fd_gradient, sample_points};
+use autodiff_runtime::differentiate;
+use num_dual::{Dual64, DualNum, HyperDual64};
+
+fn close(a: f64, b: f64, rel: f64) {
+    let scale = a.abs().max(b.abs()).max(1.0);
+    assert!((a - b).abs() <= rel * scale, "{a} vs {b}");
+}
+
+#[differentiate(reverse, forward, hvp)]
+fn rosen(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        let a = 1.0 - x[i];
+        let b = x[i + 1] - x[i] * x[i];
+        s += a * a + 100.0 * b * b;
+    }
+    s
+}
+
+fn rosen_hyper(x: &[HyperDual64]) -> HyperDual64 {
+    let mut s = HyperDual64::from(0.0);
+    for i in 0..x.len() - 1 {
+        let a = -x[i] + 1.0;
+        let b = x[i + 1] - x[i] * x[i];
+        s += a * a + b * b * 100.0;
+    }
+    s
+}
+
+/// Many primitives, a branch and a loop-carried overwrite.
+#[differentiate(forward, hvp)]
+fn mixed(x: f64, y: f64, n: usize) -> f64 {
+    let mut z = x * y;
+    for k in 0..n {
+        if z > 0.5 {
+            z = z.sin() * y + x.exp() / (1.0 + y * y);
+        } else {
+            z = (z * z + 1.0).sqrt().ln() + x.atan2(y) + y.tanh().powi(3);
+        }
+        z = z.max(x * 0.1) + (k as f64) * 0.01 + x.hypot(y).cbrt();
+    }
+    z * z.cos()
+}
+
+fn mixed_dual<D: DualNum<f64> + Copy>(x: D, y: D, n: usize) -> D {
+    let mut z = x * y;
+    for k in 0..n {
+        if z.re() > 0.5 {
+            z = z.sin() * y + x.exp() / (y * y + 1.0);
+        } else {
+            z = (z * z + 1.0).sqrt().ln() + x.atan2(y) + y.tanh().powi(3);
+        }
+        let m = x * 0.1;
+        z = if z.re() >= m.re() { z } else { m };
+        z = z + (k as f64) * 0.01 + (x * x + y * y).sqrt().cbrt();
+    }
+    z * z.cos()
+}
+
+#[differentiate(forward)]
+fn step(state: &mut [f64], k: f64) {
+    for i in 0..state.len() {
+        state[i] = state[i] + 0.1 * (k * state[i]).sin();
+    }
+}
+
+#[test]
+fn jvp_matches_dual_numbers() {
+    for p in sample_points(3, 20, 0.1, 1.5).chunks(2) {
+        let (x, y) = (p[0], p[1]);
+        for n in [0, 1, 4] {
+            for (vx, vy) in [(1.0, 0.0), (0.0, 1.0), (0.3, -0.7)] {
+                let (value, tangent) = mixed_jvp(x, y, n, vx, vy);
+                assert_eq!(value.to_bits(), mixed(x, y, n).to_bits());
+                let dual = mixed_dual(Dual64::new(x, vx), Dual64::new(y, vy), n);
+                close(tangent, dual.eps, 1e-11);
+            }
+        }
+    }
+}
+
+#[test]
+fn jvp_agrees_with_vjp() {
+    // vᵀ(J·w) == (vᵀJ)·w for the rosenbrock gradient's scalar case: ∇f·w.
+    let x = sample_points(7, 6, -1.0, 1.5);
+    let w = sample_points(8, 6, -1.0, 1.0);
+    let (value, tangent) = rosen_jvp(&x, &w);
+    let (value_r, gradient) = rosen_grad(&x);
+    assert_eq!(value.to_bits(), value_r.to_bits());
+    let dot: f64 = gradient.iter().zip(&w).map(|(g, w)| g * w).sum();
+    close(tangent, dot, 1e-12);
+}
+
+#[test]
+fn jvp_of_in_place_state() {
+    let x0 = vec![0.3, -0.2, 0.9];
+    let dx = vec![1.0, 0.5, -0.25];
+    let mut state = x0.clone();
+    let mut tangent = dx.clone();
+    let ((), ()) = step_jvp(&mut state, 1.7, &mut tangent, 0.2);
+    let mut expected = x0.clone();
+    step(&mut expected, 1.7);
+    assert_eq!(state, expected);
+    for i in 0..3 {
+        let d = Dual64::new(x0[i], dx[i]);
+        let k = Dual64::new(1.7, 0.2);
+        let out = d + (k * d).sin() * 0.1;
+        close(tangent[i], out.eps, 1e-13);
+    }
+}
+
+#[test]
+fn hvp_matches_hyper_dual_numbers() {
+    let x = sample_points(11, 5, -1.0, 1.5);
+    let v = sample_points(12, 5, -1.0, 1.0);
+    let (value, gradient, hv) = rosen_hvp(&x, &v);
+    assert_eq!(value.to_bits(), rosen(&x).to_bits());
+    assert_eq!(gradient, rosen_grad(&x).1);
+    for i in 0..x.len() {
+        // e_iᵀ H v by hyper-dual numbers: eps1 along e_i, eps2 along v.
+        let hx: Vec<HyperDual64> = (0..x.len())
+            .map(|k| HyperDual64::new(x[k], if k == i { 1.0 } else { 0.0 }, v[k], 0.0))
+            .collect();
+        close(hv[i], rosen_hyper(&hx).eps1eps2, 1e-11);
+    }
+}
+
+#[test]
+fn hvp_matches_finite_differences_of_the_gradient_and_is_symmetric() {
+    for n in [0, 2, 5] {
+        for p in sample_points(5, 8, 0.2, 1.4).chunks(2) {
+            let (x, y) = (p[0], p[1]);
+            let u = [0.6, -0.4];
+            let w = [-0.3, 0.8];
+            let (_, (gx, gy), (hux, huy)) = mixed_hvp(x, y, n, u[0], u[1]);
+            let (_, _, (hwx, hwy)) = mixed_hvp(x, y, n, w[0], w[1]);
+            // H·u by central differences of the gradient along u.
+            let fd = fd_gradient(
+                |t| {
+                    let (_, (a, b)) = mixed_grad(x + t[0] * u[0], y + t[0] * u[1], n);
+                    a * 0.37 + b * 0.61
+                },
+                &[0.0],
+            )[0];
+            close(0.37 * hux + 0.61 * huy, fd, 1e-6);
+            // uᵀ(H·w) == wᵀ(H·u)
+            close(u[0] * hwx + u[1] * hwy, w[0] * hux + w[1] * huy, 1e-10);
+            let (_, (gx2, gy2)) = mixed_grad(x, y, n);
+            assert_eq!((gx, gy), (gx2, gy2));
+        }
+    }
+}
