@@ -6,12 +6,25 @@
 //! bit: it evaluates some primitives through other formulas).
 
 use autodiff_runtime::differentiate;
-use num_dual::{Dual64, DualNum};
+use num_dual::{Dual64, DualNum, HyperDual64};
 use proptest::prelude::*;
 
-type Primal = fn(&[f64]) -> f64;
-type Program = fn(&[f64]) -> (f64, Vec<f64>);
+/// One generated program: its generated derivatives and its dual-number oracles.
+pub struct Entry {
+    pub name: &'static str,
+    pub primal: fn(&[f64]) -> f64,
+    pub grad: fn(&[f64]) -> (f64, Vec<f64>),
+    pub jvp: fn(&[f64], &[f64]) -> (f64, f64),
+    pub hvp: fn(&[f64], &[f64]) -> (f64, Vec<f64>, Vec<f64>),
+    pub dual: fn(&[Dual64]) -> Dual64,
+    pub hyper: fn(&[HyperDual64]) -> HyperDual64,
+}
+
 type Oracle = fn(&[Dual64]) -> Dual64;
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-10 * a.abs().max(b.abs()).max(1.0)
+}
 
 /// The generated programs, as written by `build.rs` (parenthesized freely).
 #[allow(unused_parens, unused_assignments, clippy::all)]
@@ -43,14 +56,44 @@ proptest! {
 
     #[test]
     fn generated_programs_match_dual_numbers(x in prop::collection::vec(-2.0f64..2.0, 4)) {
-        for (name, primal, program, oracle) in PROGRAMS {
-            let (value, gradient) = program(&x);
-            let (dual_value, dual_gradient) = dual_gradient(*oracle, &x);
+        for Entry { name, primal, grad, dual, .. } in PROGRAMS {
+            let (value, gradient) = grad(&x);
+            let (dual_value, dual_gradient) = dual_gradient(*dual, &x);
             prop_assert_eq!(value.to_bits(), primal(&x).to_bits(), "{}: value differs from the function's", name);
             prop_assert!((value - dual_value).abs() <= 1e-12 * value.abs().max(1.0), "{}: value {} vs dual {}", name, value, dual_value);
             for (k, (g, d)) in gradient.iter().zip(&dual_gradient).enumerate() {
                 let scale = g.abs().max(d.abs()).max(1.0);
                 prop_assert!((g - d).abs() <= 1e-10 * scale, "{}: d/dx{} = {} but dual numbers give {}", name, k, g, d);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// `f_jvp` against dual numbers and `f_hvp` against hyper-dual numbers, along
+    /// random directions.
+    #[test]
+    fn generated_programs_forward_and_second_order(
+        x in prop::collection::vec(-2.0f64..2.0, 4),
+        v in prop::collection::vec(-1.0f64..1.0, 4),
+    ) {
+        for Entry { name, primal, jvp, hvp, dual, hyper, .. } in PROGRAMS {
+            let (value, tangent) = jvp(&x, &v);
+            prop_assert_eq!(value.to_bits(), primal(&x).to_bits(), "{}: jvp value", name);
+            let seeded: Vec<Dual64> = x.iter().zip(&v).map(|(&x, &v)| Dual64::new(x, v)).collect();
+            let expected = dual(&seeded).eps;
+            prop_assert!(close(tangent, expected), "{}: jvp {} vs dual {}", name, tangent, expected);
+
+            let (value, _, hv) = hvp(&x, &v);
+            prop_assert_eq!(value.to_bits(), primal(&x).to_bits(), "{}: hvp value", name);
+            for i in 0..x.len() {
+                let seeded: Vec<HyperDual64> = (0..x.len())
+                    .map(|k| HyperDual64::new(x[k], if k == i { 1.0 } else { 0.0 }, v[k], 0.0))
+                    .collect();
+                let expected = hyper(&seeded).eps1eps2;
+                prop_assert!(close(hv[i], expected), "{}: (Hv)[{}] = {} but hyper-dual numbers give {}", name, i, hv[i], expected);
             }
         }
     }
