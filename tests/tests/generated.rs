@@ -9,13 +9,16 @@ use autodiff_runtime::differentiate;
 use num_dual::{Dual64, DualNum, HyperDual64};
 use proptest::prelude::*;
 
+/// `(value, gradient, H·v)` from `(x, v)`.
+type Hvp = fn(&[f64], &[f64]) -> (f64, Vec<f64>, Vec<f64>);
+
 /// One generated program: its generated derivatives and its dual-number oracles.
 pub struct Entry {
     pub name: &'static str,
     pub primal: fn(&[f64]) -> f64,
     pub grad: fn(&[f64]) -> (f64, Vec<f64>),
     pub jvp: fn(&[f64], &[f64]) -> (f64, f64),
-    pub hvp: fn(&[f64], &[f64]) -> (f64, Vec<f64>, Vec<f64>),
+    pub hvp: Hvp,
     pub dual: fn(&[Dual64]) -> Dual64,
     pub hyper: fn(&[HyperDual64]) -> HyperDual64,
 }
@@ -88,12 +91,12 @@ proptest! {
 
             let (value, _, hv) = hvp(&x, &v);
             prop_assert_eq!(value.to_bits(), primal(&x).to_bits(), "{}: hvp value", name);
-            for i in 0..x.len() {
+            for (i, hv_i) in hv.iter().enumerate() {
                 let seeded: Vec<HyperDual64> = (0..x.len())
                     .map(|k| HyperDual64::new(x[k], if k == i { 1.0 } else { 0.0 }, v[k], 0.0))
                     .collect();
                 let expected = hyper(&seeded).eps1eps2;
-                prop_assert!(close(hv[i], expected), "{}: (Hv)[{}] = {} but hyper-dual numbers give {}", name, i, hv[i], expected);
+                prop_assert!(close(*hv_i, expected), "{}: (Hv)[{}] = {} but hyper-dual numbers give {}", name, i, hv_i, expected);
             }
         }
     }
