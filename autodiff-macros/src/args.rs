@@ -13,8 +13,10 @@ pub struct Args {
     pub reverse: bool,
     /// `forward`: generate `f_jvp`.
     pub forward: bool,
-    /// `hvp`: generate `f_hvp` (and reverse mode, which it builds on).
+    /// `hvp`: generate `f_hvp` and `f_hessian` (and reverse mode, which they use).
     pub hvp: bool,
+    /// `jacobian`: generate `f_jacobian` (and both modes, which it uses).
+    pub jacobian: bool,
     /// `wrt(a, b)`: the parameters to differentiate with respect to; `None` means all.
     pub wrt: Option<Vec<Ident>>,
 }
@@ -24,6 +26,7 @@ pub fn parse(attr: TokenStream, diag: &mut Diagnostics) -> Args {
         reverse: false,
         forward: false,
         hvp: false,
+        jacobian: false,
         wrt: None,
     };
     let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr) {
@@ -56,10 +59,7 @@ pub fn parse(attr: TokenStream, diag: &mut Diagnostics) -> Args {
             ("reverse", Meta::Path(_)) => args.reverse = true,
             ("forward", Meta::Path(_)) => args.forward = true,
             ("hvp", Meta::Path(_)) => args.hvp = true,
-            ("jacobian", Meta::Path(_)) => diag.push(syn::Error::new(
-                span,
-                "`jacobian` is not implemented yet: build the Jacobian from `f_jvp` (one call per input direction) or `f_vjp` (one call per output); remove `jacobian`",
-            )),
+            ("jacobian", Meta::Path(_)) => args.jacobian = true,
             ("wrt", Meta::List(list)) => {
                 match Punctuated::<Ident, Token![,]>::parse_terminated.parse2(list.tokens.clone()) {
                     Ok(names) if !names.is_empty() => args.wrt = Some(names.into_iter().collect()),
@@ -79,12 +79,13 @@ pub fn parse(attr: TokenStream, diag: &mut Diagnostics) -> Args {
             )),
             _ => diag.push(syn::Error::new(
                 span,
-                format!("unknown option `{}`: expected `reverse`, `forward`, `hvp` or `wrt(...)`", path_text(&meta)),
+                format!("unknown option `{}`: expected `reverse`, `forward`, `hvp`, `jacobian` or `wrt(...)`", path_text(&meta)),
             )),
         }
     }
     // Without a mode, reverse; `hvp` builds on reverse mode and includes it.
-    args.reverse = args.reverse || !args.forward || args.hvp;
+    args.forward = args.forward || args.jacobian;
+    args.reverse = args.reverse || !args.forward || args.hvp || args.jacobian;
     args
 }
 

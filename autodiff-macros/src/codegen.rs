@@ -30,8 +30,10 @@ pub struct Modes<'a> {
     pub reverse: bool,
     /// `f_jvp`, from the tangent IR and its (forward-only) sweep.
     pub forward: Option<(&'a Tangent, Sweeps)>,
-    /// `f_hvp`: reverse mode over the tangent IR.
+    /// `f_hvp` (and `f_hessian`): reverse mode over the tangent IR.
     pub hvp: Option<(&'a Tangent, Core<'a>)>,
+    /// `f_jacobian`, built on `f_jvp` and `f_vjp`.
+    pub jacobian: bool,
 }
 
 pub fn emit(
@@ -62,9 +64,14 @@ pub fn emit(
         .as_ref()
         .map(|(tangent, sweeps)| jvp_fn(item, tangent, sweeps));
     let (hvp_core, hvp) = match &modes.hvp {
-        Some((tangent, core)) => (core_fn(&tangent.func, core), hvp_fn(item, tangent, core)),
+        Some((tangent, core)) => {
+            let mut hvp = hvp_fn(item, tangent, core);
+            hvp.extend(hessian_fn(item, public.sig));
+            (core_fn(&tangent.func, core), hvp)
+        }
         None => (TokenStream::new(), TokenStream::new()),
     };
+    let jacobian = modes.jacobian.then(|| jacobian_fn(item, public.sig));
     let doc = format!(
         "Reverse-mode derivative code of [`{name}`], called by the reverse sweeps of other `#[differentiate]` functions."
     );
@@ -87,6 +94,7 @@ pub fn emit(
         #grad
         #jvp
         #hvp
+        #jacobian
     }
 }
 
@@ -628,6 +636,343 @@ fn hvp_fn(item: &syn::ItemFn, tangent: &Tangent, core: &Core) -> TokenStream {
             #setup
             let _ = #path(#(#args),*);
             (__ad_value, __ad_gradient, #hv)
+        }
+    }
+}
+
+/// One differentiated parameter as `f_jacobian` / `f_hessian` flatten it.
+struct Flat<'a> {
+    param: &'a crate::sig::Param,
+    /// `__ad_off{k}`: where its entries start among the inputs.
+    offset: Ident,
+    /// Number of entries: `1` or `x.len()`.
+    len: TokenStream,
+}
+
+fn flatten_inputs(sig: &Signature, primal_count: usize) -> Vec<Flat<'_>> {
+    sig.params[..primal_count]
+        .iter()
+        .enumerate()
+        .filter(|(_, param)| param.active)
+        .map(|(k, param)| {
+            let ident = &param.ident;
+            Flat {
+                param,
+                offset: format_ident!("__ad_off{}", k),
+                len: match param.kind {
+                    ParamKind::Scalar => quote!(1usize),
+                    _ => quote!(#ident.len()),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Arguments passing `f`'s own parameters again, inside a loop.
+fn primal_args(sig: &Signature, primal_count: usize) -> Vec<TokenStream> {
+    sig.params[..primal_count]
+        .iter()
+        .map(|param| {
+            let ident = &param.ident;
+            match &param.kind {
+                ParamKind::Array {
+                    access: Access::Owned,
+                    shape: Shape::Vec,
+                } => quote!(#ident.clone()),
+                ParamKind::Array {
+                    access: Access::Mut,
+                    ..
+                } => quote!(&mut *#ident),
+                _ => quote!(#ident),
+            }
+        })
+        .collect()
+}
+
+/// `let name = <unit vector of the parameter's shape, 1 at position - offset>;`
+fn unit_like(flat: &Flat, name: &Ident, position: &Ident, float: &TokenStream) -> TokenStream {
+    let ident = &flat.param.ident;
+    let offset = &flat.offset;
+    match &flat.param.kind {
+        ParamKind::Scalar => {
+            quote!(let mut #name: #float = if #position == #offset { 1.0 } else { 0.0 };)
+        }
+        ParamKind::Array { shape, .. } => {
+            let zero = match shape {
+                Shape::Fixed(len) => quote!([0.0 as #float; #len]),
+                _ => quote!(::std::vec![0.0 as #float; #ident.len()]),
+            };
+            quote! {
+                let mut #name = #zero;
+                if #position >= #offset && #position - #offset < #name.len() {
+                    #name[#position - #offset] = 1.0;
+                }
+            }
+        }
+        ParamKind::Passive(_) => TokenStream::new(),
+    }
+}
+
+/// How a tangent or shadow built by `unit_like` is passed for a parameter.
+fn pass_like(flat: &Flat, name: &Ident) -> TokenStream {
+    match &flat.param.kind {
+        ParamKind::Array {
+            access: Access::Shared,
+            ..
+        } => quote!(&#name),
+        ParamKind::Array {
+            access: Access::Mut,
+            ..
+        } => quote!(&mut #name),
+        _ => quote!(#name),
+    }
+}
+
+/// `f_jacobian`: the dense Jacobian by forward sweeps (`f_jvp`, one per input)
+/// when there are no more inputs than outputs, else by reverse sweeps (`f_vjp`,
+/// one per output).
+fn jacobian_fn(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
+    let float = float(sig);
+    let vis = &item.vis;
+    let name = &item.sig.ident;
+    let jacobian = format_ident!("{}_jacobian", name);
+    let jvp = format_ident!("{}_jvp", name);
+    let vjp = format_ident!("{}_vjp", name);
+    let primal_count = sig.params.len();
+    let inputs = flatten_inputs(sig, primal_count);
+    let params: Vec<TokenStream> = sig
+        .params
+        .iter()
+        .map(|param| {
+            let ident = &param.ident;
+            let ty = &param.ty;
+            quote!(#ident: #ty)
+        })
+        .collect();
+    let args = primal_args(sig, primal_count);
+    let buffers: Vec<&Flat> = inputs
+        .iter()
+        .filter(|flat| flat.param.is_mut_buffer())
+        .collect();
+    let mut save_initial = TokenStream::new();
+    let mut reset = TokenStream::new();
+    for flat in &buffers {
+        let ident = &flat.param.ident;
+        let initial = format_ident!("__ad_initial_{}", ident);
+        save_initial.extend(quote!(let #initial: ::std::vec::Vec<#float> = #ident.to_vec();));
+        reset.extend(quote!(#ident.copy_from_slice(&#initial);));
+    }
+    let mut offsets = quote!(let mut __ad_cols = 0usize;);
+    for flat in &inputs {
+        let (offset, len) = (&flat.offset, &flat.len);
+        offsets.extend(quote!(let #offset = __ad_cols; __ad_cols += #len;));
+    }
+    let (ret_ty, ret_len) = match &sig.ret {
+        RetKind::Unit => (quote!(()), quote!(0usize)),
+        RetKind::Scalar => (float.clone(), quote!(1usize)),
+        RetKind::Array(shape) => (array_type(shape, &float), quote!(__ad_value.len())),
+    };
+    // Output offsets: the value first, then the buffers.
+    let mut out_offsets = quote!(let mut __ad_rows = #ret_len;);
+    for flat in &buffers {
+        let out = format_ident!("__ad_out_{}", flat.param.ident);
+        let ident = &flat.param.ident;
+        out_offsets.extend(quote!(let #out = __ad_rows; __ad_rows += #ident.len();));
+    }
+    // Forward: column j from one f_jvp.
+    let j = format_ident!("__ad_j");
+    let mut tangents = TokenStream::new();
+    let mut tangent_args = Vec::new();
+    for (k, flat) in inputs.iter().enumerate() {
+        let dot = format_ident!("__ad_dot{}", k);
+        tangents.extend(unit_like(flat, &dot, &j, &float));
+        tangent_args.push(pass_like(flat, &dot));
+    }
+    let ret_column = match &sig.ret {
+        RetKind::Unit => TokenStream::new(),
+        RetKind::Scalar => quote!(__ad_jac[(0, #j)] = __ad_ret_dot;),
+        RetKind::Array(_) => quote! {
+            for __ad_r in 0..__ad_ret_dot.len() { __ad_jac[(__ad_r, #j)] = __ad_ret_dot[__ad_r]; }
+        },
+    };
+    let mut buffer_columns = TokenStream::new();
+    for (k, flat) in inputs.iter().enumerate() {
+        if flat.param.is_mut_buffer() {
+            let dot = format_ident!("__ad_dot{}", k);
+            let out = format_ident!("__ad_out_{}", flat.param.ident);
+            buffer_columns.extend(quote! {
+                for __ad_r in 0..#dot.len() { __ad_jac[(#out + __ad_r, #j)] = #dot[__ad_r]; }
+            });
+        }
+    }
+    // Reverse: row i from one f_vjp.
+    let i = format_ident!("__ad_i");
+    let mut shadows = TokenStream::new();
+    let mut vjp_args = Vec::new();
+    let mut grads = Vec::new();
+    let mut row = TokenStream::new();
+    for (k, param) in sig.params.iter().enumerate() {
+        vjp_args.push(args[k].clone());
+        let Some(flat) = inputs.iter().find(|flat| std::ptr::eq(flat.param, param)) else {
+            continue;
+        };
+        let offset = &flat.offset;
+        if param.is_mut_buffer() {
+            let bar = format_ident!("__ad_bar{}", k);
+            let out = format_ident!("__ad_out_{}", param.ident);
+            // The shadow is seeded with e_(i - out) on the buffer's final state.
+            let seeded = Flat {
+                param,
+                offset: out.clone(),
+                len: TokenStream::new(),
+            };
+            shadows.extend(unit_like(&seeded, &bar, &i, &float));
+            vjp_args.push(quote!(&mut #bar));
+            row.extend(quote! {
+                for __ad_c in 0..#bar.len() { __ad_jac[(#i, #offset + __ad_c)] = #bar[__ad_c]; }
+            });
+        } else {
+            let g = format_ident!("__ad_g{}", k);
+            grads.push(quote!(#g));
+            row.extend(match param.kind {
+                ParamKind::Scalar => quote!(__ad_jac[(#i, #offset)] = #g;),
+                _ => quote!(for __ad_c in 0..#g.len() { __ad_jac[(#i, #offset + __ad_c)] = #g[__ad_c]; }),
+            });
+        }
+    }
+    let seed = match &sig.ret {
+        RetKind::Unit => TokenStream::new(),
+        RetKind::Scalar => {
+            vjp_args.push(quote!(if #i == 0 { 1.0 } else { 0.0 }));
+            TokenStream::new()
+        }
+        RetKind::Array(shape) => {
+            let zero = match shape {
+                Shape::Fixed(len) => quote!([0.0 as #float; #len]),
+                _ => quote!(::std::vec![0.0 as #float; __ad_value.len()]),
+            };
+            let pass = match shape {
+                Shape::Fixed(_) => quote!(__ad_seed),
+                _ => quote!(&__ad_seed),
+            };
+            vjp_args.push(pass);
+            quote! {
+                let mut __ad_seed = #zero;
+                if #i < __ad_seed.len() { __ad_seed[#i] = 1.0; }
+            }
+        }
+    };
+    let grads = pack(&grads);
+    let lints = lint_attrs(item);
+    let doc = format!(
+        "Value and dense Jacobian of [`{name}`].\n\n\
+         Rows are the outputs (the returned value, then the final state of each \
+         differentiated `&mut` buffer, flattened in parameter order); columns are the \
+         differentiated inputs, flattened in parameter order (a buffer's columns refer to \
+         its initial contents). Row-major in an [`autodiff_runtime::Matrix`]. Uses one \
+         forward sweep (`{name}_jvp`) per input when inputs are fewer than outputs, else \
+         one reverse sweep (`{name}_vjp`) per output; `&mut` buffers end as `{name}` \
+         leaves them.\n\n\
+         Generated by `#[differentiate(jacobian)]`."
+    );
+    quote! {
+        #[doc = #doc]
+        #[allow(clippy::too_many_arguments, clippy::type_complexity, unused_mut, unused_variables, clippy::needless_range_loop)]
+        #lints
+        #vis fn #jacobian(#(#params),*) -> (#ret_ty, ::autodiff_runtime::Matrix<#float>) {
+            #save_initial
+            #offsets
+            let __ad_value = #name(#(#args),*);
+            #out_offsets
+            let mut __ad_jac = ::autodiff_runtime::Matrix::<#float>::zeros(__ad_rows, __ad_cols);
+            if __ad_cols <= __ad_rows {
+                for #j in 0..__ad_cols {
+                    #reset
+                    #tangents
+                    let (_, __ad_ret_dot) = #jvp(#(#args,)* #(#tangent_args),*);
+                    #ret_column
+                    #buffer_columns
+                }
+            } else {
+                for #i in 0..__ad_rows {
+                    #reset
+                    #shadows
+                    #seed
+                    let (_, #grads) = #vjp(#(#vjp_args),*);
+                    #row
+                }
+            }
+            (__ad_value, __ad_jac)
+        }
+    }
+}
+
+/// `f_hessian`: the dense Hessian by one `f_hvp` per input direction.
+fn hessian_fn(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
+    let float = float(sig);
+    let vis = &item.vis;
+    let name = &item.sig.ident;
+    let hessian = format_ident!("{}_hessian", name);
+    let hvp = format_ident!("{}_hvp", name);
+    let primal_count = sig.params.len();
+    let inputs = flatten_inputs(sig, primal_count);
+    let params: Vec<TokenStream> = sig
+        .params
+        .iter()
+        .map(|param| {
+            let ident = &param.ident;
+            let ty = &param.ty;
+            quote!(#ident: #ty)
+        })
+        .collect();
+    let args = primal_args(sig, primal_count);
+    let mut offsets = quote!(let mut __ad_n = 0usize;);
+    for flat in &inputs {
+        let (offset, len) = (&flat.offset, &flat.len);
+        offsets.extend(quote!(let #offset = __ad_n; __ad_n += #len;));
+    }
+    let j = format_ident!("__ad_j");
+    let mut directions = TokenStream::new();
+    let mut direction_args = Vec::new();
+    let mut hv_names = Vec::new();
+    let mut column = TokenStream::new();
+    for (k, flat) in inputs.iter().enumerate() {
+        let v = format_ident!("__ad_v{}", k);
+        directions.extend(unit_like(flat, &v, &j, &float));
+        direction_args.push(pass_like(flat, &v));
+        let hv = format_ident!("__ad_hv{}", k);
+        hv_names.push(quote!(#hv));
+        let offset = &flat.offset;
+        column.extend(match flat.param.kind {
+            ParamKind::Scalar => quote!(__ad_h[(#offset, #j)] = #hv;),
+            _ => {
+                quote!(for __ad_r in 0..#hv.len() { __ad_h[(#offset + __ad_r, #j)] = #hv[__ad_r]; })
+            }
+        });
+    }
+    let hv_pattern = pack(&hv_names);
+    let grad = format_ident!("{}_grad", name);
+    let lints = lint_attrs(item);
+    let doc = format!(
+        "Value, gradient and dense Hessian of [`{name}`], by one Hessian-vector product \
+         (`{name}_hvp`) per input; for small problems. Rows and columns are the \
+         differentiated inputs flattened in parameter order.\n\n\
+         Generated by `#[differentiate(hvp)]`."
+    );
+    quote! {
+        #[doc = #doc]
+        #[allow(clippy::too_many_arguments, clippy::type_complexity, unused_mut, clippy::needless_range_loop)]
+        #lints
+        #vis fn #hessian(#(#params),*) -> (#float, ::autodiff_runtime::Matrix<#float>) {
+            #offsets
+            let (__ad_value, _) = #grad(#(#args),*);
+            let mut __ad_h = ::autodiff_runtime::Matrix::<#float>::zeros(__ad_n, __ad_n);
+            for #j in 0..__ad_n {
+                #directions
+                let (_, _, #hv_pattern) = #hvp(#(#args,)* #(#direction_args),*);
+                #column
+            }
+            (__ad_value, __ad_h)
         }
     }
 }

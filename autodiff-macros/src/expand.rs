@@ -155,6 +155,7 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
         reverse: args.reverse,
         forward: forward_sweep,
         hvp,
+        jacobian: args.jacobian,
     };
     let output = codegen::emit(&func, &lowered, full, wrt, modes);
     dump(&func.sig.ident, &output);

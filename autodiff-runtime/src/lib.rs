@@ -140,10 +140,12 @@
 pub use autodiff_macros::differentiate;
 
 pub mod check;
+pub mod matrix;
 pub mod rules;
 pub mod stack;
 
 #[doc(hidden)]
 pub mod __private;
 
+pub use matrix::Matrix;
 pub use rules::Real;
