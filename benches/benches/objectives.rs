@@ -1,0 +1,67 @@
+//! Criterion benchmarks of the four objectives at their reference sizes: the primal,
+//! `f_grad`, the hand-written adjoint, num-dual on 4 directions and echidna's tape.
+//! Each method's gradient is checked against the hand adjoint before it is timed.
+//!
+//! `cargo bench -p autodiff-benches` (a few minutes). The table of medians and ratios
+//! comes from `cargo run --release -p autodiff-benches --bin report`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use autodiff_benches::{dual_directional, max_rel_diff, reference_objectives, Objective};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+const DUAL_DIRECTIONS: usize = 4;
+
+fn check(obj: &dyn Objective) {
+    let (_, gh) = obj.hand();
+    let (_, g) = obj.grad();
+    assert!(
+        max_rel_diff(&g, &gh) < 1e-8,
+        "{}: f_grad vs hand adjoint",
+        obj.name()
+    );
+    let gt = obj.tape_grad();
+    assert!(
+        max_rel_diff(&gt, &gh) < 1e-8,
+        "{}: echidna vs hand adjoint",
+        obj.name()
+    );
+    for dir in autodiff_benches::directions(obj.n_inputs(), DUAL_DIRECTIONS) {
+        let dd = dual_directional(obj, &dir);
+        let dh: f64 = dir.iter().zip(&gh).map(|(a, b)| a * b).sum();
+        let scale: f64 = dir.iter().zip(&gh).map(|(a, b)| (a * b).abs()).sum();
+        assert!(
+            (dd - dh).abs() <= 1e-8 * scale,
+            "{}: num-dual vs hand adjoint",
+            obj.name()
+        );
+    }
+}
+
+fn objectives(c: &mut Criterion) {
+    for obj in reference_objectives() {
+        check(obj.as_ref());
+        let mut group = c.benchmark_group(obj.name());
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2));
+        group.bench_function("primal", |b| b.iter(|| black_box(obj.primal())));
+        group.bench_function("f_grad", |b| b.iter(|| black_box(obj.grad())));
+        group.bench_function("hand_adjoint", |b| b.iter(|| black_box(obj.hand())));
+        let dirs = autodiff_benches::directions(obj.n_inputs(), DUAL_DIRECTIONS);
+        group.bench_function("num_dual_4_directions", |b| {
+            b.iter(|| {
+                dirs.iter()
+                    .map(|d| dual_directional(obj.as_ref(), d))
+                    .sum::<f64>()
+            })
+        });
+        group.bench_function("echidna_tape", |b| b.iter(|| black_box(obj.tape_grad())));
+        group.finish();
+    }
+}
+
+criterion_group!(benches, objectives);
+criterion_main!(benches);

@@ -1,0 +1,174 @@
+//! Benchmarks of `#[differentiate]` (issue #5): four objectives, each written once
+//! as a plain function annotated with `#[differentiate]`, beside a hand-written
+//! reverse-mode adjoint (the limit) and generic copies run by the peers, num-dual
+//! (forward mode) and echidna (a reverse-mode tape).
+//!
+//! * [`gmm`]: ADBench's Gaussian mixture model objective;
+//! * [`lstm`]: ADBench's LSTM objective;
+//! * [`spring`]: a damped spring chain integrated by semi-implicit Euler;
+//! * [`heat`]: the 1-D heat equation with a `sin(u)` source, explicit steps.
+//!
+//! `cargo bench -p autodiff-benches` runs the criterion benchmarks;
+//! `cargo run --release -p autodiff-benches --bin report` prints the table of medians
+//! and ratios.
+
+// The differentiated objectives use index loops (what `#[differentiate]` accepts);
+// the generic and hand-written copies mirror them line for line.
+#![allow(clippy::needless_range_loop)]
+
+pub mod gmm;
+pub mod heat;
+pub mod lstm;
+pub mod scalar;
+pub mod spring;
+
+use num_dual::Dual64;
+
+/// A small deterministic generator (64-bit LCG, top 53 bits) for reproducible data.
+#[derive(Clone, Debug)]
+pub struct Lcg(u64);
+
+impl Lcg {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Lcg {
+        Lcg(seed ^ 0x9e37_79b9_7f4a_7c15)
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn uniform(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// One benchmark objective at one size, with every way to evaluate it.
+pub trait Objective: Sync {
+    /// A short name for tables.
+    fn name(&self) -> String;
+    /// Number of differentiated inputs.
+    fn n_inputs(&self) -> usize;
+    /// The differentiated inputs, flattened in parameter order.
+    fn params(&self) -> Vec<f64>;
+    /// The plain function.
+    fn primal(&self) -> f64;
+    /// `f_grad`, the gradient flattened in parameter order.
+    fn grad(&self) -> (f64, Vec<f64>);
+    /// The hand-written adjoint.
+    fn hand(&self) -> (f64, Vec<f64>);
+    /// Bytes of intermediate state the hand adjoint keeps.
+    fn hand_saved_bytes(&self) -> usize;
+    /// The objective at flattened inputs `p` in forward mode (`Dual64`).
+    fn dual(&self, p: &[Dual64]) -> Dual64;
+    /// The objective's gradient by echidna's tape.
+    fn tape_grad(&self) -> Vec<f64>;
+}
+
+macro_rules! impl_objective {
+    ($ty:ty, $saved:path, $name:expr) => {
+        impl Objective for $ty {
+            fn name(&self) -> String {
+                let f: fn(&$ty) -> String = $name;
+                f(self)
+            }
+            fn n_inputs(&self) -> usize {
+                <$ty>::n_inputs(self)
+            }
+            fn params(&self) -> Vec<f64> {
+                <$ty>::params(self)
+            }
+            fn primal(&self) -> f64 {
+                <$ty>::primal(self)
+            }
+            fn grad(&self) -> (f64, Vec<f64>) {
+                <$ty>::grad(self)
+            }
+            fn hand(&self) -> (f64, Vec<f64>) {
+                <$ty>::hand(self)
+            }
+            fn hand_saved_bytes(&self) -> usize {
+                $saved(self)
+            }
+            fn dual(&self, p: &[Dual64]) -> Dual64 {
+                self.generic(p)
+            }
+            fn tape_grad(&self) -> Vec<f64> {
+                scalar::echidna_grad(&self.params(), |p| self.generic(p))
+            }
+        }
+    };
+}
+
+impl_objective!(gmm::GmmData, gmm::gmm_hand_saved_bytes, |g| format!(
+    "GMM d={} K={} n={}",
+    g.d, g.k, g.n
+));
+impl_objective!(lstm::LstmData, lstm::lstm_hand_saved_bytes, |g| format!(
+    "LSTM l={} c={}",
+    g.l, g.c
+));
+impl_objective!(
+    spring::SpringData,
+    spring::spring_hand_saved_bytes,
+    |s| format!("spring N={} T={}", s.k.len(), s.steps)
+);
+impl_objective!(heat::HeatData, heat::heat_hand_saved_bytes, |h| format!(
+    "heat M={} T={}",
+    h.u0.len(),
+    h.steps
+));
+
+/// The four objectives at ADBench / issue #5 reference sizes.
+pub fn reference_objectives() -> Vec<Box<dyn Objective>> {
+    vec![
+        Box::new(gmm::GmmData::new(10, 25, 1000)),
+        Box::new(lstm::LstmData::new(2, 1024, 14)),
+        Box::new(spring::SpringData::new(1000, 1000)),
+        Box::new(heat::HeatData::new(1000, 1000)),
+    ]
+}
+
+/// The four objectives at small sizes, for tests.
+pub fn small_objectives() -> Vec<Box<dyn Objective>> {
+    vec![
+        Box::new(gmm::GmmData::new(3, 4, 7)),
+        Box::new(lstm::LstmData::new(2, 6, 5)),
+        Box::new(spring::SpringData::new(6, 30)),
+        Box::new(heat::HeatData::new(9, 12)),
+    ]
+}
+
+/// The largest relative difference `|a − b| / max(|a|, |b|, floor)` over two vectors,
+/// with `floor` a fraction of the largest magnitude (entries far below the gradient's
+/// scale are compared absolutely at that scale).
+pub fn max_rel_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "gradient lengths differ");
+    let scale = a.iter().chain(b).fold(0.0_f64, |m, v| m.max(v.abs()));
+    let floor = 1e-6 * scale;
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / x.abs().max(y.abs()).max(floor).max(f64::MIN_POSITIVE))
+        .fold(0.0, f64::max)
+}
+
+/// Deterministic unit directions for the forward-mode peer: direction `j` has ones on
+/// the inputs `≡ j (mod count)` (so `count` passes touch every input once).
+pub fn directions(n: usize, count: usize) -> Vec<Vec<f64>> {
+    (0..count)
+        .map(|j| {
+            (0..n)
+                .map(|i| if i % count == j { 1.0 } else { 0.0 })
+                .collect()
+        })
+        .collect()
+}
+
+/// `Σ_i dir_i · p_i` of `obj`'s inputs `p`, by num-dual (one forward pass).
+pub fn dual_directional(obj: &dyn Objective, dir: &[f64]) -> f64 {
+    scalar::dual_directional(&obj.params(), dir, |p| obj.dual(p))
+}
+
+#[cfg(test)]
+mod tests;
