@@ -9,15 +9,20 @@
 //! also contains the assignment. Loop-free code that assigns each variable once
 //! therefore saves nothing.
 //!
-//! Recompute instead of store: a float read from an array that the function never
-//! writes (`x[i]` with `x: &[f64]`) at an index built from values that do not
-//! change is not saved at all; the reverse sweep reads `x[i]` again where it needs
-//! it. Rust guarantees that data behind `&` does not change during the call.
+//! Recompute instead of store: inside a loop, a cheap statement (a copy, `+ - * /`,
+//! an integer expression, a read of an array the function never writes) whose inputs
+//! do not change during its iteration is *replayed*: the reverse sweep re-executes it
+//! at the start of its block instead of saving and restoring its result. Rust
+//! guarantees that data behind `&` does not change during the call, so `x[i]` with
+//! `x: &[f64]` is always replayable; loop bounds and index arithmetic too. For the
+//! same reason a branch whose condition reads only such values is re-evaluated by the
+//! reverse sweep instead of being saved as a bit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::analysis::activity::{call_input, Activity};
-use crate::ir::{Block, CallArg, FloatOp, Function, LoopKind, Origin, PExpr, SeqOp, Stmt, VarId};
+use crate::ir::{Block, CallArg, FloatOp, Function, LoopKind, Origin, SeqOp, Stmt, VarId};
+use proc_macro2::{Delimiter, TokenStream, TokenTree};
 
 /// Identifies a statement by its position in a pre-order walk (`ir::walk` order).
 pub type StmtPos = usize;
@@ -27,8 +32,10 @@ pub struct Tbr {
     /// Assignments whose old value is saved: (statement position, variable), since
     /// a call writes its result and its `&mut` arguments at one position.
     saves: std::collections::HashSet<(StmtPos, VarId)>,
-    /// Variables the reverse sweep re-reads from an unchanging array.
-    recompute: HashMap<VarId, (VarId, PExpr)>,
+    /// Statements the reverse sweep replays at the start of their block.
+    replay: HashSet<StmtPos>,
+    /// `if` statements whose condition the reverse sweep re-evaluates.
+    stable_conds: HashSet<StmtPos>,
 }
 
 impl Tbr {
@@ -37,10 +44,15 @@ impl Tbr {
         self.saves.contains(&(pos, var))
     }
 
-    /// `Some((array, index))` when the reverse sweep reads `array[index]` instead
-    /// of the variable.
-    pub fn recomputed(&self, id: VarId) -> Option<&(VarId, PExpr)> {
-        self.recompute.get(&id)
+    /// Whether the statement at `pos` is replayed by the reverse sweep (and saves
+    /// nothing).
+    pub fn replays(&self, pos: StmtPos) -> bool {
+        self.replay.contains(&pos)
+    }
+
+    /// Whether the `if` at `pos` has a condition the reverse sweep can re-evaluate.
+    pub fn stable_cond(&self, pos: StmtPos) -> bool {
+        self.stable_conds.contains(&pos)
     }
 }
 
@@ -86,13 +98,15 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
         pos: 0,
         reads: (0..count).map(|_| Vec::new()).collect(),
         writes: Vec::new(),
-        array_reads: HashMap::new(),
+        candidates: Vec::new(),
+        conds: Vec::new(),
     };
     collector.block(&func.body);
     let Collector {
         reads,
         writes,
-        array_reads,
+        candidates,
+        conds,
         ..
     } = collector;
     let mut write_count = vec![0usize; count];
@@ -107,23 +121,50 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
         Origin::Param(_) => write_count[var.0 as usize] == 0,
         Origin::Local => write_count[var.0 as usize] == 1 && !written_in_loop[var.0 as usize],
     };
-    let mut recompute = HashMap::new();
-    for (var, (array, index, def)) in array_reads {
-        let unchanging = write_count[array.0 as usize] == 0
-            && matches!(func.var(array).origin, Origin::Param(_));
-        if write_count[var.0 as usize] == 1
-            && unchanging
-            && index.reads.iter().all(|read| stable(*read))
-            && reads[var.0 as usize]
+    // Replayable statements, decided in program order so that a statement may
+    // build on an earlier replayed one that runs before it in the same iteration.
+    let unchanging = |array: VarId| {
+        write_count[array.0 as usize] == 0 && matches!(func.var(array).origin, Origin::Param(_))
+    };
+    let mut replayed_vars: HashMap<VarId, Site> = HashMap::new();
+    let mut replay = HashSet::new();
+    for candidate in &candidates {
+        let dst = candidate.dst;
+        let available = |var: &VarId| {
+            stable(*var)
+                || replayed_vars
+                    .get(var)
+                    .is_some_and(|def| dominates(def, &candidate.site))
+        };
+        if !candidate.site.loops.is_empty()
+            && !reads[dst.0 as usize].is_empty()
+            && write_count[dst.0 as usize] == 1
+            && !matches!(func.var(dst).origin, Origin::Param(_))
+            && candidate.arrays.iter().all(|array| unchanging(*array))
+            && candidate.reads.iter().all(available)
+            && reads[dst.0 as usize]
                 .iter()
-                .all(|read| dominates(&def, read))
+                .all(|read| dominates(&candidate.site, read))
         {
-            recompute.insert(var, (array, index));
+            replay.insert(candidate.site.pos);
+            replayed_vars.insert(dst, candidate.site.clone());
         }
     }
+    let stable_conds = conds
+        .iter()
+        .filter(|(_, cond_reads, site)| {
+            cond_reads.iter().all(|var| {
+                stable(*var)
+                    || replayed_vars
+                        .get(var)
+                        .is_some_and(|def| dominates(def, site))
+            })
+        })
+        .map(|(pos, _, _)| *pos)
+        .collect();
     let mut saves = std::collections::HashSet::new();
     for (var, site) in &writes {
-        if recompute.contains_key(var) {
+        if replayed_vars.contains_key(var) {
             continue;
         }
         let var_reads = &reads[var.0 as usize];
@@ -136,7 +177,11 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
             saves.insert((site.pos, *var));
         }
     }
-    Tbr { saves, recompute }
+    Tbr {
+        saves,
+        replay,
+        stable_conds,
+    }
 }
 
 struct Collector<'a> {
@@ -148,8 +193,20 @@ struct Collector<'a> {
     /// Sites where the reverse sweep reads each variable.
     reads: Vec<Vec<Site>>,
     writes: Vec<(VarId, Site)>,
-    /// `v = array[index]` definitions, candidates for recomputation.
-    array_reads: HashMap<VarId, (VarId, PExpr, Site)>,
+    /// Cheap statements, candidates for replay.
+    candidates: Vec<Candidate>,
+    /// `if` conditions: position, variables read, site.
+    conds: Vec<(StmtPos, Vec<VarId>, Site)>,
+}
+
+/// A cheap statement the reverse sweep might replay instead of restoring.
+struct Candidate {
+    dst: VarId,
+    /// Variables it reads (operands, indices).
+    reads: Vec<VarId>,
+    /// Arrays it reads elements of.
+    arrays: Vec<VarId>,
+    site: Site,
 }
 
 impl Collector<'_> {
@@ -177,15 +234,24 @@ impl Collector<'_> {
             match stmt {
                 Stmt::Float { dst, op, .. } => {
                     self.writes.push((*dst, site.clone()));
-                    if let FloatOp::Read { array, index } = op {
-                        self.array_reads
-                            .insert(*dst, (*array, index.clone(), site.clone()));
+                    if let Some(candidate) = cheap(*dst, op, &site) {
+                        self.candidates.push(candidate);
                     }
                     if self.activity.is_active(*dst) {
                         reads = reverse_reads(op, self.activity);
                     }
                 }
-                Stmt::Passive { dst, .. } => self.writes.push((*dst, site.clone())),
+                Stmt::Passive { dst, value } => {
+                    self.writes.push((*dst, site.clone()));
+                    if !calls_function(&value.tokens) {
+                        self.candidates.push(Candidate {
+                            dst: *dst,
+                            reads: value.reads.clone(),
+                            arrays: Vec::new(),
+                            site: site.clone(),
+                        });
+                    }
+                }
                 Stmt::Store { array, index, .. } => {
                     self.writes.push((*array, site.clone()));
                     if self.activity.is_active(*array) {
@@ -212,10 +278,11 @@ impl Collector<'_> {
                 }
                 Stmt::Effect(_) => {}
                 Stmt::If {
+                    cond,
                     then_block,
                     else_block,
-                    ..
                 } => {
+                    self.conds.push((here, cond.reads.clone(), site.clone()));
                     self.nested(then_block);
                     self.nested(else_block);
                 }
@@ -241,6 +308,51 @@ impl Collector<'_> {
             }
         }
     }
+}
+
+/// Whether passive tokens call a function (`g(x)`, not a method `x.len()`), which
+/// the reverse sweep must not run a second time.
+fn calls_function(tokens: &TokenStream) -> bool {
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    trees.iter().enumerate().any(|(k, tree)| match tree {
+        TokenTree::Group(group) => {
+            let called = group.delimiter() == Delimiter::Parenthesis
+                && k > 0
+                && matches!(trees[k - 1], TokenTree::Ident(_))
+                && !(k > 1 && matches!(&trees[k - 2], TokenTree::Punct(p) if p.as_char() == '.'));
+            called || calls_function(&group.stream())
+        }
+        _ => false,
+    })
+}
+
+/// A replay candidate when `op` is cheap to run again: copies, `+ - * /`, negation,
+/// reads of array elements (transcendental primitives are saved instead).
+fn cheap(dst: VarId, op: &FloatOp, site: &Site) -> Option<Candidate> {
+    let mut reads: Vec<VarId> = op.operands().iter().filter_map(|o| o.var()).collect();
+    let mut arrays = Vec::new();
+    for operand in op.operands() {
+        if let crate::ir::Operand::Const(value) = operand {
+            if calls_function(&value.tokens) {
+                return None;
+            }
+            reads.extend(value.reads.iter().copied());
+        }
+    }
+    match op {
+        FloatOp::Prim { .. } => return None,
+        FloatOp::Read { array, index } => {
+            arrays.push(*array);
+            reads.extend(index.reads.iter().copied());
+        }
+        _ => {}
+    }
+    Some(Candidate {
+        dst,
+        reads,
+        arrays,
+        site: site.clone(),
+    })
 }
 
 /// Variables whose values the adjoint of `op` reads, given which operands are active.

@@ -110,13 +110,6 @@ impl Gen<'_> {
     /// An operand as the reverse sweep reads it: re-read from its unchanging
     /// array when TBR chose recomputation over a save.
     fn rev_operand(&self, operand: &Operand) -> TokenStream {
-        if let Operand::Var(id) = operand {
-            if let Some((array, index)) = self.tbr.recomputed(*id) {
-                let array = self.var(*array);
-                let index = pexpr(index);
-                return quote!(#array[#index]);
-            }
-        }
         self.operand(operand)
     }
 
@@ -176,12 +169,18 @@ impl Gen<'_> {
     fn block(&mut self, block: &Block, in_loop: bool) -> (TokenStream, TokenStream) {
         let mut forward = TokenStream::new();
         let mut reverse_pieces = Vec::new();
+        // Replayed statements run again, in order, before the block's reverse sweep.
+        let mut replayed = TokenStream::new();
         for stmt in block {
+            let replays = self.tbr.replays(self.pos);
             let (fwd, rev) = self.stmt(stmt, in_loop);
+            if replays {
+                replayed.extend(fwd.clone());
+            }
             forward.extend(fwd);
             reverse_pieces.push(rev);
         }
-        let mut reverse = TokenStream::new();
+        let mut reverse = replayed;
         for piece in reverse_pieces.into_iter().rev() {
             reverse.extend(piece);
         }
@@ -239,6 +238,19 @@ impl Gen<'_> {
                 };
                 if then_rev.is_empty() && else_rev.is_empty() {
                     return (quote!(if #cond { #then_fwd } #else_fwd), TokenStream::new());
+                }
+                if self.tbr.stable_cond(pos) {
+                    // The condition reads only values that are the same in the
+                    // reverse sweep: evaluate it again instead of saving it.
+                    let else_rev = if else_rev.is_empty() {
+                        quote!()
+                    } else {
+                        quote!(else { #else_rev })
+                    };
+                    return (
+                        quote!(if #cond { #then_fwd } #else_fwd),
+                        quote!(if #cond { #then_rev } #else_rev),
+                    );
                 }
                 // forward:  b = cond; if b {..} else {..}; [push_bit(b)]
                 // reverse:  [b = pop_bit()]; if b {rev..} else {rev..}
