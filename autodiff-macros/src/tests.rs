@@ -239,3 +239,72 @@ snapshot!(
         }
     }
 );
+
+/// A function of about `statements` statements: straight-line, or the same body
+/// inside a loop.
+fn generated_function(statements: usize, looped: bool) -> TokenStream {
+    let mut body = String::new();
+    for k in 0..statements {
+        let previous = if k == 0 {
+            "x[0]".to_string()
+        } else {
+            format!("t{}", k - 1)
+        };
+        let line = match k % 4 {
+            0 => format!("let t{k} = {previous} * y + x[{}];", k % 3),
+            1 => format!("let t{k} = ({previous}).sin() - y;"),
+            2 => format!("let t{k} = if {previous} > 0.5 {{ {previous} * 0.5 }} else {{ {previous} + 1.0 }};"),
+            _ => format!("let t{k} = {previous} / (1.0 + y * y);"),
+        };
+        body.push_str(&line);
+    }
+    let last = statements - 1;
+    let text = if looped {
+        format!(
+            "fn f(x: &[f64], y: f64, n: usize) -> f64 {{ let mut s = 0.0; for i in 0..n {{ let x0 = x[i % 3] + s; {body} s = s + t{last} * x0; }} s }}"
+        )
+    } else {
+        format!("fn f(x: &[f64], y: f64) -> f64 {{ {body} t{last} }}")
+    };
+    text.parse().unwrap_or_default()
+}
+
+/// Build cost: expansion time and generated code size for 50, 500 and 5,000
+/// statements, straight-line and looped. Both must grow linearly; the size check is
+/// exact, the time check leaves room for a noisy machine (a quadratic pass would
+/// still show up as a 10× jump per decade).
+#[test]
+fn expansion_cost_grows_linearly() {
+    for looped in [false, true] {
+        let mut per_statement = Vec::new();
+        for statements in [50usize, 500, 5000] {
+            let item = generated_function(statements, looped);
+            let start = std::time::Instant::now();
+            let output = crate::expand::differentiate(TokenStream::new(), item);
+            let elapsed = start.elapsed().as_secs_f64();
+            let size = output.to_string().len();
+            assert!(
+                !output.to_string().contains("compile_error"),
+                "generated function must be valid"
+            );
+            println!(
+                "{} {statements:>5} statements: expansion {:>8.2} ms, generated {:>9} bytes ({:.0} bytes/statement)",
+                if looped { "looped  " } else { "straight" },
+                elapsed * 1e3,
+                size,
+                size as f64 / statements as f64
+            );
+            per_statement.push((elapsed / statements as f64, size as f64 / statements as f64));
+        }
+        let (time_500, size_500) = per_statement[1];
+        let (time_5000, size_5000) = per_statement[2];
+        assert!(
+            size_5000 < 1.3 * size_500,
+            "generated code grows faster than linearly: {per_statement:?}"
+        );
+        assert!(
+            time_5000 < 4.0 * time_500,
+            "expansion time grows faster than linearly: {per_statement:?}"
+        );
+    }
+}

@@ -111,7 +111,9 @@ pub fn analyze(func: &Function, sig: &Signature) -> Activity {
     if let Some(ret) = func.ret {
         useful[ret.0 as usize] = true;
     }
-    // Both closures over the same edge list, to a fixpoint.
+    // Both closures over the same edge list, to a fixpoint: varied flows with the
+    // program order and useful against it, so straight-line code takes one pass
+    // each (loops add a pass per level of carried dependence).
     let mut changed = true;
     while changed {
         changed = false;
@@ -121,6 +123,9 @@ pub fn analyze(func: &Function, sig: &Signature) -> Activity {
                 varied[to] = true;
                 changed = true;
             }
+        }
+        for (from, to) in edges.iter().rev() {
+            let (from, to) = (from.0 as usize, to.0 as usize);
             if useful[to] && !useful[from] {
                 useful[from] = true;
                 changed = true;

@@ -22,7 +22,7 @@ impl Lowerer<'_> {
         tail: Option<&syn::Expr>,
         dst: Option<VarId>,
     ) {
-        self.scopes.push(Vec::new());
+        self.scopes.push(Default::default());
         for (position, stmt) in stmts.iter().enumerate() {
             let outer = std::mem::take(&mut self.exits);
             self.lower_stmt(stmt);
@@ -193,8 +193,7 @@ impl Lowerer<'_> {
         };
         // The initializer sees the previous binding of a shadowed name.
         let span = ident.span();
-        let temp_scope = Vec::new();
-        self.scopes.push(temp_scope);
+        self.scopes.push(Default::default());
         let dst = {
             let unique = self.names.for_user(&ident.to_string());
             let adjoint = self.names.fresh(&format!("{unique}_bar"));
@@ -658,7 +657,7 @@ impl Lowerer<'_> {
             .label
             .as_ref()
             .map(|label| label.name.ident.to_string());
-        self.scopes.push(Vec::new());
+        self.scopes.push(Default::default());
         let index = index_name.map(|ident| {
             let ty = self.ty(seq.lo).clone();
             self.user_var(&ident.to_string(), ty, Origin::LoopIndex, ident.span())

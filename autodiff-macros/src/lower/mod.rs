@@ -8,7 +8,7 @@ mod expr;
 mod names;
 mod passive;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use proc_macro2::Span;
 use quote::quote;
@@ -41,7 +41,8 @@ struct Lowerer<'a> {
     diag: &'a mut Diagnostics,
     sig: &'a Signature,
     vars: Vec<Var>,
-    scopes: Vec<Vec<(String, VarId)>>,
+    /// Bindings by scope; a later `let` of a name replaces the earlier one.
+    scopes: Vec<HashMap<String, VarId>>,
     names: Names,
     loops: Vec<LoopCtx>,
     ret: Option<VarId>,
@@ -58,7 +59,7 @@ pub fn lower_fn(func: &syn::ItemFn, sig: &Signature, diag: &mut Diagnostics) -> 
         diag,
         sig,
         vars: Vec::new(),
-        scopes: vec![Vec::new()],
+        scopes: vec![HashMap::new()],
         names: Names::new(func),
         loops: Vec::new(),
         ret: None,
@@ -86,7 +87,7 @@ pub fn lower_fn(func: &syn::ItemFn, sig: &Signature, diag: &mut Diagnostics) -> 
             origin: Origin::Param(index),
             span: param.ident.span(),
         });
-        lowerer.scopes[0].push((name, id));
+        lowerer.scopes[0].insert(name, id);
     }
     lowerer.ret = match &sig.ret {
         RetKind::Unit => None,
@@ -147,18 +148,15 @@ impl Lowerer<'_> {
     }
 
     fn lookup(&self, name: &str) -> Option<VarId> {
-        self.scopes.iter().rev().find_map(|scope| {
-            scope
-                .iter()
-                .rev()
-                .find(|(n, _)| n == name)
-                .map(|(_, id)| *id)
-        })
+        self.scopes
+            .iter()
+            .rev()
+            .find_map(|scope| scope.get(name).copied())
     }
 
     fn bind(&mut self, name: String, id: VarId) {
         if let Some(scope) = self.scopes.last_mut() {
-            scope.push((name, id));
+            scope.insert(name, id);
         }
     }
 

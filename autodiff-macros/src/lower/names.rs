@@ -10,6 +10,8 @@ pub struct Names {
     taken: HashSet<String>,
     /// User names already given to a binding.
     bound: HashSet<String>,
+    /// The next suffix to try per base name, so that `fresh` is O(1) amortized.
+    next_suffix: std::collections::HashMap<String, usize>,
 }
 
 struct Collect<'a>(&'a mut HashSet<String>);
@@ -48,6 +50,7 @@ impl Names {
         Names {
             taken,
             bound: HashSet::new(),
+            next_suffix: std::collections::HashMap::new(),
         }
     }
 
@@ -55,10 +58,10 @@ impl Names {
     /// earlier generated name uses. The first binding of a user name keeps it.
     pub fn fresh(&mut self, base: &str) -> String {
         let mut candidate = base.to_string();
-        let mut counter = 1;
+        let counter = self.next_suffix.entry(base.to_string()).or_insert(1);
         while self.taken.contains(&candidate) {
             candidate = format!("{base}_{counter}");
-            counter += 1;
+            *counter += 1;
         }
         self.taken.insert(candidate.clone());
         candidate
