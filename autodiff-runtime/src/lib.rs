@@ -38,6 +38,9 @@
 //! | the gradient of a scalar loss with respect to many inputs | `f_grad(params)` | one forward and one reverse sweep, whatever the number of inputs |
 //! | `seedᵀ·J` for a vector result or in-place state (adjoint of a time step, backpropagating through a simulation you drive yourself) | `f_vjp(params, shadows, seed)` | the same |
 //! | the gradient with respect to some parameters only | `#[differentiate(wrt(a, b))]` | less: nothing is computed for the others |
+//! | a directional derivative `J·v`, or derivatives of a function with few inputs | `f_jvp(params, tangents)` (`forward`) | one forward pass with tangents, no stack |
+//! | a Hessian-vector product (Newton-CG, trust regions) | `f_hvp(params, v)` (`hvp`) | one `f_grad` plus one reverse sweep of the tangent code |
+//! | a small dense Jacobian or Hessian | `f_jacobian` (`jacobian`), `f_hessian` (`hvp`) | one sweep per input or per output, whichever is fewer |
 //!
 //! # What is saved, and why
 //!
@@ -132,8 +135,21 @@
 ///
 /// * `#[differentiate]` / `#[differentiate(reverse)]`: `f_grad` (for functions
 ///   returning `f64` or `f32`) and `f_vjp` (for any float result, or none).
+/// * `forward`: `f_jvp(params..., tangents...) -> (value, value_tangent)`, one
+///   tangent per differentiated parameter in parameter order (a `&mut` buffer's
+///   tangent is `&mut` and ends holding the tangent of its final state).
+/// * `hvp` (scalar functions without `&mut` parameters): also `f_hvp(params...,
+///   v...) -> (value, gradient, H·v)`, reverse mode over forward mode, and
+///   `f_hessian(params) -> (value, Matrix)` by one `f_hvp` per input.
+/// * `jacobian`: `f_jacobian(params) -> (value, Matrix)`, the dense Jacobian of the
+///   returned value and the final `&mut` buffers (rows, in that order) with respect
+///   to the differentiated inputs flattened in parameter order (columns), by forward
+///   sweeps when there are fewer inputs than outputs and reverse sweeps otherwise.
 /// * `wrt(a, b)`: differentiate with respect to these parameters only; the others
 ///   are passive (a `&mut` buffer left out gets no shadow, and is still updated).
+///
+/// Forward mode, `hvp` and `jacobian` cannot call other `#[differentiate]`
+/// functions yet (a compile-time error says so); reverse mode can.
 ///
 /// With `AUTODIFF_EXPAND_DIR=dir` in the environment of a build, the macro writes
 /// the code it generates for each function to `dir/<name>.rs`.
