@@ -34,6 +34,8 @@ pub struct Modes<'a> {
     pub hvp: Option<(&'a Tangent, Core<'a>)>,
     /// `f_jacobian`, built on `f_jvp` and `f_vjp`.
     pub jacobian: bool,
+    /// The tangent IR with every float parameter differentiated, for `__forward`.
+    pub full_forward: (&'a Tangent, Sweeps),
 }
 
 pub fn emit(
@@ -72,6 +74,7 @@ pub fn emit(
         None => (TokenStream::new(), TokenStream::new()),
     };
     let jacobian = modes.jacobian.then(|| jacobian_fn(item, public.sig));
+    let forward_core = forward_core_fn(full.sig, modes.full_forward.0, &modes.full_forward.1);
     let doc = format!(
         "Reverse-mode derivative code of [`{name}`], called by the reverse sweeps of other `#[differentiate]` functions."
     );
@@ -88,6 +91,7 @@ pub fn emit(
             #full_core
             #wrt_core
             #hvp_core
+            #forward_core
         }
 
         #vjp
@@ -973,6 +977,78 @@ fn hessian_fn(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
                 #column
             }
             (__ad_value, __ad_h)
+        }
+    }
+}
+
+/// `__forward`: the forward-mode core other functions' tangent code calls. Every
+/// parameter is followed by its tangent (`&[F]` for arrays, `&mut [F]` for `&mut`
+/// buffers, `()` for passive data); returns `(value, tangent of the value)`.
+fn forward_core_fn(sig: &Signature, tangent: &Tangent, sweeps: &Sweeps) -> TokenStream {
+    let float = float(sig);
+    let mut params = Vec::new();
+    for (k, param) in sig.params.iter().enumerate() {
+        let ident = &param.ident;
+        let ty = &param.ty;
+        let dot = tangent.param_tangent[k].map(|t| tangent.sig.params[t].ident.clone());
+        let slot_name = match &dot {
+            Some(dot) => quote!(mut #dot),
+            None => quote!(_),
+        };
+        match &param.kind {
+            ParamKind::Scalar => {
+                params.push(quote!(mut #ident: #ty));
+                params.push(quote!(#slot_name: #float));
+            }
+            ParamKind::Array { access, shape } => {
+                let slot_ty = match access {
+                    Access::Shared => quote!(&[#float]),
+                    Access::Mut => quote!(&mut [#float]),
+                    Access::Owned => array_type(shape, &float),
+                };
+                match access {
+                    Access::Owned => params.push(quote!(mut #ident: #ty)),
+                    _ => params.push(quote!(#ident: #ty)),
+                }
+                params.push(quote!(#slot_name: #slot_ty));
+            }
+            ParamKind::Passive(_) => {
+                params.push(quote!(#ident: #ty));
+                params.push(quote!(_: ()));
+            }
+        }
+    }
+    let func = &tangent.func;
+    let mut locals = TokenStream::new();
+    for var in &func.vars {
+        if var.origin == Origin::Local {
+            let ident = crate::ir::ident(&var.name, var.span);
+            locals.extend(declare(&ident, &var.ty, &float));
+        }
+    }
+    let ret_ty = match &sig.ret {
+        RetKind::Unit => quote!(()),
+        RetKind::Scalar => float.clone(),
+        RetKind::Array(shape) => array_type(shape, &float),
+    };
+    let result = match (tangent.value, func.ret) {
+        (Some(value), Some(dot)) => {
+            let value = crate::ir::ident(&func.var(value).name, Span::call_site());
+            let dot = crate::ir::ident(&func.var(dot).name, Span::call_site());
+            quote!((#value, #dot))
+        }
+        _ => quote!(((), ())),
+    };
+    let (forward, sweep_locals) = (&sweeps.forward, &sweeps.locals);
+    quote! {
+        #[doc(hidden)]
+        #[inline]
+        #[allow(unused_mut, unused_variables, unused_assignments, unused_parens, unused_braces, non_snake_case, clippy::all, clippy::pedantic)]
+        pub fn __forward(#(#params),*) -> (#ret_ty, #ret_ty) {
+            #locals
+            #sweep_locals
+            #forward
+            #result
         }
     }
 }

@@ -79,24 +79,28 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
     };
     // Forward mode: the tangent IR, run forward for `f_jvp`, and differentiated
     // again in reverse for `f_hvp`.
+    // `__forward` differentiates every float parameter, for callers' forward mode.
+    let full_tangent = forward::transform(&lowered, &all, &full_activity);
+    let full_forward = reverse::transform(
+        &full_tangent.func,
+        &full_tangent.sig,
+        &activity::Activity::none(full_tangent.func.vars.len()),
+        &tbr::Tbr::default(),
+    );
     let tangent = if args.forward || args.hvp {
         let activity = activity::analyze(&lowered, &sig);
-        match forward::transform(&lowered, &sig, &activity) {
-            Ok(tangent) => Some(tangent),
-            Err(forward::Unsupported::Call(span)) => {
-                let error = syn::Error::new(
-                    span,
-                    "#[differentiate(forward)] and `hvp` do not support calls to other differentiated functions yet: inline the callee, or use reverse mode (`f_grad` / `f_vjp`) for this function",
-                );
-                let error = error.to_compile_error();
-                return quote!(#func #error);
-            }
-        }
+        Some(forward::transform(&lowered, &sig, &activity))
     } else {
         None
     };
     if args.hvp {
         let mut errors: Vec<syn::Error> = Vec::new();
+        if tangent.as_ref().is_some_and(|tangent| tangent.has_calls) {
+            errors.push(syn::Error::new(
+                func.sig.ident.span(),
+                "`hvp` cannot differentiate through calls to other `#[differentiate]` functions yet: inline the callee here, or use `forward` / `f_grad` for this function",
+            ));
+        }
         if !matches!(sig.ret, sig::RetKind::Scalar) {
             errors.push(syn::Error::new_spanned(
                 &func.sig.output,
@@ -156,6 +160,7 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
         forward: forward_sweep,
         hvp,
         jacobian: args.jacobian,
+        full_forward: (&full_tangent, full_forward),
     };
     let output = codegen::emit(&func, &lowered, full, wrt, modes);
     dump(&func.sig.ident, &output);

@@ -148,8 +148,8 @@
 /// * `wrt(a, b)`: differentiate with respect to these parameters only; the others
 ///   are passive (a `&mut` buffer left out gets no shadow, and is still updated).
 ///
-/// Forward mode, `hvp` and `jacobian` cannot call other `#[differentiate]`
-/// functions yet (a compile-time error says so); reverse mode can.
+/// `hvp` cannot differentiate through calls to other `#[differentiate]` functions
+/// yet (a compile-time error says so); reverse mode, forward mode and `jacobian` can.
 ///
 /// With `AUTODIFF_EXPAND_DIR=dir` in the environment of a build, the macro writes
 /// the code it generates for each function to `dir/<name>.rs`.

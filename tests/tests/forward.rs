@@ -156,3 +156,54 @@ fn hvp_matches_finite_differences_of_the_gradient_and_is_symmetric() {
         }
     }
 }
+
+/// Reverse-only callee: forward mode still reaches it through its `__forward`.
+#[differentiate]
+fn spring_energy(x: &[f64], k: f64) -> f64 {
+    let mut e = 0.0;
+    for i in 0..x.len() - 1 {
+        let d = x[i + 1] - x[i];
+        e += 0.5 * k * d * d;
+    }
+    e
+}
+
+#[differentiate]
+fn relax_step(x: &mut [f64], k: f64, dt: f64) {
+    for i in 1..x.len() - 1 {
+        x[i] += dt * k * (x[i - 1] - 2.0 * x[i] + x[i + 1]).sin();
+    }
+}
+
+#[differentiate(forward, jacobian)]
+fn chain_of_calls(x: &[f64], k: f64) -> Vec<f64> {
+    let mut state = x.to_vec();
+    relax_step(&mut state, k, 0.1);
+    relax_step(&mut state, k, 0.1);
+    let e = spring_energy(&state, k);
+    vec![e, state[1] * e, state[2]]
+}
+
+#[test]
+fn forward_mode_through_calls() {
+    let x = [0.1, 0.5, -0.3, 0.8];
+    let k = 1.3;
+    let (value, jac) = chain_of_calls_jacobian(&x, k);
+    assert_eq!(value, chain_of_calls(&x, k));
+    let fd = autodiff_runtime::check::fd_jacobian(
+        |v| chain_of_calls(&v[..4], v[4]),
+        &[&x[..], &[k]].concat(),
+    );
+    for i in 0..3 {
+        for j in 0..5 {
+            close(jac[(i, j)], fd[i][j], 1e-8);
+        }
+    }
+    let v = [0.3, -0.2, 0.7, 0.1];
+    let (value, tangent) = chain_of_calls_jvp(&x, k, &v, 0.5);
+    assert_eq!(value, chain_of_calls(&x, k));
+    for i in 0..3 {
+        let expected: f64 = (0..4).map(|j| jac[(i, j)] * v[j]).sum::<f64>() + jac[(i, 4)] * 0.5;
+        close(tangent[i], expected, 1e-12);
+    }
+}

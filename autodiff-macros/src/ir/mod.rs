@@ -167,6 +167,28 @@ pub enum CallArg {
     Passive(PExpr),
 }
 
+/// The tangent side of a call in tangent IR.
+#[derive(Clone, Debug)]
+pub struct CallTangent {
+    /// Receives the tangent of the result.
+    pub dst: Option<VarId>,
+    /// One per argument, beside it.
+    pub args: Vec<ArgTangent>,
+}
+
+/// The tangent passed beside one call argument.
+#[derive(Clone, Debug)]
+pub enum ArgTangent {
+    /// A scalar's tangent (a constant zero when it has none).
+    Float(Operand),
+    /// An array's tangent array, or `None` for zeros.
+    Array(Option<VarId>),
+    /// A `&mut` array's tangent array, or `None` for scratch zeros.
+    MutArray(Option<VarId>),
+    /// Nothing (passive argument; the callee's slot is `()` or ignored).
+    Passive,
+}
+
 /// How an array argument is written at the call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArgPass {
@@ -243,6 +265,9 @@ pub enum Stmt {
         func: TokenStream,
         args: Vec<CallArg>,
         span: Span,
+        /// In tangent IR: the call goes to `func::__forward`, which also returns the
+        /// tangent of the result and updates the tangents of `&mut` arguments.
+        tangent: Option<CallTangent>,
     },
     /// A statement run for its effect only in the forward sweep (e.g. `assert!`).
     Effect(PExpr),

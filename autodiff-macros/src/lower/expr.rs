@@ -472,6 +472,7 @@ impl Lowerer<'_> {
             func,
             args,
             span,
+            tangent: None,
         });
     }
 

@@ -29,19 +29,14 @@ pub struct Tangent {
     pub sig: Signature,
     /// The variable holding the primal result.
     pub value: Option<VarId>,
+    /// For each original parameter, the index of its tangent parameter in `sig`.
+    pub param_tangent: Vec<Option<usize>>,
+    /// Whether it calls other functions (their `__forward`): reverse mode cannot
+    /// differentiate such tangent code yet, so `hvp` refuses it.
+    pub has_calls: bool,
 }
 
-/// Statements that a tangent needs but forward mode cannot build yet.
-pub enum Unsupported {
-    /// A call to another function: its `__forward` does not exist yet.
-    Call(Span),
-}
-
-pub fn transform(
-    func: &Function,
-    sig: &Signature,
-    activity: &Activity,
-) -> Result<Tangent, Unsupported> {
+pub fn transform(func: &Function, sig: &Signature, activity: &Activity) -> Tangent {
     let mut out = Builder {
         names: func
             .vars
@@ -49,12 +44,14 @@ pub fn transform(
             .flat_map(|var| [var.name.clone(), var.adjoint.clone()])
             .collect(),
         counter: 0,
+        has_calls: false,
         vars: func.vars.clone(),
         dot: vec![None; func.vars.len()],
         float: sig.float.name(),
         stmts: Vec::new(),
     };
     let mut tangent_sig = sig.clone();
+    let mut param_tangent = vec![None; sig.params.len()];
     for (index, var) in func.vars.iter().enumerate() {
         let id = VarId(index as u32);
         if !activity.is_active(id) {
@@ -70,6 +67,7 @@ pub fn transform(
                     kind: param.kind.clone(),
                     active: false,
                 });
+                param_tangent[position] = Some(tangent_sig.params.len() - 1);
                 Origin::Param(tangent_sig.params.len() - 1)
             }
             _ => Origin::Local,
@@ -81,7 +79,7 @@ pub fn transform(
         let tangent = out.push_var(name, var.ty.clone(), origin, var.span);
         out.dot[index] = Some(tangent);
     }
-    let body = out.block(&func.body)?;
+    let body = out.block(&func.body);
     out.stmts = body;
     let tangent_ret = match func.ret {
         Some(ret) => Some(match out.dot[ret.0 as usize] {
@@ -122,7 +120,7 @@ pub fn transform(
         }),
         None => None,
     };
-    Ok(Tangent {
+    Tangent {
         func: Function {
             vars: out.vars,
             body: out.stmts,
@@ -130,7 +128,9 @@ pub fn transform(
         },
         sig: tangent_sig,
         value: func.ret,
-    })
+        param_tangent,
+        has_calls: out.has_calls,
+    }
 }
 
 struct Builder {
@@ -139,6 +139,8 @@ struct Builder {
     counter: usize,
     vars: Vec<Var>,
     dot: Vec<Option<VarId>>,
+    /// Whether the tangent IR calls other functions' `__forward`.
+    has_calls: bool,
     float: &'static str,
     stmts: Block,
 }
@@ -292,8 +294,10 @@ impl Builder {
                 (quote!(#name), vec![*id])
             }
             Operand::Const(value) => {
+                // Typed, so that `c.is_nan()` on a literal resolves.
                 let tokens = &value.tokens;
-                (quote!((#tokens)), value.reads.clone())
+                let float = syn::Ident::new(self.float, Span::call_site());
+                (quote!(((#tokens) as #float)), value.reads.clone())
             }
         }
     }
@@ -649,15 +653,15 @@ impl Builder {
         }
     }
 
-    fn block(&mut self, block: &Block) -> Result<Block, Unsupported> {
+    fn block(&mut self, block: &Block) -> Block {
         let outer = std::mem::take(&mut self.stmts);
         for stmt in block {
-            self.stmt(stmt)?;
+            self.stmt(stmt);
         }
-        Ok(std::mem::replace(&mut self.stmts, outer))
+        std::mem::replace(&mut self.stmts, outer)
     }
 
-    fn stmt(&mut self, stmt: &Stmt) -> Result<(), Unsupported> {
+    fn stmt(&mut self, stmt: &Stmt) {
         match stmt {
             Stmt::Float { dst, op, span } => {
                 if let Some(tangent) = self.dot[dst.0 as usize] {
@@ -735,17 +739,38 @@ impl Builder {
                 self.stmts.push(stmt.clone());
             }
             Stmt::Call {
-                span, dst, args, ..
+                dst,
+                func,
+                args,
+                span,
+                ..
             } => {
-                let active = dst.is_some_and(|d| self.dot[d.0 as usize].is_some())
-                    || args.iter().any(|arg| {
-                        crate::analysis::activity::call_input(arg)
-                            .is_some_and(|v| self.dot[v.0 as usize].is_some())
-                    });
-                if active {
-                    return Err(Unsupported::Call(*span));
-                }
-                self.stmts.push(stmt.clone());
+                use crate::ir::{ArgTangent, CallArg, CallTangent};
+                let tangents = args
+                    .iter()
+                    .map(|arg| match arg {
+                        CallArg::Float(operand) => ArgTangent::Float(match self.dot_of(operand) {
+                            Some(dot) => Operand::Var(dot),
+                            None => self.konst(0.0),
+                        }),
+                        CallArg::Array { var, .. } => ArgTangent::Array(self.dot[var.0 as usize]),
+                        CallArg::MutArray { var, .. } => {
+                            ArgTangent::MutArray(self.dot[var.0 as usize])
+                        }
+                        CallArg::Passive(_) => ArgTangent::Passive,
+                    })
+                    .collect();
+                self.stmts.push(Stmt::Call {
+                    dst: *dst,
+                    func: func.clone(),
+                    args: args.clone(),
+                    span: *span,
+                    tangent: Some(CallTangent {
+                        dst: dst.and_then(|d| self.dot[d.0 as usize]),
+                        args: tangents,
+                    }),
+                });
+                self.has_calls = true;
             }
             Stmt::Passive { .. } | Stmt::Effect(_) => self.stmts.push(stmt.clone()),
             Stmt::If {
@@ -753,8 +778,8 @@ impl Builder {
                 then_block,
                 else_block,
             } => {
-                let then_block = self.block(then_block)?;
-                let else_block = self.block(else_block)?;
+                let then_block = self.block(then_block);
+                let else_block = self.block(else_block);
                 self.stmts.push(Stmt::If {
                     cond: cond.clone(),
                     then_block,
@@ -762,7 +787,7 @@ impl Builder {
                 });
             }
             Stmt::Loop(looped) => {
-                let body = self.block(&looped.body)?;
+                let body = self.block(&looped.body);
                 self.stmts.push(Stmt::Loop(Box::new(Loop {
                     kind: looped.kind.clone(),
                     body,
@@ -771,6 +796,5 @@ impl Builder {
                 })));
             }
         }
-        Ok(())
     }
 }

@@ -218,6 +218,17 @@ impl Gen<'_> {
                 func,
                 args,
                 span,
+                tangent: Some(tangent),
+            } => (
+                self.forward_call(*dst, func, args, tangent, *span),
+                TokenStream::new(),
+            ),
+            Stmt::Call {
+                dst,
+                func,
+                args,
+                span,
+                tangent: None,
             } => self.call(*dst, func, args, *span, dst.is_some_and(saves), in_loop),
             Stmt::Effect(value) => {
                 let value = pexpr(value);
@@ -597,6 +608,7 @@ impl Gen<'_> {
                 func: func.clone(),
                 args: args.to_vec(),
                 span,
+                tangent: None,
             },
             self.activity,
         );
@@ -703,6 +715,76 @@ impl Gen<'_> {
             #restore_pre_call
         });
         (forward, reverse)
+    }
+
+    /// A call in tangent IR (forward mode only):
+    /// `(dst, dst_dot) = func::__forward(arg, arg_tangent, ...)`.
+    fn forward_call(
+        &mut self,
+        dst: Option<VarId>,
+        func: &TokenStream,
+        args: &[CallArg],
+        tangent: &crate::ir::CallTangent,
+        span: Span,
+    ) -> TokenStream {
+        use crate::ir::ArgTangent;
+        let float = self.float.clone();
+        let mut rendered = Vec::new();
+        for (arg, arg_tangent) in args.iter().zip(&tangent.args) {
+            let primal = match arg {
+                CallArg::Float(operand) => self.operand(operand),
+                CallArg::Array {
+                    var,
+                    by: ArgPass::Value,
+                    ..
+                } => self.by_value(*var),
+                CallArg::Array { written, .. } | CallArg::MutArray { written, .. } => {
+                    written.clone()
+                }
+                CallArg::Passive(value) => pexpr(value),
+            };
+            let zeros_like = |this: &Self, var: VarId| {
+                let name = this.var(var);
+                quote!(::std::vec![0.0 as #float; #name.len()])
+            };
+            let slot = match (arg, arg_tangent) {
+                (_, ArgTangent::Float(operand)) => self.operand(operand),
+                (CallArg::Array { by, var, .. }, ArgTangent::Array(dot)) => match dot {
+                    Some(dot) if *by == ArgPass::Value => self.by_value(*dot),
+                    Some(dot) => {
+                        let dot = self.var(*dot);
+                        quote!(&#dot)
+                    }
+                    None if *by == ArgPass::Value => zeros_like(self, *var),
+                    None => {
+                        let zeros = zeros_like(self, *var);
+                        quote!(&#zeros)
+                    }
+                },
+                (CallArg::MutArray { var, .. }, ArgTangent::MutArray(dot)) => match dot {
+                    Some(dot) => {
+                        let dot = self.var(*dot);
+                        quote!(&mut #dot[..])
+                    }
+                    None => {
+                        let zeros = zeros_like(self, *var);
+                        quote!(&mut #zeros[..])
+                    }
+                },
+                _ => quote!(::core::default::Default::default()),
+            };
+            rendered.push(quote!(#primal, #slot));
+        }
+        let call = quote_spanned!(span=> #func::__forward(#(#rendered),*));
+        let value = dst.map(|dst| self.var(dst));
+        let dot = tangent.dst.map(|dot| self.var(dot));
+        match (value, dot) {
+            (Some(value), Some(dot)) => {
+                quote!({ let (__ad_v, __ad_d) = #call; #value = __ad_v; #dot = __ad_d; })
+            }
+            (Some(value), None) => quote!({ let (__ad_v, _) = #call; #value = __ad_v; }),
+            _ => quote!({ let _ = #call; }),
+        }
     }
 
     fn by_value(&self, var: VarId) -> TokenStream {
