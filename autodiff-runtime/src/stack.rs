@@ -63,6 +63,8 @@ pub struct Stack {
     pushed_bytes: usize,
     /// Bits pushed since the stack was acquired or created.
     pushed_bits: usize,
+    /// The most bytes held at once since the stack was acquired or created.
+    peak_held: usize,
 }
 
 impl fmt::Debug for Stack {
@@ -84,6 +86,8 @@ thread_local! {
     static LAST_BYTES: Cell<usize> = const { Cell::new(0) };
     /// The largest [`StackGuard`] total on this thread so far.
     static PEAK_BYTES: Cell<usize> = const { Cell::new(0) };
+    /// The most bytes the most recently dropped [`StackGuard`] held at once.
+    static LAST_PEAK: Cell<usize> = const { Cell::new(0) };
 }
 
 impl Stack {
@@ -136,6 +140,38 @@ impl Stack {
     #[inline]
     pub fn push<T: Saved>(&mut self, v: T) {
         v.push_on(self);
+        self.note_peak();
+    }
+
+    /// Bytes held right now (bits rounded up to bytes).
+    pub fn held_bytes(&self) -> usize {
+        self.f64s.len() * 8 + self.f32s.len() * 4 + self.words.len() * 8 + self.bit_len.div_ceil(8)
+    }
+
+    /// The most bytes held at once since the stack was acquired: the memory a
+    /// gradient call needed, as opposed to [`bytes_pushed`](Stack::bytes_pushed),
+    /// the total it wrote (a checkpointed loop pushes each iteration's tape twice but
+    /// holds one at a time).
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// s.push(1.0_f64);
+    /// s.push(2.0_f64);
+    /// s.pop::<f64>();
+    /// s.push(3.0_f64);
+    /// assert_eq!((s.bytes_pushed(), s.peak_bytes()), (24, 16));
+    /// ```
+    pub fn peak_bytes(&self) -> usize {
+        self.peak_held.max(self.held_bytes())
+    }
+
+    #[inline]
+    fn note_peak(&mut self) {
+        let held = self.held_bytes();
+        if held > self.peak_held {
+            self.peak_held = held;
+        }
     }
 
     /// Pops the most recent value of type `T`'s lane.
@@ -181,6 +217,7 @@ impl Stack {
         }
         self.bit_len += 1;
         self.pushed_bits += 1;
+        self.note_peak();
     }
 
     /// Pops the most recent bit.
@@ -362,6 +399,7 @@ impl Stack {
         self.bit_len = 0;
         self.pushed_bytes = 0;
         self.pushed_bits = 0;
+        self.peak_held = 0;
     }
 
     #[track_caller]
@@ -410,6 +448,24 @@ fn len_from_word(w: u64) -> usize {
 /// ```
 pub fn last_bytes_pushed() -> usize {
     LAST_BYTES.try_with(Cell::get).unwrap_or(0)
+}
+
+/// The most bytes the most recently dropped [`StackGuard`] on this thread held at
+/// once (see [`Stack::peak_bytes`]): after a gradient call, the stack memory it
+/// needed.
+///
+/// ```
+/// use autodiff_runtime::stack::{last_peak_bytes, Stack};
+///
+/// let mut s = Stack::acquire();
+/// s.push(1.0_f64);
+/// s.pop::<f64>();
+/// s.push(2.0_f64);
+/// drop(s);
+/// assert_eq!(last_peak_bytes(), 8);
+/// ```
+pub fn last_peak_bytes() -> usize {
+    LAST_PEAK.try_with(Cell::get).unwrap_or(0)
 }
 
 /// The largest [`bytes_pushed`](Stack::bytes_pushed) of any [`StackGuard`] dropped on
@@ -467,7 +523,9 @@ impl Drop for StackGuard {
     fn drop(&mut self) {
         let mut stack = std::mem::take(&mut self.stack);
         let bytes = stack.bytes_pushed();
+        let peak = stack.peak_bytes();
         let _ = LAST_BYTES.try_with(|c| c.set(bytes));
+        let _ = LAST_PEAK.try_with(|c| c.set(peak));
         let _ = PEAK_BYTES.try_with(|c| c.set(c.get().max(bytes)));
         stack.clear();
         let _ = POOL.try_with(|pool| {

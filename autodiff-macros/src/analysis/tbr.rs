@@ -36,6 +36,9 @@ pub struct Tbr {
     replay: HashSet<StmtPos>,
     /// `if` statements whose condition the reverse sweep re-evaluates.
     stable_conds: HashSet<StmtPos>,
+    /// Loops checkpointed per iteration: position → the variables their body
+    /// writes, snapshot at the start of every iteration.
+    checkpoints: HashMap<StmtPos, Vec<VarId>>,
 }
 
 impl Tbr {
@@ -48,6 +51,12 @@ impl Tbr {
     /// nothing).
     pub fn replays(&self, pos: StmtPos) -> bool {
         self.replay.contains(&pos)
+    }
+
+    /// The variables to snapshot per iteration when the loop at `pos` is
+    /// checkpointed.
+    pub fn checkpoint(&self, pos: StmtPos) -> Option<&[VarId]> {
+        self.checkpoints.get(&pos).map(Vec::as_slice)
     }
 
     /// Whether the `if` at `pos` has a condition the reverse sweep can re-evaluate.
@@ -177,10 +186,12 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
             saves.insert((site.pos, *var));
         }
     }
+    let checkpoints = checkpoints(func, activity);
     Tbr {
         saves,
         replay,
         stable_conds,
+        checkpoints,
     }
 }
 
@@ -308,6 +319,94 @@ impl Collector<'_> {
             }
         }
     }
+}
+
+/// Loops to checkpoint per iteration.
+///
+/// A top-level counted loop whose body holds a doubly nested loop records a tape
+/// per iteration that grows with the square of the inner sizes (GMM: points ×
+/// components × d²), while the state its body writes grows linearly. Such a loop
+/// snapshots every variable and array its body writes (except those declared in
+/// the body, which each iteration writes before reading) at the start of each
+/// iteration and runs its body without saving anything; the reverse sweep restores
+/// the snapshot, runs that one iteration again with its saves, and reverses it, so
+/// the stack holds one iteration's tape at a time (Tapenade's and Revolve's
+/// checkpointing, with one snapshot per iteration).
+fn checkpoints(func: &Function, activity: &Activity) -> HashMap<StmtPos, Vec<VarId>> {
+    let mut out = HashMap::new();
+    let mut pos = 0;
+    for stmt in &func.body {
+        let here = pos;
+        pos += count(stmt);
+        let Stmt::Loop(looped) = stmt else { continue };
+        if looped.exit.is_some() || !matches!(looped.kind, LoopKind::For { .. }) {
+            continue;
+        }
+        if nesting(&looped.body) < 2 || !body_is_active(&looped.body, activity) {
+            continue;
+        }
+        let mut written: Vec<VarId> = Vec::new();
+        let mut eligible = true;
+        crate::ir::walk(&looped.body, true, &mut |stmt, _| match stmt {
+            Stmt::Float { dst, .. } | Stmt::Passive { dst, .. } | Stmt::NewArray { dst, .. } => {
+                written.push(*dst)
+            }
+            Stmt::Store { array, .. } => written.push(*array),
+            Stmt::Call { .. } => eligible = false,
+            _ => {}
+        });
+        written.retain(|var| !looped.body_vars.contains(&var.0));
+        written.sort();
+        written.dedup();
+        if written
+            .iter()
+            .any(|var| matches!(func.var(*var).origin, Origin::Param(_)))
+        {
+            eligible = false;
+        }
+        if eligible {
+            out.insert(here, written);
+        }
+    }
+    out
+}
+
+/// Number of statements in pre-order, nested ones included.
+fn count(stmt: &Stmt) -> usize {
+    1 + match stmt {
+        Stmt::If {
+            then_block,
+            else_block,
+            ..
+        } => then_block.iter().chain(else_block).map(count).sum(),
+        Stmt::Loop(looped) => looped.body.iter().map(count).sum(),
+        _ => 0,
+    }
+}
+
+/// Depth of loop nesting inside a block.
+fn nesting(block: &Block) -> usize {
+    block
+        .iter()
+        .map(|stmt| match stmt {
+            Stmt::Loop(looped) => 1 + nesting(&looped.body),
+            Stmt::If {
+                then_block,
+                else_block,
+                ..
+            } => nesting(then_block).max(nesting(else_block)),
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn body_is_active(block: &Block, activity: &Activity) -> bool {
+    let mut active = false;
+    crate::ir::walk(block, true, &mut |stmt, _| {
+        active |= stmt_is_active(stmt, activity);
+    });
+    active
 }
 
 /// Whether passive tokens call a function (`g(x)`, not a method `x.len()`), which

@@ -231,6 +231,9 @@ pub struct Loop {
     pub exit: Option<PExpr>,
     /// Flags reset to `false` at the start of each iteration (`continue` flags).
     pub reset: Vec<VarId>,
+    /// Variables declared inside the body (`let`s and temporaries): each iteration
+    /// writes them before reading them, so a checkpoint need not save them.
+    pub body_vars: std::ops::Range<u32>,
 }
 
 #[derive(Clone, Debug)]

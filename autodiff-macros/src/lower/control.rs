@@ -718,7 +718,9 @@ impl Lowerer<'_> {
             cont: None,
         });
         let outer_exits = std::mem::take(&mut self.exits);
+        let first_body_var = self.vars.len() as u32;
         let body = self.in_block(body);
+        let body_vars = first_body_var..self.vars.len() as u32;
         let ctx = self.loops.pop();
         let mut set = std::mem::replace(&mut self.exits, outer_exits);
         let cont = ctx.and_then(|ctx| ctx.cont);
@@ -749,6 +751,7 @@ impl Lowerer<'_> {
             body,
             exit,
             reset: cont.into_iter().collect(),
+            body_vars,
         })));
     }
 

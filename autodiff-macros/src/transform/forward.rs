@@ -793,6 +793,7 @@ impl Builder {
                     body,
                     exit: looped.exit.clone(),
                     reset: looped.reset.clone(),
+                    body_vars: looped.body_vars.clone(),
                 })));
             }
         }

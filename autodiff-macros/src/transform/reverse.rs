@@ -47,6 +47,7 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tb
         locals: TokenStream::new(),
         uses_stack: false,
         unwound: Default::default(),
+        plain: false,
         pos: 0,
         next_local: 0,
     };
@@ -69,6 +70,8 @@ struct Gen<'a> {
     locals: TokenStream,
     uses_stack: bool,
     unwound: std::collections::BTreeSet<VarId>,
+    /// Generating the plain forward body of a checkpointed loop: nothing is saved.
+    plain: bool,
     /// Pre-order position of the statement being generated (as in `tbr`).
     pos: usize,
     next_local: usize,
@@ -147,7 +150,9 @@ impl Gen<'_> {
         ty: SaveTy,
         in_loop: bool,
     ) -> (TokenStream, TokenStream) {
-        if in_loop {
+        if self.plain {
+            (TokenStream::new(), quote!(#value))
+        } else if in_loop {
             self.uses_stack = true;
             (quote!(__ad_stack.push(#value);), quote!(__ad_stack.pop()))
         } else {
@@ -267,7 +272,7 @@ impl Gen<'_> {
                 // reverse:  [b = pop_bit()]; if b {rev..} else {rev..}
                 let flag = self.fresh_local("branch");
                 self.declare(&flag, SaveTy::Bool);
-                let (push, pop) = if in_loop {
+                let (push, pop) = if in_loop && !self.plain {
                     self.uses_stack = true;
                     (
                         quote!(__ad_stack.push_bit(#flag);),
@@ -507,7 +512,7 @@ impl Gen<'_> {
                 }
             }
         };
-        let (save, restore) = if saves {
+        let (save, restore) = if saves && !self.plain {
             self.uses_stack = true;
             let restore = if is_vec {
                 quote!(__ad_stack.pop_vec_into(&mut #name);)
@@ -809,6 +814,14 @@ impl Gen<'_> {
     }
 
     fn loop_stmt(&mut self, looped: &Loop, in_loop: bool) -> (TokenStream, TokenStream) {
+        let loop_pos = self.pos - 1;
+        if let (Some(vars), LoopKind::For { index, seq }) =
+            (self.tbr.checkpoint(loop_pos), &looped.kind)
+        {
+            if !self.plain {
+                return self.checkpointed_loop(looped, vars.to_vec(), *index, seq);
+            }
+        }
         let (body_fwd, body_rev) = self.block(&looped.body, true);
         let resets: TokenStream = looped
             .reset
@@ -841,7 +854,7 @@ impl Gen<'_> {
             LoopKind::Infinite => quote!(loop { #body }),
         };
         let (init_count, push_count, pop_count) = match &counter {
-            Some(counter) if in_loop => {
+            Some(counter) if in_loop && !self.plain => {
                 self.uses_stack = true;
                 (
                     quote!(#counter = 0;),
@@ -881,6 +894,62 @@ impl Gen<'_> {
             (LoopKind::Infinite, None) => TokenStream::new(),
         };
         (forward, quote!(#pop_count #reverse))
+    }
+
+    /// A loop checkpointed per iteration (see `tbr::checkpoints`):
+    ///
+    /// ```text
+    /// forward:  for i in seq         { push snapshot(vars); body (saving nothing) }
+    /// reverse:  for i in seq.rev()   { pop snapshot(vars); body (saving); reverse(body) }
+    /// ```
+    fn checkpointed_loop(
+        &mut self,
+        looped: &Loop,
+        vars: Vec<VarId>,
+        index: Option<VarId>,
+        seq: &RangeSeq,
+    ) -> (TokenStream, TokenStream) {
+        self.uses_stack = true;
+        let start = self.pos;
+        self.plain = true;
+        let (plain_body, _) = self.block(&looped.body, true);
+        self.plain = false;
+        let end = self.pos;
+        self.pos = start;
+        let (recorded_body, reverse_body) = self.block(&looped.body, true);
+        debug_assert_eq!(self.pos, end);
+        let mut snapshot = TokenStream::new();
+        let mut restore = TokenStream::new();
+        for var in &vars {
+            let name = self.var(*var);
+            let (push, pop) = match &self.func.var(*var).ty {
+                Ty::FloatArray(Shape::Fixed(_)) => (
+                    quote!(__ad_stack.push_slice(&#name[..]);),
+                    quote!(__ad_stack.pop_slice_into(&mut #name[..]);),
+                ),
+                Ty::FloatArray(_) => (
+                    quote!(__ad_stack.push_slice(&#name[..]);),
+                    quote!(__ad_stack.pop_vec_into(&mut #name);),
+                ),
+                _ => (
+                    quote!(__ad_stack.push(#name);),
+                    quote!(#name = __ad_stack.pop();),
+                ),
+            };
+            snapshot.extend(push);
+            restore = {
+                let mut ordered = pop;
+                ordered.extend(restore);
+                ordered
+            };
+        }
+        let index = self.index_pattern(index);
+        let forward_range = self.forward_range(seq);
+        let reverse_range = self.reverse_range(seq);
+        (
+            quote!(for #index in #forward_range { #snapshot #plain_body }),
+            quote!(for #index in #reverse_range { #restore #recorded_body #reverse_body }),
+        )
     }
 
     fn index_pattern(&self, index: Option<VarId>) -> TokenStream {
