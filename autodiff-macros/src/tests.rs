@@ -308,3 +308,19 @@ fn expansion_cost_grows_linearly() {
         );
     }
 }
+
+snapshot!(
+    read_only_loop,
+    quote!(),
+    quote! {
+        fn rosen(x: &[f64]) -> f64 {
+            let mut s = 0.0;
+            for i in 0..x.len() - 1 {
+                let a = 1.0 - x[i];
+                let b = x[i + 1] - x[i] * x[i];
+                s += a * a + 100.0 * b * b;
+            }
+            s
+        }
+    }
+);

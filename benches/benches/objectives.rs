@@ -1,6 +1,8 @@
 //! Criterion benchmarks of the four objectives at their reference sizes: the primal,
 //! `f_grad`, the hand-written adjoint, num-dual on 4 directions and echidna's tape.
 //! Each method's gradient is checked against the hand adjoint before it is timed.
+//! Then the second-order cases: `f_grad` and `f_hvp` (checked against finite
+//! differences of `f_grad` first).
 //!
 //! `cargo bench -p autodiff-benches` (a few minutes). The table of medians and ratios
 //! comes from `cargo run --release -p autodiff-benches --bin report`.
@@ -8,7 +10,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use autodiff_benches::second_order::{self, HvpCase};
 use autodiff_benches::{dual_directional, max_rel_diff, reference_objectives, Objective};
+use autodiff_runtime::check::{check_jvp, Tolerance};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const DUAL_DIRECTIONS: usize = 4;
@@ -63,5 +67,42 @@ fn objectives(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, objectives);
+fn check_hvp(case: &dyn HvpCase) {
+    let (_, g, hv) = case.hvp();
+    assert_eq!(
+        g,
+        case.grad().1,
+        "{}: f_hvp gradient vs f_grad",
+        case.name()
+    );
+    if let Err(e) = check_jvp(
+        |p| case.grad_at(p).1,
+        case.x(),
+        case.v(),
+        &hv,
+        Tolerance::default(),
+    ) {
+        panic!(
+            "{}: f_hvp vs finite differences of f_grad:\n{e}",
+            case.name()
+        );
+    }
+}
+
+fn hessian_vector_products(c: &mut Criterion) {
+    for case in second_order::reference_cases() {
+        check_hvp(case.as_ref());
+        let mut group = c.benchmark_group(format!("{} (second order)", case.name()));
+        group
+            .sample_size(20)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2));
+        group.bench_function("primal", |b| b.iter(|| black_box(case.value_at(case.x()))));
+        group.bench_function("f_grad", |b| b.iter(|| black_box(case.grad())));
+        group.bench_function("f_hvp", |b| b.iter(|| black_box(case.hvp())));
+        group.finish();
+    }
+}
+
+criterion_group!(benches, objectives, hessian_vector_products);
 criterion_main!(benches);

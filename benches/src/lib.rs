@@ -6,7 +6,9 @@
 //! * [`gmm`]: ADBench's Gaussian mixture model objective;
 //! * [`lstm`]: ADBench's LSTM objective;
 //! * [`spring`]: a damped spring chain integrated by semi-implicit Euler;
-//! * [`heat`]: the 1-D heat equation with a `sin(u)` source, explicit steps.
+//! * [`heat`]: the 1-D heat equation with a `sin(u)` source, explicit steps;
+//! * [`second_order`]: `f_hvp` against `f_grad` (`#[differentiate(hvp)]`) on the
+//!   1,000-dimensional Rosenbrock function and a nonlinear spring-chain energy.
 //!
 //! `cargo bench -p autodiff-benches` runs the criterion benchmarks;
 //! `cargo run --release -p autodiff-benches --bin report` prints the table of medians
@@ -20,6 +22,7 @@ pub mod gmm;
 pub mod heat;
 pub mod lstm;
 pub mod scalar;
+pub mod second_order;
 pub mod spring;
 
 use num_dual::Dual64;

@@ -93,3 +93,59 @@ fn reference_sizes_agree() {
         );
     }
 }
+
+#[test]
+fn f_hvp_matches_finite_differences_of_f_grad_and_is_symmetric() {
+    use autodiff_runtime::check::{check_jvp, sample_points};
+    for case in second_order::small_cases() {
+        let x = case.x();
+        let v = case.v();
+        let (value, g, hv) = case.hvp();
+        assert_eq!(value, case.value_at(x), "{}: f_hvp value", case.name());
+        assert_eq!(
+            (value, g.clone()),
+            case.grad(),
+            "{}: f_hvp gradient is not f_grad's",
+            case.name()
+        );
+        if let Err(e) = check_gradient(|p| case.value_at(p), x, &g, Tolerance::default()) {
+            panic!("{}: f_grad vs finite differences:\n{e}", case.name());
+        }
+        if let Err(e) = check_jvp(|p| case.grad_at(p).1, x, v, &hv, Tolerance::default()) {
+            panic!(
+                "{}: f_hvp vs finite differences of f_grad:\n{e}",
+                case.name()
+            );
+        }
+        // uᵀ(H v) == vᵀ(H u)
+        let u = sample_points(3, x.len(), -1.0, 1.0);
+        let (_, _, hu) = case.hvp_at(x, &u);
+        let uhv: f64 = u.iter().zip(&hv).map(|(a, b)| a * b).sum();
+        let vhu: f64 = v.iter().zip(&hu).map(|(a, b)| a * b).sum();
+        assert!(
+            (uhv - vhu).abs() <= 1e-12 * uhv.abs().max(vhu.abs()),
+            "{}: u.Hv = {uhv} but v.Hu = {vhu}",
+            case.name()
+        );
+    }
+}
+
+#[test]
+fn f_hvp_at_reference_sizes_matches_finite_differences_of_f_grad() {
+    use autodiff_runtime::check::check_jvp;
+    for case in second_order::reference_cases() {
+        let (_, _, hv) = case.hvp();
+        if let Err(e) = check_jvp(
+            |p| case.grad_at(p).1,
+            case.x(),
+            case.v(),
+            &hv,
+            Tolerance::default(),
+        ) {
+            panic!(
+                "{}: f_hvp vs finite differences of f_grad:\n{e}",
+                case.name()
+            );
+        }
+    }
+}

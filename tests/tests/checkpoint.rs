@@ -57,3 +57,24 @@ fn checkpointed_loop_gradient_and_memory() {
         "{peak} of {pushed} bytes held at once: the n-loop is not checkpointed"
     );
 }
+
+#[differentiate]
+fn rosen(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() - 1 {
+        let a = 1.0 - x[i];
+        let b = x[i + 1] - x[i] * x[i];
+        s += a * a + 100.0 * b * b;
+    }
+    s
+}
+
+/// Reads of a `&[f64]` parameter and what is computed from them are replayed in
+/// the reverse sweep: nothing is saved at all.
+#[test]
+fn read_only_inputs_are_replayed_not_saved() {
+    let x = vec![0.5; 1000];
+    let (_, g) = rosen_grad(&x);
+    assert_gradient(rosen, &x, &g);
+    assert_eq!(autodiff_runtime::stack::last_bytes_pushed(), 0);
+}

@@ -146,7 +146,6 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
                     .is_some_and(|def| dominates(def, &candidate.site))
         };
         if !candidate.site.loops.is_empty()
-            && !reads[dst.0 as usize].is_empty()
             && write_count[dst.0 as usize] == 1
             && !matches!(func.var(dst).origin, Origin::Param(_))
             && candidate.arrays.iter().all(|array| unchanging(*array))
@@ -159,7 +158,7 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
             replayed_vars.insert(dst, candidate.site.clone());
         }
     }
-    let stable_conds = conds
+    let stable_conds: HashSet<StmtPos> = conds
         .iter()
         .filter(|(_, cond_reads, site)| {
             cond_reads.iter().all(|var| {
@@ -171,6 +170,23 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
         })
         .map(|(pos, _, _)| *pos)
         .collect();
+    // Keep only replays whose value the reverse sweep reads, directly or through a
+    // later replay (a flag set in a loop needs none).
+    let mut wanted: HashSet<VarId> = conds
+        .iter()
+        .filter(|(pos, _, _)| stable_conds.contains(pos))
+        .flat_map(|(_, cond_reads, _)| cond_reads.iter().copied())
+        .collect();
+    for candidate in candidates.iter().rev() {
+        if !replay.contains(&candidate.site.pos) {
+            continue;
+        }
+        if reads[candidate.dst.0 as usize].is_empty() && !wanted.contains(&candidate.dst) {
+            replay.remove(&candidate.site.pos);
+            continue;
+        }
+        wanted.extend(candidate.reads.iter().copied());
+    }
     let mut saves = std::collections::HashSet::new();
     for (var, site) in &writes {
         if replayed_vars.contains_key(var) {

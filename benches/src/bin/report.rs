@@ -5,15 +5,20 @@
 //! call of each, measured by a counting allocator in a fresh thread (so `f_grad`'s
 //! stack starts empty and its growth is counted).
 //!
+//! A second table gives the cost of a Hessian-vector product (`f_hvp`, checked
+//! against finite differences of `f_grad`) over one gradient (`f_grad`).
+//!
 //! `REPORT_RUNS=n` changes the number of timed calls (default 11).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use autodiff_benches::second_order::{self, HvpCase};
 use autodiff_benches::{
     dual_directional, gmm::GmmData, max_rel_diff, reference_objectives, Objective,
 };
+use autodiff_runtime::check::{check_jvp, fd_directional, Tolerance};
 
 /// The system allocator, counting live bytes and their high-water mark.
 struct Counting;
@@ -267,6 +272,8 @@ fn main() {
     println!();
     println!("Target: peak heap of f_grad <= 1.2 x the hand adjoint's.");
 
+    second_order_table(runs);
+
     // The large GMM: must run. One call each, f_grad then hand, checked against each other.
     println!();
     let big = GmmData::new(64, 100, 1000);
@@ -298,4 +305,77 @@ fn main() {
         t_grad / t_hand
     );
     assert!(e < TOL, "large GMM: f_grad disagrees with the hand adjoint");
+}
+
+/// Checks `f_hvp` against finite differences of `f_grad`; panics on disagreement.
+fn check_hvp(case: &dyn HvpCase) {
+    let (_, g, hv) = case.hvp();
+    assert_eq!(
+        g,
+        case.grad().1,
+        "{}: f_hvp gradient differs from f_grad",
+        case.name()
+    );
+    let grad_of = |p: &[f64]| case.grad_at(p).1;
+    let fd = fd_directional(grad_of, case.x(), case.v());
+    println!(
+        "  check {:<26} f_hvp vs finite differences of f_grad: max rel diff {:.1e}",
+        case.name(),
+        max_rel_diff(&hv, &fd)
+    );
+    if let Err(e) = check_jvp(grad_of, case.x(), case.v(), &hv, Tolerance::default()) {
+        panic!(
+            "{}: f_hvp disagrees with finite differences of f_grad:\n{e}",
+            case.name()
+        );
+    }
+}
+
+/// The second-order table: primal, `f_grad` and `f_hvp` medians and the ratio
+/// `f_hvp / f_grad`.
+fn second_order_table(runs: usize) {
+    // Sub-microsecond-scale calls: time batches so the clock's resolution does not
+    // dominate.
+    const BATCH: usize = 100;
+    let cases = second_order::reference_cases();
+    println!();
+    println!("Second order: checking f_hvp against finite differences of f_grad:");
+    for case in &cases {
+        check_hvp(case.as_ref());
+    }
+    println!();
+    println!("Timing: median of {runs} batches of {BATCH} calls.");
+    println!("| function | inputs | primal | f_grad | f_hvp | f_grad/primal | f_hvp/f_grad |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for case in &cases {
+        let x = case.x();
+        let batch = |f: &dyn Fn()| {
+            median_secs(runs, || {
+                for _ in 0..BATCH {
+                    f();
+                }
+            }) / BATCH as f64
+        };
+        let primal = batch(&|| {
+            std::hint::black_box(case.value_at(std::hint::black_box(x)));
+        });
+        let grad = batch(&|| {
+            std::hint::black_box(case.grad());
+        });
+        let hvp = batch(&|| {
+            std::hint::black_box(case.hvp());
+        });
+        println!(
+            "| {} | {} | {} | {} | {} | {:.2} | {:.2} |",
+            case.name(),
+            x.len(),
+            fmt_time(primal),
+            fmt_time(grad),
+            fmt_time(hvp),
+            grad / primal,
+            hvp / grad,
+        );
+    }
+    println!();
+    println!("f_hvp returns the value, the gradient and H*v in one reverse-over-forward sweep.");
 }
