@@ -132,8 +132,19 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
     };
     // Replayable statements, decided in program order so that a statement may
     // build on an earlier replayed one that runs before it in the same iteration.
-    let unchanging = |array: VarId| {
-        write_count[array.0 as usize] == 0 && matches!(func.var(array).origin, Origin::Param(_))
+    // An array read at `site` holds the same values when the reverse sweep gets
+    // there if every write to it comes earlier and outside any loop around the
+    // read: parameters behind `&`, and tables filled before the loop (GMM's `qdiag`).
+    let mut array_writes: HashMap<VarId, Vec<&Site>> = HashMap::new();
+    for (var, site) in &writes {
+        array_writes.entry(*var).or_default().push(site);
+    }
+    let frozen = |array: VarId, site: &Site| {
+        array_writes.get(&array).is_none_or(|sites| {
+            sites
+                .iter()
+                .all(|write| write.pos < site.pos && !shares_loop(write, site))
+        })
     };
     let mut replayed_vars: HashMap<VarId, Site> = HashMap::new();
     let mut replay = HashSet::new();
@@ -148,7 +159,10 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
         if !candidate.site.loops.is_empty()
             && write_count[dst.0 as usize] == 1
             && !matches!(func.var(dst).origin, Origin::Param(_))
-            && candidate.arrays.iter().all(|array| unchanging(*array))
+            && candidate
+                .arrays
+                .iter()
+                .all(|array| frozen(*array, &candidate.site))
             && candidate.reads.iter().all(available)
             && reads[dst.0 as usize]
                 .iter()
