@@ -207,3 +207,17 @@ fn forward_mode_through_calls() {
         close(tangent[i], expected, 1e-12);
     }
 }
+
+/// A differentiated parameter that does not influence the result still takes a
+/// tangent, and contributes nothing.
+#[differentiate(forward)]
+fn ignores_y(x: f64, y: f64) -> f64 {
+    x * 2.0
+}
+
+#[test]
+fn jvp_takes_a_tangent_for_every_differentiated_parameter() {
+    let (value, tangent) = ignores_y_jvp(1.5, 7.0, 1.0, 100.0);
+    assert_eq!(value, 3.0);
+    assert_eq!(tangent, 2.0);
+}

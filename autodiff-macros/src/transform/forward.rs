@@ -54,7 +54,11 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity) -> Tange
     let mut param_tangent = vec![None; sig.params.len()];
     for (index, var) in func.vars.iter().enumerate() {
         let id = VarId(index as u32);
-        if !activity.is_active(id) {
+        // Every differentiated parameter gets a tangent, also one that turns out not
+        // to influence the result: `f_jvp` takes one tangent per such parameter.
+        let differentiated_param =
+            matches!(var.origin, Origin::Param(position) if sig.params[position].active);
+        if !activity.is_active(id) && !differentiated_param {
             continue;
         }
         let origin = match var.origin {
