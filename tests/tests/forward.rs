@@ -211,6 +211,7 @@ fn forward_mode_through_calls() {
 /// A differentiated parameter that does not influence the result still takes a
 /// tangent, and contributes nothing.
 #[differentiate(forward)]
+#[allow(unused_variables)]
 fn ignores_y(x: f64, y: f64) -> f64 {
     x * 2.0
 }
