@@ -1,5 +1,6 @@
 //! Shapes common in other AD tools' test suites: recursion, nested calls, early
 //! exits from `match`, float-controlled `while`, literals in every notation.
+#![allow(clippy::single_match)]
 
 use autodiff_runtime::check::assert_gradient;
 use autodiff_runtime::differentiate;
