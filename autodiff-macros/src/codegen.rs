@@ -531,14 +531,10 @@ fn param_decls(sig: &Signature) -> Vec<TokenStream> {
         .collect()
 }
 
-/// `f_jvp`: the tangent IR run forward, returning `(value, tangent of the value)`.
-fn jvp_fn(item: &syn::ItemFn, tangent: &Tangent, sweeps: &Sweeps) -> TokenStream {
-    let sig = &tangent.sig;
+/// The body of a forward-mode function: hoisted locals, the tangent IR run
+/// forward, `(value, tangent of the value)`; and the type of the value.
+fn tangent_body(sig: &Signature, tangent: &Tangent, sweeps: &Sweeps) -> (TokenStream, TokenStream) {
     let float = float(sig);
-    let vis = &item.vis;
-    let name = &item.sig.ident;
-    let jvp = format_ident!("{}_jvp", name);
-    let params = param_decls(sig);
     let func = &tangent.func;
     let mut locals = TokenStream::new();
     for var in &func.vars {
@@ -561,6 +557,17 @@ fn jvp_fn(item: &syn::ItemFn, tangent: &Tangent, sweeps: &Sweeps) -> TokenStream
         _ => quote!(((), ())),
     };
     let (forward, sweep_locals) = (&sweeps.forward, &sweeps.locals);
+    (ret_ty, quote!(#locals #sweep_locals #forward #result))
+}
+
+/// `f_jvp`: the tangent IR run forward, returning `(value, tangent of the value)`.
+fn jvp_fn(item: &syn::ItemFn, tangent: &Tangent, sweeps: &Sweeps) -> TokenStream {
+    let sig = &tangent.sig;
+    let vis = &item.vis;
+    let name = &item.sig.ident;
+    let jvp = format_ident!("{}_jvp", name);
+    let params = param_decls(sig);
+    let (ret_ty, body) = tangent_body(sig, tangent, sweeps);
     let lints = lint_attrs(item);
     let doc = format!(
         "Jacobian-vector product of [`{name}`] in one forward pass.\n\n\
@@ -575,10 +582,7 @@ fn jvp_fn(item: &syn::ItemFn, tangent: &Tangent, sweeps: &Sweeps) -> TokenStream
         #lints
         #vis fn #jvp(#(#params),*) -> (#ret_ty, #ret_ty) {
             let _ = #name;
-            #locals
-            #sweep_locals
-            #forward
-            #result
+            #body
         }
     }
 }
@@ -1018,37 +1022,13 @@ fn forward_core_fn(sig: &Signature, tangent: &Tangent, sweeps: &Sweeps) -> Token
             }
         }
     }
-    let func = &tangent.func;
-    let mut locals = TokenStream::new();
-    for var in &func.vars {
-        if var.origin == Origin::Local {
-            let ident = crate::ir::ident(&var.name, var.span);
-            locals.extend(declare(&ident, &var.ty, &float));
-        }
-    }
-    let ret_ty = match &sig.ret {
-        RetKind::Unit => quote!(()),
-        RetKind::Scalar => float.clone(),
-        RetKind::Array(shape) => array_type(shape, &float),
-    };
-    let result = match (tangent.value, func.ret) {
-        (Some(value), Some(dot)) => {
-            let value = crate::ir::ident(&func.var(value).name, Span::call_site());
-            let dot = crate::ir::ident(&func.var(dot).name, Span::call_site());
-            quote!((#value, #dot))
-        }
-        _ => quote!(((), ())),
-    };
-    let (forward, sweep_locals) = (&sweeps.forward, &sweeps.locals);
+    let (ret_ty, body) = tangent_body(sig, tangent, sweeps);
     quote! {
         #[doc(hidden)]
         #[inline]
         #[allow(unused_mut, unused_variables, unused_assignments, unused_parens, unused_braces, non_snake_case, clippy::all, clippy::pedantic)]
         pub fn __forward(#(#params),*) -> (#ret_ty, #ret_ty) {
-            #locals
-            #sweep_locals
-            #forward
-            #result
+            #body
         }
     }
 }
