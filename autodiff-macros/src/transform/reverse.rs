@@ -592,21 +592,7 @@ impl Gen<'_> {
         in_loop: bool,
     ) -> (TokenStream, TokenStream) {
         let float = self.float.clone();
-        let forward_args: Vec<TokenStream> = args
-            .iter()
-            .map(|arg| match arg {
-                CallArg::Float(operand) => self.operand(operand),
-                CallArg::Array {
-                    var,
-                    by: ArgPass::Value,
-                    ..
-                } => self.by_value(*var),
-                CallArg::Array { written, .. } | CallArg::MutArray { written, .. } => {
-                    written.clone()
-                }
-                CallArg::Passive(value) => pexpr(value),
-            })
-            .collect();
+        let forward_args: Vec<TokenStream> = args.iter().map(|arg| self.call_arg(arg)).collect();
         let active = crate::analysis::tbr::stmt_is_active(
             &Stmt::Call {
                 dst,
@@ -736,18 +722,7 @@ impl Gen<'_> {
         let float = self.float.clone();
         let mut rendered = Vec::new();
         for (arg, arg_tangent) in args.iter().zip(&tangent.args) {
-            let primal = match arg {
-                CallArg::Float(operand) => self.operand(operand),
-                CallArg::Array {
-                    var,
-                    by: ArgPass::Value,
-                    ..
-                } => self.by_value(*var),
-                CallArg::Array { written, .. } | CallArg::MutArray { written, .. } => {
-                    written.clone()
-                }
-                CallArg::Passive(value) => pexpr(value),
-            };
+            let primal = self.call_arg(arg);
             let zeros_like = |this: &Self, var: VarId| {
                 let name = this.var(var);
                 quote!(::std::vec![0.0 as #float; #name.len()])
@@ -789,6 +764,20 @@ impl Gen<'_> {
             }
             (Some(value), None) => quote!({ let (__ad_v, _) = #call; #value = __ad_v; }),
             _ => quote!({ let _ = #call; }),
+        }
+    }
+
+    /// A call argument as the forward sweep passes it.
+    fn call_arg(&self, arg: &CallArg) -> TokenStream {
+        match arg {
+            CallArg::Float(operand) => self.operand(operand),
+            CallArg::Array {
+                var,
+                by: ArgPass::Value,
+                ..
+            } => self.by_value(*var),
+            CallArg::Array { written, .. } | CallArg::MutArray { written, .. } => written.clone(),
+            CallArg::Passive(value) => pexpr(value),
         }
     }
 
