@@ -65,3 +65,22 @@ fn constant_argument_to_a_differentiated_call() {
     assert_eq!(v, 9.0);
     assert_eq!(g, 6.0);
 }
+
+/// Repeated element reads in one expression are loaded once; a block that shadows
+/// the index inside the expression must not reuse the outer load.
+#[differentiate]
+fn repeated_reads(x: &[f64], j: usize) -> f64 {
+    let v = {
+        let j = j + 1;
+        x[j] * x[j]
+    } + x[j] * x[j];
+    v + x[j]
+}
+
+#[test]
+fn repeated_element_reads() {
+    let x = [0.5, 1.5, -2.0];
+    let (value, gradient) = repeated_reads_grad(&x, 0);
+    assert_eq!(value, 1.5 * 1.5 + 0.25 + 0.5);
+    assert_eq!(gradient, vec![2.0 * 0.5 + 1.0, 2.0 * 1.5, 0.0]);
+}

@@ -22,6 +22,8 @@ impl Lowerer<'_> {
         tail: Option<&syn::Expr>,
         dst: Option<VarId>,
     ) {
+        // Loaded elements are keyed by the names of the index: not across scopes.
+        self.loaded.clear();
         self.scopes.push(Default::default());
         for (position, stmt) in stmts.iter().enumerate() {
             let outer = std::mem::take(&mut self.exits);
@@ -38,6 +40,7 @@ impl Lowerer<'_> {
                     else_block: Vec::new(),
                 });
                 self.scopes.pop();
+                self.loaded.clear();
                 return;
             }
         }
@@ -48,6 +51,7 @@ impl Lowerer<'_> {
             }
         }
         self.scopes.pop();
+        self.loaded.clear();
     }
 
     /// `!(f1 || f2 || ..)` over exit flags.
@@ -96,6 +100,7 @@ impl Lowerer<'_> {
     }
 
     fn lower_stmt(&mut self, stmt: &syn::Stmt) {
+        self.loaded.clear();
         match stmt {
             syn::Stmt::Local(local) => self.lower_let(local),
             syn::Stmt::Expr(expr, _) => self.lower_expr_stmt(expr),
@@ -443,6 +448,7 @@ impl Lowerer<'_> {
                         Operand::Var(result)
                     }
                 };
+                self.loaded.clear();
                 self.emit(Stmt::Store {
                     array,
                     index: position,

@@ -177,9 +177,34 @@ impl Lowerer<'_> {
         if let syn::Expr::Paren(paren) = expr {
             return self.float(&paren.expr);
         }
+        let element = self.element_key(expr);
+        if let Some(loaded) = element.as_ref().and_then(|key| self.loaded.get(key)) {
+            return Operand::Var(*loaded);
+        }
         let dst = self.temp(Ty::Float, expr.span());
         self.float_into(expr, dst);
+        if let Some(key) = element {
+            self.loaded.insert(key, dst);
+        }
         Operand::Var(dst)
+    }
+
+    /// `(array, index)` for a read of a float array element by a plain index.
+    fn element_key(&self, expr: &syn::Expr) -> Option<(VarId, String)> {
+        let syn::Expr::Index(index) = expr else {
+            return None;
+        };
+        let syn::Expr::Path(path) = &*index.expr else {
+            return None;
+        };
+        let array = self.lookup(&path.path.get_ident()?.to_string())?;
+        if !self.ty(array).is_float_array() || matches!(&*index.index, syn::Expr::Range(_)) {
+            return None;
+        }
+        Some((
+            array,
+            quote::ToTokens::to_token_stream(&index.index).to_string(),
+        ))
     }
 
     /// Whether an expression reads no float variable (and so is a passive constant).

@@ -51,6 +51,9 @@ struct Lowerer<'a> {
     exits: BTreeSet<VarId>,
     /// Statements of the block being lowered.
     out: Block,
+    /// Element reads already loaded into a temporary in the current statement
+    /// (`q[j] * q[j]` reads once, so the reverse sweep saves one value, not two).
+    loaded: HashMap<(VarId, String), VarId>,
 }
 
 /// Lowers the body of `func` (whose signature is already classified).
@@ -66,6 +69,7 @@ pub fn lower_fn(func: &syn::ItemFn, sig: &Signature, diag: &mut Diagnostics) -> 
         ret_flag: None,
         exits: BTreeSet::new(),
         out: Vec::new(),
+        loaded: HashMap::new(),
     };
     for (index, param) in sig.params.iter().enumerate() {
         let ty = match &param.kind {
@@ -166,8 +170,11 @@ impl Lowerer<'_> {
 
     /// Lowers statements into a fresh block and returns it.
     fn in_block(&mut self, lower: impl FnOnce(&mut Self)) -> Block {
+        // A temporary loaded in one branch is not set in the other.
+        self.loaded.clear();
         let saved = std::mem::take(&mut self.out);
         lower(self);
+        self.loaded.clear();
         std::mem::replace(&mut self.out, saved)
     }
 
