@@ -36,6 +36,8 @@ pub struct Modes<'a> {
     pub jacobian: bool,
     /// The tangent IR with every float parameter differentiated, for `__forward`.
     pub full_forward: (&'a Tangent, Sweeps),
+    /// Reverse mode over that, for callers' `f_hvp` (scalar and unit results).
+    pub reverse_forward: Option<(&'a Function, Core<'a>)>,
 }
 
 pub fn emit(
@@ -74,7 +76,10 @@ pub fn emit(
         None => (TokenStream::new(), TokenStream::new()),
     };
     let jacobian = modes.jacobian.then(|| jacobian_fn(item, public.sig));
-    let forward_core = forward_core_fn(full.sig, modes.full_forward.0, &modes.full_forward.1);
+    let mut forward_core = forward_core_fn(full.sig, modes.full_forward.0, &modes.full_forward.1);
+    if let Some((seeded, core)) = &modes.reverse_forward {
+        forward_core.extend(core_fn(seeded, core));
+    }
     let doc = format!(
         "Reverse-mode derivative code of [`{name}`], called by the reverse sweeps of other `#[differentiate]` functions."
     );

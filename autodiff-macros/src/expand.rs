@@ -87,6 +87,31 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
         &activity::Activity::none(full_tangent.func.vars.len()),
         &tbr::Tbr::default(),
     );
+    // `__reverse_forward`: reverse mode over `__forward`, for callers' `f_hvp`.
+    let seeded = forward::seeded(&full_tangent);
+    let seeded_activity = seeded
+        .as_ref()
+        .map(|(func, sig)| activity::analyze(func, sig));
+    let reverse_forward = match (&seeded, &seeded_activity) {
+        (Some((seeded_func, seeded_sig)), Some(seeded_activity)) => {
+            let seeded_tbr = tbr::analyze(seeded_func, seeded_activity);
+            Some((
+                seeded_func,
+                Core {
+                    name: format_ident!("__reverse_forward"),
+                    sig: seeded_sig,
+                    activity: seeded_activity,
+                    sweeps: reverse::transform(
+                        seeded_func,
+                        seeded_sig,
+                        seeded_activity,
+                        &seeded_tbr,
+                    ),
+                },
+            ))
+        }
+        _ => None,
+    };
     let tangent = if args.forward || args.hvp {
         let activity = activity::analyze(&lowered, &sig);
         Some(forward::transform(&lowered, &sig, &activity))
@@ -95,12 +120,6 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
     };
     if args.hvp {
         let mut errors: Vec<syn::Error> = Vec::new();
-        if tangent.as_ref().is_some_and(|tangent| tangent.has_calls) {
-            errors.push(syn::Error::new(
-                func.sig.ident.span(),
-                "`hvp` cannot differentiate through calls to other `#[differentiate]` functions yet: inline the callee here, or use `forward` / `f_grad` for this function",
-            ));
-        }
         if !matches!(sig.ret, sig::RetKind::Scalar) {
             errors.push(syn::Error::new_spanned(
                 &func.sig.output,
@@ -161,6 +180,7 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
         hvp,
         jacobian: args.jacobian,
         full_forward: (&full_tangent, full_forward),
+        reverse_forward,
     };
     let output = codegen::emit(&func, &lowered, full, wrt, modes);
     dump(&func.sig.ident, &output);

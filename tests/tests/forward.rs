@@ -222,3 +222,44 @@ fn jvp_takes_a_tangent_for_every_differentiated_parameter() {
     assert_eq!(value, 3.0);
     assert_eq!(tangent, 2.0);
 }
+
+#[differentiate]
+fn pair_energy(a: f64, b: f64, k: f64) -> f64 {
+    k * (a - b).powi(2) + (a * b).sin()
+}
+
+/// Second order through calls: `f_hvp` differentiates the callees' `__forward`
+/// with their `__reverse_forward`.
+#[differentiate(hvp)]
+fn chain_total(x: &[f64], k: f64) -> f64 {
+    let mut e = 0.0;
+    for i in 0..x.len() - 1 {
+        e += pair_energy(x[i], x[i + 1], k);
+    }
+    e + spring_energy(x, k) * k
+}
+
+#[test]
+fn hvp_through_calls() {
+    let x = [0.3, -0.4, 0.9, 0.2];
+    let k = 0.8;
+    let u = [0.5, 0.1, -0.3, 0.7, 0.2];
+    let w = [-0.2, 0.6, 0.4, 0.1, -0.5];
+    let (value, (gx, gk), (hux, huk)) = chain_total_hvp(&x, k, &u[..4], u[4]);
+    assert_eq!(value.to_bits(), chain_total(&x, k).to_bits());
+    let (_, (gx2, gk2)) = chain_total_grad(&x, k);
+    assert_eq!((gx.clone(), gk), (gx2, gk2));
+    // H·u by central differences of the gradient along u, projected on w.
+    let project = |t: f64| {
+        let xs: Vec<f64> = (0..4).map(|i| x[i] + t * u[i]).collect();
+        let (_, (g, gk)) = chain_total_grad(&xs, k + t * u[4]);
+        (0..4).map(|i| g[i] * w[i]).sum::<f64>() + gk * w[4]
+    };
+    let fd = autodiff_runtime::check::fd_gradient(|t| project(t[0]), &[0.0])[0];
+    let exact: f64 = (0..4).map(|i| hux[i] * w[i]).sum::<f64>() + huk * w[4];
+    close(exact, fd, 1e-7);
+    // Symmetry: wᵀ(H·u) == uᵀ(H·w).
+    let (_, _, (hwx, hwk)) = chain_total_hvp(&x, k, &w[..4], w[4]);
+    let other: f64 = (0..4).map(|i| hwx[i] * u[i]).sum::<f64>() + hwk * u[4];
+    close(exact, other, 1e-12);
+}

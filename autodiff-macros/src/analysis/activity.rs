@@ -65,8 +65,10 @@ fn edges(func: &Function) -> Vec<(VarId, VarId)> {
             }
             ArrayInit::CopyOf { src, .. } => edges.push((*src, *dst)),
         },
-        Stmt::Call { dst, args, .. } => {
-            let inputs: Vec<VarId> = args.iter().filter_map(call_input).collect();
+        Stmt::Call {
+            dst, args, tangent, ..
+        } => {
+            let mut inputs: Vec<VarId> = args.iter().filter_map(call_input).collect();
             let mut outputs: Vec<VarId> = args
                 .iter()
                 .filter_map(|arg| match arg {
@@ -75,6 +77,14 @@ fn edges(func: &Function) -> Vec<(VarId, VarId)> {
                 })
                 .collect();
             outputs.extend(*dst);
+            if let Some(tangent) = tangent {
+                inputs.extend(tangent.args.iter().filter_map(tangent_input));
+                outputs.extend(tangent.dst);
+                outputs.extend(tangent.args.iter().filter_map(|arg| match arg {
+                    crate::ir::ArgTangent::MutArray(var) => *var,
+                    _ => None,
+                }));
+            }
             for input in &inputs {
                 for output in &outputs {
                     edges.push((*input, *output));
@@ -92,6 +102,16 @@ pub fn call_input(arg: &CallArg) -> Option<VarId> {
         CallArg::Float(operand) => operand.var(),
         CallArg::Array { var, .. } | CallArg::MutArray { var, .. } => Some(*var),
         CallArg::Passive(_) => None,
+    }
+}
+
+/// The tangent variable passed beside a call argument, if any.
+pub fn tangent_input(arg: &crate::ir::ArgTangent) -> Option<VarId> {
+    use crate::ir::ArgTangent;
+    match arg {
+        ArgTangent::Float(operand) => operand.var(),
+        ArgTangent::Array(var) | ArgTangent::MutArray(var) => *var,
+        ArgTangent::Passive => None,
     }
 }
 

@@ -86,11 +86,20 @@ pub fn stmt_is_active(stmt: &Stmt, activity: &Activity) -> bool {
     match stmt {
         Stmt::Float { dst, .. } | Stmt::NewArray { dst, .. } => activity.is_active(*dst),
         Stmt::Store { array, .. } => activity.is_active(*array),
-        Stmt::Call { dst, args, .. } => {
+        Stmt::Call {
+            dst, args, tangent, ..
+        } => {
             dst.is_some_and(|dst| activity.is_active(dst))
                 || args.iter().any(|arg| match arg {
                     CallArg::MutArray { var, .. } => activity.is_active(*var),
                     _ => false,
+                })
+                || tangent.as_ref().is_some_and(|tangent| {
+                    tangent.dst.is_some_and(|dst| activity.is_active(dst))
+                        || tangent.args.iter().any(|arg| match arg {
+                            crate::ir::ArgTangent::MutArray(Some(var)) => activity.is_active(*var),
+                            _ => false,
+                        })
                 })
         }
         _ => false,
@@ -300,11 +309,32 @@ impl Collector<'_> {
                     }
                 }
                 Stmt::NewArray { dst, .. } => self.writes.push((*dst, site.clone())),
-                Stmt::Call { dst, args, .. } => {
+                Stmt::Call {
+                    dst, args, tangent, ..
+                } => {
                     if let Some(dst) = dst {
                         self.writes.push((*dst, site.clone()));
                     }
                     let active = stmt_is_active(stmt, self.activity);
+                    if let Some(tangent) = tangent {
+                        if let Some(dot) = tangent.dst {
+                            self.writes.push((dot, site.clone()));
+                        }
+                        for arg in &tangent.args {
+                            if let crate::ir::ArgTangent::MutArray(Some(var)) = arg {
+                                self.writes.push((*var, site.clone()));
+                            }
+                            if active {
+                                reads.extend(crate::analysis::activity::tangent_input(arg));
+                                if let crate::ir::ArgTangent::Float(crate::ir::Operand::Const(
+                                    value,
+                                )) = arg
+                                {
+                                    reads.extend(value.reads.iter().copied());
+                                }
+                            }
+                        }
+                    }
                     for arg in args {
                         if let CallArg::MutArray { var, .. } = arg {
                             self.writes.push((*var, site.clone()));

@@ -31,9 +31,6 @@ pub struct Tangent {
     pub value: Option<VarId>,
     /// For each original parameter, the index of its tangent parameter in `sig`.
     pub param_tangent: Vec<Option<usize>>,
-    /// Whether it calls other functions (their `__forward`): reverse mode cannot
-    /// differentiate such tangent code yet, so `hvp` refuses it.
-    pub has_calls: bool,
 }
 
 pub fn transform(func: &Function, sig: &Signature, activity: &Activity) -> Tangent {
@@ -44,7 +41,6 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity) -> Tange
             .flat_map(|var| [var.name.clone(), var.adjoint.clone()])
             .collect(),
         counter: 0,
-        has_calls: false,
         vars: func.vars.clone(),
         dot: vec![None; func.vars.len()],
         float: sig.float.name(),
@@ -133,7 +129,6 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity) -> Tange
         sig: tangent_sig,
         value: func.ret,
         param_tangent,
-        has_calls: out.has_calls,
     }
 }
 
@@ -143,8 +138,6 @@ struct Builder {
     counter: usize,
     vars: Vec<Var>,
     dot: Vec<Option<VarId>>,
-    /// Whether the tangent IR calls other functions' `__forward`.
-    has_calls: bool,
     float: &'static str,
     stmts: Block,
 }
@@ -774,7 +767,6 @@ impl Builder {
                         args: tangents,
                     }),
                 });
-                self.has_calls = true;
             }
             Stmt::Passive { .. } | Stmt::Effect(_) => self.stmts.push(stmt.clone()),
             Stmt::If {
@@ -802,4 +794,117 @@ impl Builder {
             }
         }
     }
+}
+
+/// The tangent function made scalar for the reverse transformation: every float
+/// parameter (primal and tangent) differentiated, and the result
+/// `s_value · value + s_tangent · tangent` with the two seeds as extra passive
+/// parameters. Its reverse core, `__reverse_forward`, is what a caller's `f_hvp`
+/// calls to differentiate through this function's `__forward`. `None` for
+/// functions returning arrays (which callers cannot call as values).
+pub fn seeded(tangent: &Tangent) -> Option<(Function, Signature)> {
+    use crate::sig::{ParamKind, RetKind};
+    if matches!(tangent.sig.ret, RetKind::Array(_)) {
+        return None;
+    }
+    let mut func = tangent.func.clone();
+    let mut sig = tangent.sig.clone();
+    for param in &mut sig.params {
+        param.active = param.is_float();
+    }
+    // Interleave: each parameter, then its tangent (or a `()` placeholder for
+    // passive ones), so that a caller passes four things per argument without
+    // knowing the callee's parameter types (constants are passed that way).
+    let primal_count = tangent.param_tangent.len();
+    let mut order: Vec<Param> = Vec::new();
+    let mut new_index = vec![0usize; sig.params.len()];
+    for k in 0..primal_count {
+        new_index[k] = order.len();
+        order.push(sig.params[k].clone());
+        match tangent.param_tangent[k] {
+            Some(t) => {
+                new_index[t] = order.len();
+                order.push(sig.params[t].clone());
+            }
+            None => order.push(Param {
+                ident: syn::Ident::new(&format!("__ad_no_tangent{k}"), Span::call_site()),
+                ty: syn::parse_quote!(()),
+                kind: ParamKind::Passive(crate::sig::PassiveKind::Int),
+                active: false,
+            }),
+        }
+    }
+    for var in &mut func.vars {
+        if let Origin::Param(index) = var.origin {
+            var.origin = Origin::Param(new_index[index]);
+        }
+    }
+    sig.params = order;
+    let taken: std::collections::HashSet<String> = func
+        .vars
+        .iter()
+        .flat_map(|var| [var.name.clone(), var.adjoint.clone()])
+        .collect();
+    let fresh = |base: &str, func: &mut Function, origin: Origin| {
+        let mut name = base.to_string();
+        while taken.contains(&name) || func.vars.iter().any(|var| var.name == name) {
+            name.push('_');
+        }
+        let id = VarId(func.vars.len() as u32);
+        func.vars.push(Var {
+            adjoint: format!("{name}_bar"),
+            name,
+            ty: Ty::Float,
+            origin,
+            span: Span::call_site(),
+        });
+        id
+    };
+    let float = syn::Ident::new(sig.float.name(), Span::call_site());
+    let seed_param = |base: &str, func: &mut Function, sig: &mut Signature| {
+        let id = fresh(base, func, Origin::Param(sig.params.len()));
+        sig.params.push(Param {
+            ident: syn::Ident::new(&func.var(id).name, Span::call_site()),
+            ty: syn::parse_quote!(#float),
+            kind: ParamKind::Scalar,
+            active: false,
+        });
+        id
+    };
+    let seed_value = seed_param("__ad_seed_value", &mut func, &mut sig);
+    let seed_tangent = seed_param("__ad_seed_tangent", &mut func, &mut sig);
+    let combined = fresh("__ad_combined", &mut func, Origin::Local);
+    let span = Span::call_site();
+    match (tangent.value, func.ret) {
+        (Some(value), Some(dot)) => {
+            let first = fresh("__ad_seeded_value", &mut func, Origin::Local);
+            let second = fresh("__ad_seeded_tangent", &mut func, Origin::Local);
+            func.body.push(Stmt::Float {
+                dst: first,
+                op: FloatOp::Mul(Operand::Var(seed_value), Operand::Var(value)),
+                span,
+            });
+            func.body.push(Stmt::Float {
+                dst: second,
+                op: FloatOp::Mul(Operand::Var(seed_tangent), Operand::Var(dot)),
+                span,
+            });
+            func.body.push(Stmt::Float {
+                dst: combined,
+                op: FloatOp::Add(Operand::Var(first), Operand::Var(second)),
+                span,
+            });
+        }
+        _ => func.body.push(Stmt::Float {
+            dst: combined,
+            op: FloatOp::Copy(Operand::Const(PExpr {
+                tokens: quote!(0.0),
+                reads: Vec::new(),
+            })),
+            span,
+        }),
+    }
+    func.ret = Some(combined);
+    sig.ret = RetKind::Scalar;
+    Some((func, sig))
 }

@@ -224,10 +224,26 @@ impl Gen<'_> {
                 args,
                 span,
                 tangent: Some(tangent),
-            } => (
-                self.forward_call(*dst, func, args, tangent, *span),
-                TokenStream::new(),
-            ),
+            } => {
+                if crate::analysis::tbr::stmt_is_active(stmt, self.activity) {
+                    let dst_saves = dst.is_some_and(saves);
+                    let dot_saves = tangent.dst.is_some_and(saves);
+                    self.tangent_call(
+                        *dst,
+                        func,
+                        args,
+                        tangent,
+                        *span,
+                        [dst_saves, dot_saves],
+                        in_loop,
+                    )
+                } else {
+                    (
+                        self.forward_call(*dst, func, args, tangent, *span),
+                        TokenStream::new(),
+                    )
+                }
+            }
             Stmt::Call {
                 dst,
                 func,
@@ -765,6 +781,222 @@ impl Gen<'_> {
             (Some(value), None) => quote!({ let (__ad_v, _) = #call; #value = __ad_v; }),
             _ => quote!({ let _ = #call; }),
         }
+    }
+
+    /// A call in tangent IR that the reverse sweep differentiates (`f_hvp`):
+    ///
+    /// ```text
+    /// forward:  snapshot &mut arguments and their tangents; (d, ḋ) = g::__forward(..)
+    /// reverse:  restore them; g::__reverse_forward(args + adjoints, tangents + adjoints,
+    ///           d̄, ḋ̄, 1); put the snapshot back
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    fn tangent_call(
+        &mut self,
+        dst: Option<VarId>,
+        func: &TokenStream,
+        args: &[CallArg],
+        tangent: &crate::ir::CallTangent,
+        span: Span,
+        saves: [bool; 2],
+        in_loop: bool,
+    ) -> (TokenStream, TokenStream) {
+        use crate::ir::ArgTangent;
+        self.uses_stack = true;
+        let float = self.float.clone();
+        let mut saved = TokenStream::new();
+        let mut restored = TokenStream::new();
+        for (var, save) in [(dst, saves[0]), (tangent.dst, saves[1])] {
+            if let (Some(var), true) = (var, save) {
+                let name = self.var(var);
+                let (save, restore) = self.save(quote!(#name), SaveTy::Float, in_loop);
+                saved.extend(save);
+                restored.extend(quote!(#name = #restore;));
+            }
+        }
+        let mut snapshot = TokenStream::new();
+        let mut restore_pre_call = TokenStream::new();
+        let mut snap = |this: &mut Self, var: VarId| {
+            let name = this.var(var);
+            this.unwound.insert(var);
+            snapshot.extend(quote!(__ad_stack.push_slice(&#name[..]);));
+            let mut ordered = quote!(__ad_stack.pop_slice_into(&mut #name[..]););
+            ordered.extend(std::mem::take(&mut restore_pre_call));
+            restore_pre_call = ordered;
+        };
+        let mut primal_part: Vec<TokenStream> = Vec::new();
+        let mut tangent_part: Vec<TokenStream> = Vec::new();
+        let mut slots = TokenStream::new();
+        let mut accumulate = TokenStream::new();
+        let mut passed: Vec<VarId> = Vec::new();
+        let zeros_like = |this: &Self, var: VarId| {
+            let name = this.var(var);
+            quote!(::std::vec![0.0 as #float; #name.len()])
+        };
+        for (k, (arg, arg_tangent)) in args.iter().zip(&tangent.args).enumerate() {
+            let primal = self.call_arg(arg);
+            match arg {
+                CallArg::Float(operand) => {
+                    let slot = format_ident!("__ad_arg{}", k);
+                    slots.extend(quote!(let mut #slot: #float = 0.0;));
+                    accumulate.extend(self.accumulate(operand, quote!(#slot)));
+                    primal_part.push(quote!(#primal, &mut #slot));
+                }
+                CallArg::Array { var, .. } | CallArg::MutArray { var, .. } => {
+                    if matches!(arg, CallArg::MutArray { .. }) {
+                        snap(self, *var);
+                    }
+                    let adjoint = self.array_slot(
+                        *var,
+                        &mut passed,
+                        &format!("p{k}"),
+                        &mut slots,
+                        &mut accumulate,
+                    );
+                    primal_part.push(quote!(#primal, #adjoint));
+                }
+                CallArg::Passive(value) => {
+                    let value = pexpr(value);
+                    primal_part.push(quote!(#value, &mut ::core::default::Default::default()));
+                }
+            }
+            let tangents_before = tangent_part.len();
+            match (arg, arg_tangent) {
+                (_, ArgTangent::Float(operand)) => {
+                    let value = self.operand(operand);
+                    let slot = format_ident!("__ad_targ{}", k);
+                    slots.extend(quote!(let mut #slot: #float = 0.0;));
+                    accumulate.extend(self.accumulate(operand, quote!(#slot)));
+                    tangent_part.push(quote!(#value, &mut #slot));
+                }
+                (CallArg::Array { var, by, .. }, ArgTangent::Array(dot)) => {
+                    let (value, adjoint) = match dot {
+                        Some(dot) => {
+                            let value = if *by == ArgPass::Value {
+                                self.by_value(*dot)
+                            } else {
+                                let name = self.var(*dot);
+                                quote!(&#name)
+                            };
+                            let adjoint = self.array_slot(
+                                *dot,
+                                &mut passed,
+                                &format!("t{k}"),
+                                &mut slots,
+                                &mut accumulate,
+                            );
+                            (value, adjoint)
+                        }
+                        None => {
+                            let zeros = zeros_like(self, *var);
+                            let value = if *by == ArgPass::Value {
+                                zeros.clone()
+                            } else {
+                                quote!(&#zeros)
+                            };
+                            (value, quote!(&mut #zeros[..]))
+                        }
+                    };
+                    tangent_part.push(quote!(#value, #adjoint));
+                }
+                (CallArg::MutArray { var, .. }, ArgTangent::MutArray(dot)) => {
+                    let (value, adjoint) = match dot {
+                        Some(dot) => {
+                            snap(self, *dot);
+                            let name = self.var(*dot);
+                            let adjoint = self.array_slot(
+                                *dot,
+                                &mut passed,
+                                &format!("t{k}"),
+                                &mut slots,
+                                &mut accumulate,
+                            );
+                            let value = if matches!(
+                                self.func.var(*dot).origin,
+                                crate::ir::Origin::Param(_)
+                            ) {
+                                quote!(&mut *#name)
+                            } else {
+                                quote!(&mut #name)
+                            };
+                            (value, adjoint)
+                        }
+                        None => {
+                            let zeros = zeros_like(self, *var);
+                            (quote!(&mut #zeros[..]), quote!(&mut #zeros[..]))
+                        }
+                    };
+                    tangent_part.push(quote!(#value, #adjoint));
+                }
+                _ => {}
+            }
+            if tangent_part.len() == tangents_before {
+                // No tangent known here (a constant, passive data): the callee's
+                // slot types (a float and its adjoint, or `()`) are inferred.
+                tangent_part.push(quote!(
+                    ::core::default::Default::default(),
+                    &mut ::core::default::Default::default()
+                ));
+            }
+        }
+        let interleaved: Vec<TokenStream> = primal_part
+            .iter()
+            .zip(&tangent_part)
+            .map(|(primal, tangent)| quote!(#primal, #tangent))
+            .collect();
+        let seed_of = |this: &Self, var: Option<VarId>, name: &str| -> (TokenStream, TokenStream) {
+            let seed = format_ident!("__ad_{}", name);
+            match var {
+                Some(var) if this.active(var) => {
+                    let bar = this.bar(var);
+                    (quote!(#seed), quote!(let #seed: #float = #bar; #bar = 0.0;))
+                }
+                _ => (quote!(0.0), TokenStream::new()),
+            }
+        };
+        let (seed_value, take_value) = seed_of(self, dst, "seed_value");
+        let (seed_tangent, take_tangent) = seed_of(self, tangent.dst, "seed_tangent");
+        let call = self.forward_call(dst, func, args, tangent, span);
+        let forward = quote!(#saved #snapshot #call);
+        let reverse = quote_spanned!(span=> {
+            #take_value
+            #take_tangent
+            #restored
+            #restore_pre_call
+            #snapshot
+            #slots
+            #func::__reverse_forward(#(#interleaved,)* #seed_value, #seed_tangent, 1.0);
+            #accumulate
+            #restore_pre_call
+        });
+        (forward, reverse)
+    }
+
+    /// The adjoint slot passed for an array: its adjoint, scratch zeros when it is
+    /// passive here, or a scratch added afterwards when it was already passed.
+    fn array_slot(
+        &self,
+        var: VarId,
+        passed: &mut Vec<VarId>,
+        tag: &str,
+        slots: &mut TokenStream,
+        accumulate: &mut TokenStream,
+    ) -> TokenStream {
+        let slot = if self.active(var) && passed.contains(&var) {
+            let name = self.var(var);
+            let bar = self.bar(var);
+            let float = &self.float;
+            let scratch = format_ident!("__ad_dup_{}", tag);
+            slots.extend(quote!(let mut #scratch = ::std::vec![0.0 as #float; #name.len()];));
+            accumulate.extend(
+                quote!(for __ad_k in 0..#scratch.len() { #bar[__ad_k] += #scratch[__ad_k]; }),
+            );
+            quote!(&mut #scratch[..])
+        } else {
+            self.array_adjoint_arg(var)
+        };
+        passed.push(var);
+        slot
     }
 
     /// A call argument as the forward sweep passes it.

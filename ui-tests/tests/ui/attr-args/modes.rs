@@ -13,15 +13,4 @@ fn in_place(x: &mut [f64]) -> f64 {
     x[0]
 }
 
-#[differentiate]
-fn square(x: f64) -> f64 {
-    x * x
-}
-
-// Second order cannot differentiate through calls yet (forward mode can).
-#[differentiate(hvp)]
-fn calls_in_hvp(x: f64) -> f64 {
-    square(x) + 1.0
-}
-
 fn main() {}
