@@ -148,8 +148,9 @@
 /// * `wrt(a, b)`: differentiate with respect to these parameters only; the others
 ///   are passive (a `&mut` buffer left out gets no shadow, and is still updated).
 ///
-/// `hvp` cannot differentiate through calls to other `#[differentiate]` functions
-/// yet (a compile-time error says so); reverse mode, forward mode and `jacobian` can.
+/// All modes reach other `#[differentiate]` functions the code calls: each one also
+/// carries hidden reverse (`__reverse`), forward (`__forward`) and second-order
+/// (`__reverse_forward`) cores for its callers.
 ///
 /// With `AUTODIFF_EXPAND_DIR=dir` in the environment of a build, the macro writes
 /// the code it generates for each function to `dir/<name>.rs`.
