@@ -601,16 +601,36 @@ fn hvp_fn(item: &syn::ItemFn, tangent: &Tangent, core: &Core) -> TokenStream {
     let name = &item.sig.ident;
     let hvp = format_ident!("{}_hvp", name);
     let grad = format_ident!("{}_grad", name);
+    let primal_count = item.sig.inputs.len();
+    // Directions for `&mut` buffers are read-only slices, shaped like the gradient;
+    // the core's tangent is a mutable copy.
+    let mut direction_copies = TokenStream::new();
+    let mut save_initial = TokenStream::new();
+    let mut reset = TokenStream::new();
     let params: Vec<TokenStream> = sig
         .params
         .iter()
-        .map(|param| {
+        .enumerate()
+        .map(|(k, param)| {
             let ident = &param.ident;
             let ty = &param.ty;
+            if param.is_mut_buffer() {
+                if k >= primal_count {
+                    let copy = format_ident!("__ad_direction_{}", ident);
+                    direction_copies.extend(quote! {
+                        let mut #copy = #ident.to_vec();
+                        let #ident = &mut #copy[..];
+                    });
+                    return quote!(#ident: &[#float]);
+                }
+                let initial = format_ident!("__ad_initial_{}", ident);
+                save_initial
+                    .extend(quote!(let #initial: ::std::vec::Vec<#float> = #ident.to_vec();));
+                reset.extend(quote!(#ident.copy_from_slice(&#initial);));
+            }
             quote!(#ident: #ty)
         })
         .collect();
-    let primal_count = item.sig.inputs.len();
     let grad_args: Vec<TokenStream> = sig.params[..primal_count]
         .iter()
         .map(|param| {
@@ -620,11 +640,15 @@ fn hvp_fn(item: &syn::ItemFn, tangent: &Tangent, core: &Core) -> TokenStream {
                     access: Access::Owned,
                     shape: Shape::Vec,
                 } => quote!(#ident.clone()),
+                ParamKind::Array {
+                    access: Access::Mut,
+                    ..
+                } => quote!(&mut *#ident),
                 _ => quote!(#ident),
             }
         })
         .collect();
-    let mut call = core_call(item, sig, false);
+    let mut call = core_call(item, sig, true);
     call.args.push(quote!(1.0));
     let setup = &call.setup;
     let args = &call.args;
@@ -645,7 +669,11 @@ fn hvp_fn(item: &syn::ItemFn, tangent: &Tangent, core: &Core) -> TokenStream {
         #[allow(clippy::too_many_arguments, clippy::type_complexity, unused_mut)]
         #lints
         #vis fn #hvp(#(#params),*) -> (#float, #hv_ty, #hv_ty) {
+            #save_initial
             let (__ad_value, __ad_gradient) = #grad(#(#grad_args),*);
+            // Both sweeps start from the initial state of `&mut` buffers.
+            #reset
+            #direction_copies
             #setup
             let _ = #path(#(#args),*);
             (__ad_value, __ad_gradient, #hv)
@@ -965,6 +993,16 @@ fn hessian_fn(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     }
     let hv_pattern = pack(&hv_names);
     let grad = format_ident!("{}_grad", name);
+    let mut save_initial = TokenStream::new();
+    let mut reset = TokenStream::new();
+    for flat in &inputs {
+        if flat.param.is_mut_buffer() {
+            let ident = &flat.param.ident;
+            let initial = format_ident!("__ad_initial_{}", ident);
+            save_initial.extend(quote!(let #initial: ::std::vec::Vec<#float> = #ident.to_vec();));
+            reset.extend(quote!(#ident.copy_from_slice(&#initial);));
+        }
+    }
     let lints = lint_attrs(item);
     let doc = format!(
         "Value, gradient and dense Hessian of [`{name}`], by one Hessian-vector product \
@@ -978,9 +1016,11 @@ fn hessian_fn(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
         #lints
         #vis fn #hessian(#(#params),*) -> (#float, ::autodiff_runtime::Matrix<#float>) {
             #offsets
+            #save_initial
             let (__ad_value, _) = #grad(#(#args),*);
             let mut __ad_h = ::autodiff_runtime::Matrix::<#float>::zeros(__ad_n, __ad_n);
             for #j in 0..__ad_n {
+                #reset
                 #directions
                 let (_, _, #hv_pattern) = #hvp(#(#args,)* #(#direction_args),*);
                 #column

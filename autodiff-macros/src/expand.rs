@@ -126,18 +126,6 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
                 "`hvp` needs a function returning `f64` or `f32`: the Hessian of a vector-valued function is not a matrix; use `forward` (`f_jvp`) or `f_vjp` instead",
             ));
         }
-        for input in &func.sig.inputs {
-            if let syn::FnArg::Typed(typed) = input {
-                if let syn::Type::Reference(reference) = &*typed.ty {
-                    if reference.mutability.is_some() {
-                        errors.push(syn::Error::new_spanned(
-                            &typed.ty,
-                            "`hvp` does not support `&mut` parameters (f_hvp evaluates `f` twice); take the buffer as `&[f64]` and return a value computed from it",
-                        ));
-                    }
-                }
-            }
-        }
         if let Some(mut error) = errors.pop() {
             for other in errors {
                 error.combine(other);

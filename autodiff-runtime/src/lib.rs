@@ -138,7 +138,7 @@
 /// * `forward`: `f_jvp(params..., tangents...) -> (value, value_tangent)`, one
 ///   tangent per differentiated parameter in parameter order (a `&mut` buffer's
 ///   tangent is `&mut` and ends holding the tangent of its final state).
-/// * `hvp` (scalar functions without `&mut` parameters): also `f_hvp(params...,
+/// * `hvp` (scalar functions): also `f_hvp(params...,
 ///   v...) -> (value, gradient, H·v)`, reverse mode over forward mode, and
 ///   `f_hessian(params) -> (value, Matrix)` by one `f_hvp` per input.
 /// * `jacobian`: `f_jacobian(params) -> (value, Matrix)`, the dense Jacobian of the

@@ -200,3 +200,64 @@ fn f32_forward_and_second_order() {
     let fd = (single_grad(0.5 + h, 1.5).1 .0 - single_grad(0.5 - h, 1.5).1 .0) / (2.0 * h);
     assert!((hxx - fd).abs() < 1e-2 * fd.abs().max(1.0), "{hxx} vs {fd}");
 }
+
+#[differentiate(hvp)]
+fn settle(state: &mut [f64], k: f64) -> f64 {
+    let n = state.len();
+    for _ in 0..3 {
+        for i in 0..n - 1 {
+            state[i] += 0.1 * (k * state[i + 1]).sin();
+        }
+    }
+    let mut e = 0.0;
+    for i in 0..n {
+        e += state[i] * state[i] * k;
+    }
+    e
+}
+
+/// `f_hvp` and `f_hessian` with in-place state: derivatives with respect to the
+/// buffer's initial contents, and the buffer ends as `settle` leaves it.
+#[test]
+fn second_order_with_mut_state() {
+    let x0 = vec![0.3, -0.5, 0.8];
+    let k = 1.2;
+    let grad_at = |x: &[f64], k: f64| {
+        let mut s = x.to_vec();
+        let (_, (g, gk)) = settle_grad(&mut s, k);
+        let mut all = g;
+        all.push(gk);
+        all
+    };
+    let u = [0.4, -0.2, 0.6, 0.3];
+    let w = [-0.1, 0.5, 0.2, -0.7];
+    let mut state = x0.clone();
+    let (value, (g, gk), (hu, huk)) = settle_hvp(&mut state, k, &u[..3], u[3]);
+    let mut expected = x0.clone();
+    assert_eq!(value.to_bits(), settle(&mut expected, k).to_bits());
+    assert_eq!(state, expected);
+    let mut gradient = g;
+    gradient.push(gk);
+    assert_eq!(gradient, grad_at(&x0, k));
+    let mut hu_all = hu;
+    hu_all.push(huk);
+    let along = |t: f64| {
+        let moved: Vec<f64> = (0..3).map(|i| x0[i] + t * u[i]).collect();
+        dot(&grad_at(&moved, k + t * u[3]), &w)
+    };
+    let fd = fd_gradient(|t| along(t[0]), &[0.0])[0];
+    close(dot(&w, &hu_all), fd, 1e-6);
+    let mut state = x0.clone();
+    let (_, h) = settle_hessian(&mut state, k);
+    assert_eq!(state, expected);
+    for i in 0..4 {
+        close(
+            h[(i, 0)] * u[0] + h[(i, 1)] * u[1] + h[(i, 2)] * u[2] + h[(i, 3)] * u[3],
+            hu_all[i],
+            1e-10,
+        );
+        for j in 0..4 {
+            close(h[(i, j)], h[(j, i)], 1e-10);
+        }
+    }
+}
