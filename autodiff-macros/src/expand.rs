@@ -121,10 +121,11 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
     if args.hvp {
         let mut errors: Vec<syn::Error> = Vec::new();
         if !matches!(sig.ret, sig::RetKind::Scalar) {
-            errors.push(syn::Error::new_spanned(
-                &func.sig.output,
-                "`hvp` needs a function returning `f64` or `f32`: the Hessian of a vector-valued function is not a matrix; use `forward` (`f_jvp`) or `f_vjp` instead",
-            ));
+            let message = "`hvp` needs a function returning `f64` or `f32`: the Hessian of a vector-valued function is not a matrix; use `forward` (`f_jvp`) or `f_vjp` instead";
+            errors.push(match &func.sig.output {
+                syn::ReturnType::Default => syn::Error::new(func.sig.ident.span(), message),
+                output => syn::Error::new_spanned(output, message),
+            });
         }
         if let Some(mut error) = errors.pop() {
             for other in errors {
