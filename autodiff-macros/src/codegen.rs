@@ -483,15 +483,7 @@ fn grad_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> T
     let vis = &item.vis;
     let name = &item.sig.ident;
     let grad = format_ident!("{}_grad", name);
-    let params: Vec<TokenStream> = sig
-        .params
-        .iter()
-        .map(|param| {
-            let ident = &param.ident;
-            let ty = &param.ty;
-            quote!(#ident: #ty)
-        })
-        .collect();
+    let params = plain_params(sig);
     let mut call = core_call(item, sig, true);
     call.args.push(quote!(1.0));
     let body = wrapper_body(name, path, &call);
@@ -605,8 +597,12 @@ fn hvp_fn(item: &syn::ItemFn, tangent: &Tangent, core: &Core) -> TokenStream {
     // Directions for `&mut` buffers are read-only slices, shaped like the gradient;
     // the core's tangent is a mutable copy.
     let mut direction_copies = TokenStream::new();
-    let mut save_initial = TokenStream::new();
-    let mut reset = TokenStream::new();
+    let (save_initial, reset) = initial_states(
+        sig.params[..primal_count]
+            .iter()
+            .filter(|param| param.is_mut_buffer()),
+        &float,
+    );
     let params: Vec<TokenStream> = sig
         .params
         .iter()
@@ -614,19 +610,13 @@ fn hvp_fn(item: &syn::ItemFn, tangent: &Tangent, core: &Core) -> TokenStream {
         .map(|(k, param)| {
             let ident = &param.ident;
             let ty = &param.ty;
-            if param.is_mut_buffer() {
-                if k >= primal_count {
-                    let copy = format_ident!("__ad_direction_{}", ident);
-                    direction_copies.extend(quote! {
-                        let mut #copy = #ident.to_vec();
-                        let #ident = &mut #copy[..];
-                    });
-                    return quote!(#ident: &[#float]);
-                }
-                let initial = format_ident!("__ad_initial_{}", ident);
-                save_initial
-                    .extend(quote!(let #initial: ::std::vec::Vec<#float> = #ident.to_vec();));
-                reset.extend(quote!(#ident.copy_from_slice(&#initial);));
+            if param.is_mut_buffer() && k >= primal_count {
+                let copy = format_ident!("__ad_direction_{}", ident);
+                direction_copies.extend(quote! {
+                    let mut #copy = #ident.to_vec();
+                    let #ident = &mut #copy[..];
+                });
+                return quote!(#ident: &[#float]);
             }
             quote!(#ident: #ty)
         })
@@ -679,6 +669,35 @@ fn hvp_fn(item: &syn::ItemFn, tangent: &Tangent, core: &Core) -> TokenStream {
             (__ad_value, __ad_gradient, #hv)
         }
     }
+}
+
+/// `f`'s parameters as a wrapper declares them.
+fn plain_params(sig: &Signature) -> Vec<TokenStream> {
+    sig.params
+        .iter()
+        .map(|param| {
+            let ident = &param.ident;
+            let ty = &param.ty;
+            quote!(#ident: #ty)
+        })
+        .collect()
+}
+
+/// Saving the initial contents of `&mut` buffers, and putting them back: wrappers
+/// that run several sweeps start each one from the caller's state.
+fn initial_states<'a>(
+    buffers: impl Iterator<Item = &'a crate::sig::Param>,
+    float: &TokenStream,
+) -> (TokenStream, TokenStream) {
+    let mut save = TokenStream::new();
+    let mut reset = TokenStream::new();
+    for param in buffers {
+        let ident = &param.ident;
+        let initial = format_ident!("__ad_initial_{}", ident);
+        save.extend(quote!(let #initial: ::std::vec::Vec<#float> = #ident.to_vec();));
+        reset.extend(quote!(#ident.copy_from_slice(&#initial);));
+    }
+    (save, reset)
 }
 
 /// One differentiated parameter as `f_jacobian` / `f_hessian` flatten it.
@@ -781,28 +800,13 @@ fn jacobian_fn(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     let vjp = format_ident!("{}_vjp", name);
     let primal_count = sig.params.len();
     let inputs = flatten_inputs(sig, primal_count);
-    let params: Vec<TokenStream> = sig
-        .params
-        .iter()
-        .map(|param| {
-            let ident = &param.ident;
-            let ty = &param.ty;
-            quote!(#ident: #ty)
-        })
-        .collect();
+    let params = plain_params(sig);
     let args = primal_args(sig, primal_count);
     let buffers: Vec<&Flat> = inputs
         .iter()
         .filter(|flat| flat.param.is_mut_buffer())
         .collect();
-    let mut save_initial = TokenStream::new();
-    let mut reset = TokenStream::new();
-    for flat in &buffers {
-        let ident = &flat.param.ident;
-        let initial = format_ident!("__ad_initial_{}", ident);
-        save_initial.extend(quote!(let #initial: ::std::vec::Vec<#float> = #ident.to_vec();));
-        reset.extend(quote!(#ident.copy_from_slice(&#initial);));
-    }
+    let (save_initial, reset) = initial_states(buffers.iter().map(|flat| flat.param), &float);
     let mut offsets = quote!(let mut __ad_cols = 0usize;);
     for flat in &inputs {
         let (offset, len) = (&flat.offset, &flat.len);
@@ -957,15 +961,7 @@ fn hessian_fn(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     let hvp = format_ident!("{}_hvp", name);
     let primal_count = sig.params.len();
     let inputs = flatten_inputs(sig, primal_count);
-    let params: Vec<TokenStream> = sig
-        .params
-        .iter()
-        .map(|param| {
-            let ident = &param.ident;
-            let ty = &param.ty;
-            quote!(#ident: #ty)
-        })
-        .collect();
+    let params = plain_params(sig);
     let args = primal_args(sig, primal_count);
     let mut offsets = quote!(let mut __ad_n = 0usize;);
     for flat in &inputs {
@@ -993,16 +989,13 @@ fn hessian_fn(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
     }
     let hv_pattern = pack(&hv_names);
     let grad = format_ident!("{}_grad", name);
-    let mut save_initial = TokenStream::new();
-    let mut reset = TokenStream::new();
-    for flat in &inputs {
-        if flat.param.is_mut_buffer() {
-            let ident = &flat.param.ident;
-            let initial = format_ident!("__ad_initial_{}", ident);
-            save_initial.extend(quote!(let #initial: ::std::vec::Vec<#float> = #ident.to_vec();));
-            reset.extend(quote!(#ident.copy_from_slice(&#initial);));
-        }
-    }
+    let (save_initial, reset) = initial_states(
+        inputs
+            .iter()
+            .map(|flat| flat.param)
+            .filter(|param| param.is_mut_buffer()),
+        &float,
+    );
     let lints = lint_attrs(item);
     let doc = format!(
         "Value, gradient and dense Hessian of [`{name}`], by one Hessian-vector product \
