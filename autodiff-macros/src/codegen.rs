@@ -621,23 +621,7 @@ fn hvp_fn(item: &syn::ItemFn, tangent: &Tangent, core: &Core) -> TokenStream {
             quote!(#ident: #ty)
         })
         .collect();
-    let grad_args: Vec<TokenStream> = sig.params[..primal_count]
-        .iter()
-        .map(|param| {
-            let ident = &param.ident;
-            match &param.kind {
-                ParamKind::Array {
-                    access: Access::Owned,
-                    shape: Shape::Vec,
-                } => quote!(#ident.clone()),
-                ParamKind::Array {
-                    access: Access::Mut,
-                    ..
-                } => quote!(&mut *#ident),
-                _ => quote!(#ident),
-            }
-        })
-        .collect();
+    let grad_args = primal_args(sig, primal_count);
     let mut call = core_call(item, sig, true);
     call.args.push(quote!(1.0));
     let setup = &call.setup;
