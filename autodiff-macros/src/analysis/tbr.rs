@@ -21,7 +21,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::analysis::activity::{call_input, Activity};
-use crate::ir::{Block, CallArg, FloatOp, Function, LoopKind, Origin, SeqOp, Stmt, VarId};
+use crate::ir::{Block, CallArg, FloatOp, Function, LoopKind, Origin, SeqOp, Stmt, Ty, VarId};
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
 
 /// Identifies a statement by its position in a pre-order walk (`ir::walk` order).
@@ -32,8 +32,13 @@ pub struct Tbr {
     /// Assignments whose old value is saved: (statement position, variable), since
     /// a call writes its result and its `&mut` arguments at one position.
     saves: std::collections::HashSet<(StmtPos, VarId)>,
-    /// Statements the reverse sweep replays at the start of their block.
+    /// Statements the reverse sweep replays instead of restoring their results.
     replay: HashSet<StmtPos>,
+    /// For each replayed statement, the statement of its block before whose
+    /// reverse it is replayed.
+    replay_at: HashMap<StmtPos, StmtPos>,
+    /// Integer updates (`k += step`) the reverse sweep undoes instead of restoring.
+    undone: HashSet<StmtPos>,
     /// `if` statements whose condition the reverse sweep re-evaluates.
     stable_conds: HashSet<StmtPos>,
     /// Loops checkpointed per iteration: position → the variables their body
@@ -47,10 +52,20 @@ impl Tbr {
         self.saves.contains(&(pos, var))
     }
 
-    /// Whether the statement at `pos` is replayed by the reverse sweep (and saves
-    /// nothing).
-    pub fn replays(&self, pos: StmtPos) -> bool {
-        self.replay.contains(&pos)
+    /// Whether the integer update at `pos` is undone by its inverse (`k -= step`)
+    /// instead of being saved.
+    pub fn undoes(&self, pos: StmtPos) -> bool {
+        self.undone.contains(&pos)
+    }
+
+    /// Where the statement at `pos` is replayed by the reverse sweep (it saves
+    /// nothing): the position of the statement of the same block before whose
+    /// reverse it runs.
+    pub fn replayed_at(&self, pos: StmtPos) -> Option<StmtPos> {
+        self.replay
+            .contains(&pos)
+            .then(|| self.replay_at.get(&pos).copied())
+            .flatten()
     }
 
     /// The variables to snapshot per iteration when the loop at `pos` is
@@ -71,6 +86,21 @@ struct Site {
     pos: StmtPos,
     loops: Vec<StmtPos>,
     blocks: Vec<usize>,
+    /// Positions of the `if`s and loops around it, outermost first (one per
+    /// block after the function body's).
+    path: Vec<StmtPos>,
+}
+
+impl Site {
+    /// The statement of `block_depth`'s block (`blocks[..block_depth]`) that is or
+    /// contains this site, given that the site lies in that block.
+    fn child_at(&self, block_depth: usize) -> StmtPos {
+        if self.blocks.len() == block_depth {
+            self.pos
+        } else {
+            self.path[block_depth - 1]
+        }
+    }
 }
 
 fn shares_loop(a: &Site, b: &Site) -> bool {
@@ -117,21 +147,28 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
         reads: (0..count).map(|_| Vec::new()).collect(),
         writes: Vec::new(),
         candidates: Vec::new(),
+        ifs: Vec::new(),
         conds: Vec::new(),
+        undoable: HashMap::new(),
+        path: Vec::new(),
+        ends: HashMap::new(),
     };
     collector.block(&func.body);
     let Collector {
         reads,
         writes,
         candidates,
+        ifs,
         conds,
+        undoable,
+        ends,
         ..
     } = collector;
     let mut write_count = vec![0usize; count];
     let mut written_in_loop = vec![false; count];
-    for (var, site) in &writes {
-        write_count[var.0 as usize] += 1;
-        written_in_loop[var.0 as usize] |= !site.loops.is_empty();
+    for write in &writes {
+        write_count[write.var.0 as usize] += 1;
+        written_in_loop[write.var.0 as usize] |= !write.site.loops.is_empty();
     }
     // Values that cannot change during the call once set.
     let stable = |var: VarId| match func.var(var).origin {
@@ -139,31 +176,450 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
         Origin::Param(_) => write_count[var.0 as usize] == 0,
         Origin::Local => write_count[var.0 as usize] == 1 && !written_in_loop[var.0 as usize],
     };
-    // Replayable statements, decided in program order so that a statement may
-    // build on an earlier replayed one that runs before it in the same iteration.
-    // An array read at `site` holds the same values when the reverse sweep gets
-    // there if every write to it comes earlier and outside any loop around the
-    // read: parameters behind `&`, and tables filled before the loop (GMM's `qdiag`).
-    let mut array_writes: HashMap<VarId, Vec<&Site>> = HashMap::new();
-    for (var, site) in &writes {
-        array_writes.entry(*var).or_default().push(site);
+    let mut array_writes: HashMap<VarId, Vec<&Write>> = HashMap::new();
+    for write in &writes {
+        array_writes.entry(write.var).or_default().push(write);
     }
-    let frozen = |array: VarId, site: &Site| {
-        array_writes.get(&array).is_none_or(|sites| {
-            sites
-                .iter()
-                .all(|write| write.pos < site.pos && !shares_loop(write, site))
+    // Arrays whose element stores save the old element, so that the reverse sweep
+    // keeps them in step with the forward sweep: start with every float array
+    // written only by element stores (and by whole-array writes outside loops),
+    // then drop those whose stores cost more than the replays they enable.
+    let mut restored: HashSet<VarId> = array_writes
+        .iter()
+        .filter(|(var, array_writes)| {
+            matches!(func.var(**var).ty, Ty::FloatArray(_))
+                && array_writes.iter().any(|write| write.store)
+                && array_writes
+                    .iter()
+                    .all(|write| write.store || write.site.loops.is_empty())
         })
+        .map(|(var, _)| *var)
+        .collect();
+    // Integer counters (`lidx += 1`) whose updates can be undone: assumed to be
+    // restored by the reverse sweep, checked once the saves are known.
+    let mut restored_counters: HashSet<VarId> = writes
+        .iter()
+        .filter(|write| undoable.contains_key(&write.site.pos))
+        .map(|write| write.var)
+        .filter(|var| {
+            array_writes[var]
+                .iter()
+                .all(|write| !write.reset && !write.store)
+        })
+        .collect();
+    let emit = emit_points(&candidates, &ifs, &conds, &reads);
+    loop {
+        let replays = decide_replays(
+            func,
+            &Inputs {
+                candidates: &candidates,
+                ifs: &ifs,
+                conds: &conds,
+                reads: &reads,
+                write_count: &write_count,
+                array_writes: &array_writes,
+                restored: &restored,
+                restored_counters: &restored_counters,
+                emit: &emit,
+                ends: &ends,
+            },
+            &stable,
+        );
+        // Weigh what restoring each array costs (a save per store) against what it
+        // buys (a replayed read instead of a save), deeper loops weighing more.
+        let weight = |site: &Site| 1024f64.powi(site.loops.len() as i32);
+        let mut benefit: HashMap<VarId, f64> = HashMap::new();
+        for candidate in candidates
+            .iter()
+            .filter(|candidate| replays.covers(candidate.site.pos))
+        {
+            for array in &candidate.arrays {
+                if restored.contains(array) && !frozen(&array_writes, *array, &candidate.site) {
+                    *benefit.entry(*array).or_default() += weight(&candidate.site);
+                }
+            }
+        }
+        let too_costly: Vec<VarId> = restored
+            .iter()
+            .copied()
+            .filter(|array| {
+                let cost: f64 = array_writes[array]
+                    .iter()
+                    .filter(|write| write.store)
+                    .map(|write| weight(&write.site))
+                    .sum();
+                cost >= benefit.get(array).copied().unwrap_or(0.0)
+            })
+            .collect();
+        if !too_costly.is_empty() {
+            for array in too_costly {
+                restored.remove(&array);
+            }
+            continue;
+        }
+        let Replays {
+            replay,
+            replayed_vars,
+            stable_conds,
+            ..
+        } = replays;
+        let mut saves = HashSet::new();
+        for write in writes.iter().filter(|write| !write.reset) {
+            let var = write.var;
+            if replayed_vars.contains_key(&var) {
+                continue;
+            }
+            if write.store && restored.contains(&var) {
+                saves.insert((write.site.pos, var));
+                continue;
+            }
+            let var_reads = &reads[var.0 as usize];
+            let is_param = matches!(func.var(var).origin, Origin::Param(_));
+            let save = var_reads
+                .iter()
+                .any(|read| read.pos <= write.site.pos || shares_loop(read, &write.site))
+                || (is_param && !var_reads.is_empty());
+            if save {
+                saves.insert((write.site.pos, var));
+            }
+        }
+        // An integer update `k += step` is undone (`k -= step`) instead of saved
+        // when every write of `k` is restored in the reverse sweep (so `k` holds
+        // the updated value when the undo runs) and `step` cannot change.
+        let mut undone = HashSet::new();
+        for write in &writes {
+            let Some(step_reads) = undoable.get(&write.site.pos) else {
+                continue;
+            };
+            let var = write.var;
+            if restored_by_reverse(&array_writes[&var], &saves)
+                && step_reads.iter().all(|read| *read == var || stable(*read))
+            {
+                undone.insert(write.site.pos);
+            }
+        }
+        for pos in &undone {
+            saves.retain(|(save_pos, _)| save_pos != pos);
+        }
+        // A counter assumed restored whose updates could not all be undone or
+        // saved: decide again without it.
+        let unrestored: Vec<VarId> = restored_counters
+            .iter()
+            .copied()
+            .filter(|var| {
+                !array_writes[var].iter().all(|write| {
+                    undone.contains(&write.site.pos) || saves.contains(&(write.site.pos, *var))
+                })
+            })
+            .collect();
+        if !unrestored.is_empty() {
+            for var in unrestored {
+                restored_counters.remove(&var);
+            }
+            continue;
+        }
+        let replay_at = replay
+            .iter()
+            .filter_map(|pos| emit.get(pos).map(|at| (*pos, at.pos)))
+            .collect();
+        let checkpoints = checkpoints(func, activity);
+        return Tbr {
+            saves,
+            replay,
+            replay_at,
+            undone,
+            stable_conds,
+            checkpoints,
+        };
+    }
+}
+
+/// Whether a read of `array` at `site` sees, when the reverse sweep replays it at
+/// the start of its block, what the forward sweep saw: every write to the array
+/// comes earlier and outside any loop around the read (parameters behind `&`,
+/// tables filled before the loop such as GMM's `qdiag`).
+fn frozen(array_writes: &HashMap<VarId, Vec<&Write>>, array: VarId, site: &Site) -> bool {
+    array_writes.get(&array).is_none_or(|writes| {
+        writes
+            .iter()
+            .all(|write| write.site.pos < site.pos && !shares_loop(&write.site, site))
+    })
+}
+
+/// Whether a read of a restored array at `site` can be replayed at the end of
+/// `window` (see [`emit_points`]): when the reverse sweep gets there it has undone
+/// every store that ran later, so no store may fall inside the window, and
+/// whole-array writes must all come before the read, outside its loops.
+fn restorable(
+    array_writes: &HashMap<VarId, Vec<&Write>>,
+    array: VarId,
+    site: &Site,
+    (from, to): (StmtPos, StmtPos),
+) -> bool {
+    array_writes.get(&array).is_none_or(|writes| {
+        writes.iter().all(|write| {
+            if write.store {
+                write.site.pos <= from || write.site.pos >= to
+            } else {
+                write.site.pos < site.pos && !shares_loop(&write.site, site)
+            }
+        })
+    })
+}
+
+/// Whether every write of a variable is saved (so the reverse sweep restores it).
+fn restored_by_reverse(writes: &[&Write], saves: &HashSet<(StmtPos, VarId)>) -> bool {
+    writes
+        .iter()
+        .all(|write| saves.contains(&(write.site.pos, write.var)))
+}
+
+/// Where the reverse sweep replays each candidate: just before the reverse of the
+/// statement of the candidate's block that holds its last user, a reverse read of
+/// its result or the replay of a later candidate that reads it. When the reverse
+/// sweep gets there, every variable it restores holds what it held in the forward
+/// sweep right after that statement, so a read needs only that its inputs are not
+/// written between the candidate and the end of that statement (GMM's
+/// `icf[lidx]` before `lidx += 1`, LSTM's `st[ho + j]` before `st[ho + j]` is
+/// stored). Candidates with a user outside their block get no point. Assumes
+/// every later candidate is replayed, which can only move points later.
+fn emit_points(
+    candidates: &[Candidate],
+    ifs: &[IfCandidate],
+    conds: &[(StmtPos, Vec<VarId>, Site)],
+    reads: &[Vec<Site>],
+) -> HashMap<StmtPos, Site> {
+    let mut users: HashMap<VarId, Vec<Site>> = HashMap::new();
+    for (var, sites) in reads.iter().enumerate() {
+        users.insert(VarId(var as u32), sites.clone());
+    }
+    for (_, cond_reads, site) in conds {
+        for var in cond_reads {
+            users.entry(*var).or_default().push(site.clone());
+        }
+    }
+    let mut emit = HashMap::new();
+    let mut next_if = ifs.len();
+    for candidate in candidates.iter().rev() {
+        while next_if > 0 && ifs[next_if - 1].site.pos > candidate.site.pos {
+            next_if -= 1;
+            let branch = &ifs[next_if];
+            let inner: Vec<&Candidate> = candidates
+                .iter()
+                .filter(|inner| inner.site.pos > branch.site.pos && inner.site.pos < branch.end)
+                .collect();
+            let dsts: Vec<VarId> = inner.iter().map(|inner| inner.dst).collect();
+            let inside = Some((branch.site.pos, branch.end));
+            if let Some(at) = last_user(&branch.site, &dsts, inside, &users) {
+                let read: Vec<VarId> = inner
+                    .iter()
+                    .flat_map(|inner| inner.reads.iter().copied())
+                    .chain(branch.cond_reads.iter().copied())
+                    .collect();
+                for var in read {
+                    users.entry(var).or_default().push(at.clone());
+                }
+                emit.insert(branch.site.pos, at);
+            }
+        }
+        if let Some(at) = last_user(&candidate.site, &[candidate.dst], None, &users) {
+            for var in &candidate.reads {
+                users.entry(*var).or_default().push(at.clone());
+            }
+            emit.insert(candidate.site.pos, at);
+        }
+    }
+    emit
+}
+
+/// The statement of `site`'s block that holds the last user of `dsts` (users
+/// inside `inside` excepted), or `site` itself; `None` if a user is elsewhere.
+fn last_user(
+    site: &Site,
+    dsts: &[VarId],
+    inside: Option<(StmtPos, StmtPos)>,
+    users: &HashMap<VarId, Vec<Site>>,
+) -> Option<Site> {
+    let depth = site.blocks.len();
+    let mut last = site.pos;
+    for dst in dsts {
+        for user in users.get(dst).into_iter().flatten() {
+            if inside.is_some_and(|(from, to)| user.pos > from && user.pos < to) {
+                continue;
+            }
+            if !user.blocks.starts_with(&site.blocks) || user.pos <= site.pos {
+                return None;
+            }
+            last = last.max(user.child_at(depth));
+        }
+    }
+    Some(Site {
+        pos: last,
+        ..site.clone()
+    })
+}
+
+/// What [`decide_replays`] reads.
+struct Inputs<'a> {
+    candidates: &'a [Candidate],
+    ifs: &'a [IfCandidate],
+    conds: &'a [(StmtPos, Vec<VarId>, Site)],
+    reads: &'a [Vec<Site>],
+    write_count: &'a [usize],
+    array_writes: &'a HashMap<VarId, Vec<&'a Write>>,
+    restored: &'a HashSet<VarId>,
+    /// Integer counters whose every write the reverse sweep undoes or restores.
+    restored_counters: &'a HashSet<VarId>,
+    /// Where each candidate would be replayed (see [`emit_points`]).
+    emit: &'a HashMap<StmtPos, Site>,
+    ends: &'a HashMap<StmtPos, StmtPos>,
+}
+
+/// The replay decisions for one choice of restored arrays.
+struct Replays {
+    /// Statements (and whole `if`s) replayed at the start of their block.
+    replay: HashSet<StmtPos>,
+    /// Statements replayed as part of a replayed `if`.
+    inside_replayed_if: HashSet<StmtPos>,
+    /// Variables whose value the reverse sweep recomputes, with the site that
+    /// defines them for dominance (a replayed `if` for the ones it assigns).
+    replayed_vars: HashMap<VarId, Site>,
+    stable_conds: HashSet<StmtPos>,
+}
+
+impl Replays {
+    fn covers(&self, pos: StmtPos) -> bool {
+        self.replay.contains(&pos) || self.inside_replayed_if.contains(&pos)
+    }
+}
+
+/// Replayable statements, decided in program order so that a statement may build on
+/// an earlier replayed one that runs before it in the same iteration.
+fn decide_replays(func: &Function, inputs: &Inputs, stable: &dyn Fn(VarId) -> bool) -> Replays {
+    let Inputs {
+        candidates,
+        ifs,
+        conds,
+        reads,
+        write_count,
+        array_writes,
+        restored,
+        restored_counters,
+        emit,
+        ends,
+    } = *inputs;
+    // The forward positions between a candidate and the end of the statement
+    // before whose reverse it is replayed: its inputs must not be written there.
+    let window = |site: &Site| -> Option<(StmtPos, StmtPos)> {
+        let at = emit.get(&site.pos)?;
+        Some((site.pos, ends.get(&at.pos).copied().unwrap_or(at.pos + 1)))
+    };
+    let array_ok = |array: VarId, site: &Site, window: (StmtPos, StmtPos)| {
+        frozen(array_writes, array, site)
+            || (restored.contains(&array) && restorable(array_writes, array, site, window))
+    };
+    // `array_writes` holds every variable's writes, scalars too.
+    let counter_ok = |var: VarId, (from, to): (StmtPos, StmtPos)| {
+        restored_counters.contains(&var)
+            && array_writes.get(&var).is_none_or(|writes| {
+                writes
+                    .iter()
+                    .all(|write| write.site.pos <= from || write.site.pos >= to)
+            })
     };
     let mut replayed_vars: HashMap<VarId, Site> = HashMap::new();
     let mut replay = HashSet::new();
-    for candidate in &candidates {
+    let mut inside_replayed_if = HashSet::new();
+    let mut next_candidate = 0;
+    let mut next_if = 0;
+    while next_candidate < candidates.len() {
+        let candidate = &candidates[next_candidate];
+        // An `if` that starts before this candidate: try to replay it whole.
+        if let Some(branch) = ifs.get(next_if) {
+            if branch.site.pos < candidate.site.pos {
+                next_if += 1;
+                let inner: Vec<&Candidate> = candidates[next_candidate..]
+                    .iter()
+                    .take_while(|inner| inner.site.pos < branch.end)
+                    .collect();
+                let branch_window = window(&branch.site);
+                let available = |var: VarId, site: &Site, local: &HashMap<VarId, Vec<Site>>| {
+                    stable(var)
+                        || replayed_vars
+                            .get(&var)
+                            .is_some_and(|def| dominates(def, site))
+                        || local
+                            .get(&var)
+                            .is_some_and(|defs| defs.iter().any(|def| dominates(def, site)))
+                        || branch_window.is_some_and(|window| counter_ok(var, window))
+                };
+                let mut local: HashMap<VarId, Vec<Site>> = HashMap::new();
+                let mut ok = branch_window.is_some()
+                    && !branch.site.loops.is_empty()
+                    && inner.len() == branch.end - branch.site.pos - 1
+                    && branch
+                        .cond_reads
+                        .iter()
+                        .all(|var| available(*var, &branch.site, &local));
+                for inner in &inner {
+                    if !ok {
+                        break;
+                    }
+                    ok = inner.arrays.iter().all(|array| {
+                        branch_window.is_some_and(|window| array_ok(*array, &inner.site, window))
+                    })
+                        && inner
+                            .reads
+                            .iter()
+                            .all(|var| available(*var, &inner.site, &local))
+                        && !matches!(func.var(inner.dst).origin, Origin::Param(_))
+                        // At most one definition per branch.
+                        && local.get(&inner.dst).is_none_or(|defs| {
+                            defs.iter().all(|def| def.blocks != inner.site.blocks)
+                        });
+                    local.entry(inner.dst).or_default().push(inner.site.clone());
+                }
+                ok = ok
+                    && local.iter().all(|(var, defs)| {
+                        write_count[var.0 as usize] == defs.len()
+                            && reads[var.0 as usize].iter().all(|read| {
+                                if read.pos > branch.site.pos && read.pos < branch.end {
+                                    defs.iter().any(|def| dominates(def, read))
+                                } else {
+                                    read.pos >= branch.end && dominates(&branch.site, read)
+                                }
+                            })
+                    });
+                if ok {
+                    replay.insert(branch.site.pos);
+                    for inner in &inner {
+                        inside_replayed_if.insert(inner.site.pos);
+                    }
+                    for var in local.keys() {
+                        replayed_vars.insert(*var, branch.site.clone());
+                    }
+                    next_candidate += inner.len();
+                    while ifs
+                        .get(next_if)
+                        .is_some_and(|next| next.site.pos < branch.end)
+                    {
+                        next_if += 1;
+                    }
+                }
+                continue;
+            }
+        }
+        next_candidate += 1;
         let dst = candidate.dst;
+        let Some(candidate_window) = window(&candidate.site) else {
+            continue;
+        };
         let available = |var: &VarId| {
             stable(*var)
                 || replayed_vars
                     .get(var)
                     .is_some_and(|def| dominates(def, &candidate.site))
+                || counter_ok(*var, candidate_window)
         };
         if !candidate.site.loops.is_empty()
             && write_count[dst.0 as usize] == 1
@@ -171,7 +627,7 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
             && candidate
                 .arrays
                 .iter()
-                .all(|array| frozen(*array, &candidate.site))
+                .all(|array| array_ok(*array, &candidate.site, candidate_window))
             && candidate.reads.iter().all(available)
             && reads[dst.0 as usize]
                 .iter()
@@ -200,38 +656,58 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
         .filter(|(pos, _, _)| stable_conds.contains(pos))
         .flat_map(|(_, cond_reads, _)| cond_reads.iter().copied())
         .collect();
+    let needed = |var: VarId, wanted: &HashSet<VarId>| {
+        !reads[var.0 as usize].is_empty() || wanted.contains(&var)
+    };
+    let mut next_if = ifs.len();
     for candidate in candidates.iter().rev() {
+        // Replayed `if`s that end after this candidate: decide them first.
+        while next_if > 0 && ifs[next_if - 1].site.pos > candidate.site.pos {
+            next_if -= 1;
+            let branch = &ifs[next_if];
+            if !replay.contains(&branch.site.pos) {
+                continue;
+            }
+            let inner: Vec<&Candidate> = candidates
+                .iter()
+                .filter(|inner| inner.site.pos > branch.site.pos && inner.site.pos < branch.end)
+                .collect();
+            if inner.iter().any(|inner| needed(inner.dst, &wanted)) {
+                wanted.extend(branch.cond_reads.iter().copied());
+                for inner in inner {
+                    wanted.extend(inner.reads.iter().copied());
+                }
+            } else {
+                replay.remove(&branch.site.pos);
+                for inner in inner {
+                    inside_replayed_if.remove(&inner.site.pos);
+                }
+            }
+        }
         if !replay.contains(&candidate.site.pos) {
             continue;
         }
-        if reads[candidate.dst.0 as usize].is_empty() && !wanted.contains(&candidate.dst) {
+        if !needed(candidate.dst, &wanted) {
             replay.remove(&candidate.site.pos);
             continue;
         }
         wanted.extend(candidate.reads.iter().copied());
     }
-    let mut saves = std::collections::HashSet::new();
-    for (var, site) in &writes {
-        if replayed_vars.contains_key(var) {
-            continue;
-        }
-        let var_reads = &reads[var.0 as usize];
-        let is_param = matches!(func.var(*var).origin, Origin::Param(_));
-        let save = var_reads
-            .iter()
-            .any(|read| read.pos <= site.pos || shares_loop(read, site))
-            || (is_param && !var_reads.is_empty());
-        if save {
-            saves.insert((site.pos, *var));
-        }
-    }
-    let checkpoints = checkpoints(func, activity);
-    Tbr {
-        saves,
+    Replays {
         replay,
+        inside_replayed_if,
+        replayed_vars,
         stable_conds,
-        checkpoints,
     }
+}
+
+/// One write of a variable: its site, and whether it is an element store.
+struct Write {
+    var: VarId,
+    site: Site,
+    store: bool,
+    /// A loop's reset of an exit flag (no statement of its own, nothing to save).
+    reset: bool,
 }
 
 struct Collector<'a> {
@@ -242,11 +718,19 @@ struct Collector<'a> {
     pos: StmtPos,
     /// Sites where the reverse sweep reads each variable.
     reads: Vec<Vec<Site>>,
-    writes: Vec<(VarId, Site)>,
+    writes: Vec<Write>,
     /// Cheap statements, candidates for replay.
     candidates: Vec<Candidate>,
+    /// `if` statements, candidates for replay as a whole.
+    ifs: Vec<IfCandidate>,
     /// `if` conditions: position, variables read, site.
     conds: Vec<(StmtPos, Vec<VarId>, Site)>,
+    /// Integer updates with an inverse: position → variables the inverse reads.
+    undoable: HashMap<StmtPos, Vec<VarId>>,
+    /// Positions of the enclosing `if`s and loops.
+    path: Vec<StmtPos>,
+    /// Each statement's end: the position after its last nested statement.
+    ends: HashMap<StmtPos, StmtPos>,
 }
 
 /// A cheap statement the reverse sweep might replay instead of restoring.
@@ -259,20 +743,41 @@ struct Candidate {
     site: Site,
 }
 
+/// An `if` the reverse sweep might replay whole, when both branches hold only
+/// cheap statements (`let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };`).
+struct IfCandidate {
+    site: Site,
+    cond_reads: Vec<VarId>,
+    /// Position after its last nested statement.
+    end: StmtPos,
+}
+
 impl Collector<'_> {
     fn site(&self, pos: StmtPos) -> Site {
         Site {
             pos,
             loops: self.loops.clone(),
             blocks: self.blocks.clone(),
+            path: self.path.clone(),
         }
     }
 
-    fn nested(&mut self, block: &Block) {
+    fn write(&mut self, var: VarId, site: &Site) {
+        self.writes.push(Write {
+            var,
+            site: site.clone(),
+            store: false,
+            reset: false,
+        });
+    }
+
+    fn nested(&mut self, parent: StmtPos, block: &Block) {
         self.blocks.push(self.next_block);
+        self.path.push(parent);
         self.next_block += 1;
         self.block(block);
         self.blocks.pop();
+        self.path.pop();
     }
 
     fn block(&mut self, block: &Block) {
@@ -283,7 +788,7 @@ impl Collector<'_> {
             let mut reads: Vec<VarId> = Vec::new();
             match stmt {
                 Stmt::Float { dst, op, .. } => {
-                    self.writes.push((*dst, site.clone()));
+                    self.write(*dst, &site);
                     if let Some(candidate) = cheap(*dst, op, &site) {
                         self.candidates.push(candidate);
                     }
@@ -291,8 +796,8 @@ impl Collector<'_> {
                         reads = reverse_reads(op, self.activity);
                     }
                 }
-                Stmt::Passive { dst, value } => {
-                    self.writes.push((*dst, site.clone()));
+                Stmt::Passive { dst, value, undo } => {
+                    self.write(*dst, &site);
                     if !calls_function(&value.tokens) {
                         self.candidates.push(Candidate {
                             dst: *dst,
@@ -301,28 +806,36 @@ impl Collector<'_> {
                             site: site.clone(),
                         });
                     }
+                    if let Some(undo) = undo.as_ref().filter(|undo| !calls_function(&undo.tokens)) {
+                        self.undoable.insert(here, undo.reads.clone());
+                    }
                 }
                 Stmt::Store { array, index, .. } => {
-                    self.writes.push((*array, site.clone()));
+                    self.writes.push(Write {
+                        var: *array,
+                        site: site.clone(),
+                        store: true,
+                        reset: false,
+                    });
                     if self.activity.is_active(*array) {
                         reads = index.reads.clone();
                     }
                 }
-                Stmt::NewArray { dst, .. } => self.writes.push((*dst, site.clone())),
+                Stmt::NewArray { dst, .. } => self.write(*dst, &site),
                 Stmt::Call {
                     dst, args, tangent, ..
                 } => {
                     if let Some(dst) = dst {
-                        self.writes.push((*dst, site.clone()));
+                        self.write(*dst, &site);
                     }
                     let active = stmt_is_active(stmt, self.activity);
                     if let Some(tangent) = tangent {
                         if let Some(dot) = tangent.dst {
-                            self.writes.push((dot, site.clone()));
+                            self.write(dot, &site);
                         }
                         for arg in &tangent.args {
                             if let crate::ir::ArgTangent::MutArray(Some(var)) = arg {
-                                self.writes.push((*var, site.clone()));
+                                self.write(*var, &site);
                             }
                             if active {
                                 reads.extend(crate::analysis::activity::tangent_input(arg));
@@ -337,7 +850,7 @@ impl Collector<'_> {
                     }
                     for arg in args {
                         if let CallArg::MutArray { var, .. } = arg {
-                            self.writes.push((*var, site.clone()));
+                            self.write(*var, &site);
                         }
                         if active {
                             reads.extend(call_input(arg));
@@ -354,8 +867,15 @@ impl Collector<'_> {
                     else_block,
                 } => {
                     self.conds.push((here, cond.reads.clone(), site.clone()));
-                    self.nested(then_block);
-                    self.nested(else_block);
+                    let slot = self.ifs.len();
+                    self.ifs.push(IfCandidate {
+                        site: site.clone(),
+                        cond_reads: cond.reads.clone(),
+                        end: here,
+                    });
+                    self.nested(here, then_block);
+                    self.nested(here, else_block);
+                    self.ifs[slot].end = self.pos;
                 }
                 Stmt::Loop(looped) => {
                     if let LoopKind::For { seq, .. } = &looped.kind {
@@ -370,13 +890,25 @@ impl Collector<'_> {
                         }
                     }
                     self.loops.push(here);
-                    self.nested(&looped.body);
+                    // The loop resets its exit flags at the start of every
+                    // iteration: writes that no statement shows.
+                    let iteration = self.site(here);
+                    for flag in &looped.reset {
+                        self.writes.push(Write {
+                            var: *flag,
+                            site: iteration.clone(),
+                            store: false,
+                            reset: true,
+                        });
+                    }
+                    self.nested(here, &looped.body);
                     self.loops.pop();
                 }
             }
             for var in reads {
                 self.reads[var.0 as usize].push(site.clone());
             }
+            self.ends.insert(here, self.pos);
         }
     }
 }

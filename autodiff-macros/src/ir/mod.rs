@@ -248,6 +248,10 @@ pub enum Stmt {
     Passive {
         dst: VarId,
         value: PExpr,
+        /// For `dst += e` / `dst -= e` on an integer: the old value computed from
+        /// the new one (`dst - (e)`), so the reverse sweep can undo the update
+        /// instead of saving `dst`.
+        undo: Option<PExpr>,
     },
     /// `array[index] = value`.
     Store {

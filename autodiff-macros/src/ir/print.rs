@@ -73,7 +73,7 @@ fn block(func: &Function, stmts: &Block, depth: usize, out: &mut String) {
                 };
                 let _ = writeln!(out, "{pad}{} = {rhs}", name(*dst));
             }
-            Stmt::Passive { dst, value } => {
+            Stmt::Passive { dst, value, .. } => {
                 let _ = writeln!(out, "{pad}{} := {}", name(*dst), pexpr(value));
             }
             Stmt::Store {

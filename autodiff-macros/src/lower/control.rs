@@ -93,7 +93,11 @@ impl Lowerer<'_> {
                 }
                 _ => {
                     let value = self.passive(expr);
-                    self.emit(Stmt::Passive { dst, value });
+                    self.emit(Stmt::Passive {
+                        dst,
+                        value,
+                        undo: None,
+                    });
                 }
             },
         }
@@ -310,6 +314,7 @@ impl Lowerer<'_> {
         self.emit(Stmt::Passive {
             dst: flag,
             value: bool_expr(true),
+            undo: None,
         });
         self.exits.insert(flag);
     }
@@ -380,21 +385,37 @@ impl Lowerer<'_> {
                         }
                         self.array_into(value, dst)
                     }
-                    (Ty::Int(_) | Ty::Bool, _) => {
-                        let value = match op {
-                            None => self.passive(value),
+                    (dst_ty @ (Ty::Int(_) | Ty::Bool), _) => {
+                        let (value, undo) = match op {
+                            None => (self.passive(value), None),
                             Some(op) => {
                                 // `a += b` as `a = a + (b)`.
                                 let current = self.var_tokens(dst, place.span());
-                                let mut right = self.passive(value);
-                                let bin = binary_of(op);
+                                let right = self.passive(value);
                                 let tokens = &right.tokens;
-                                right.tokens = quote!(#current #bin (#tokens));
-                                right.reads.push(dst);
-                                right
+                                // Integer `+=`/`-=` by an amount that does not read
+                                // `a` can be undone exactly: `a - (b)`.
+                                let undo = match op {
+                                    syn::BinOp::AddAssign(_) => Some(quote!(-)),
+                                    syn::BinOp::SubAssign(_) => Some(quote!(+)),
+                                    _ => None,
+                                }
+                                .filter(|_| {
+                                    matches!(dst_ty, Ty::Int(_)) && !right.reads.contains(&dst)
+                                })
+                                .map(|inverse| PExpr {
+                                    tokens: quote!(#current #inverse (#tokens)),
+                                    reads: right.reads.iter().copied().chain([dst]).collect(),
+                                });
+                                let bin = binary_of(op);
+                                let value = PExpr {
+                                    tokens: quote!(#current #bin (#tokens)),
+                                    reads: right.reads.iter().copied().chain([dst]).collect(),
+                                };
+                                (value, undo)
                             }
                         };
-                        self.emit(Stmt::Passive { dst, value });
+                        self.emit(Stmt::Passive { dst, value, undo });
                     }
                     _ => self.diag.push(diag::assign_target(place)),
                 }
@@ -527,6 +548,7 @@ impl Lowerer<'_> {
         self.emit(Stmt::Passive {
             dst: scrutinee,
             value,
+            undo: None,
         });
         let name = self.var_tokens(scrutinee, matched.expr.span());
         let mut arms: Vec<(Option<PExpr>, &syn::Expr, Option<String>)> = Vec::new();
@@ -747,6 +769,7 @@ impl Lowerer<'_> {
             self.emit(Stmt::Passive {
                 dst: brk,
                 value: bool_expr(false),
+                undo: None,
             });
         }
         // Flags other than this loop's own break leave enclosing blocks too.
@@ -796,10 +819,18 @@ impl Lowerer<'_> {
         };
         let lo = self.new_var("__ad_lo", ty.clone(), start.span());
         let value = self.passive(start);
-        self.emit(Stmt::Passive { dst: lo, value });
+        self.emit(Stmt::Passive {
+            dst: lo,
+            value,
+            undo: None,
+        });
         let hi = self.new_var("__ad_hi", ty, end.span());
         let value = self.passive(end);
-        self.emit(Stmt::Passive { dst: hi, value });
+        self.emit(Stmt::Passive {
+            dst: hi,
+            value,
+            undo: None,
+        });
         let mut ops = Vec::new();
         for step in chain.into_iter().rev() {
             match step {
@@ -807,7 +838,11 @@ impl Lowerer<'_> {
                 Some(step) => {
                     let var = self.new_var("__ad_step", Ty::Int(Some(quote!(usize))), step.span());
                     let value = self.passive(step);
-                    self.emit(Stmt::Passive { dst: var, value });
+                    self.emit(Stmt::Passive {
+                        dst: var,
+                        value,
+                        undo: None,
+                    });
                     ops.push(SeqOp::StepBy(var));
                 }
             }

@@ -173,20 +173,26 @@ impl Gen<'_> {
 
     fn block(&mut self, block: &Block, in_loop: bool) -> (TokenStream, TokenStream) {
         let mut forward = TokenStream::new();
+        // Each statement's position and reverse piece.
         let mut reverse_pieces = Vec::new();
-        // Replayed statements run again, in order, before the block's reverse sweep.
-        let mut replayed = TokenStream::new();
+        // Replayed statements run again, in forward order, just before the reverse
+        // of the statement that holds their last user: (that position, code).
+        let mut replayed: Vec<(usize, TokenStream)> = Vec::new();
         for stmt in block {
-            let replays = self.tbr.replays(self.pos);
+            let pos = self.pos;
+            let replay_at = self.tbr.replayed_at(pos);
             let (fwd, rev) = self.stmt(stmt, in_loop);
-            if replays {
-                replayed.extend(fwd.clone());
+            if let Some(at) = replay_at {
+                replayed.push((at, fwd.clone()));
             }
             forward.extend(fwd);
-            reverse_pieces.push(rev);
+            reverse_pieces.push((pos, rev));
         }
-        let mut reverse = replayed;
-        for piece in reverse_pieces.into_iter().rev() {
+        let mut reverse = TokenStream::new();
+        for (pos, piece) in reverse_pieces.into_iter().rev() {
+            for (_, code) in replayed.iter().filter(|(at, _)| *at == pos) {
+                reverse.extend(code.clone());
+            }
             reverse.extend(piece);
         }
         (forward, reverse)
@@ -198,10 +204,14 @@ impl Gen<'_> {
         let saves = |var: VarId| self.tbr.saves(pos, var);
         match stmt {
             Stmt::Float { dst, op, span } => self.float_stmt(*dst, op, *span, saves(*dst), in_loop),
-            Stmt::Passive { dst, value } => {
+            Stmt::Passive { dst, value, undo } => {
                 let name = self.var(*dst);
                 let value = pexpr(value);
-                if saves(*dst) {
+                if let Some(undo) = undo.as_ref().filter(|_| self.tbr.undoes(pos)) {
+                    // `k += step` is undone by `k -= step`: nothing to save.
+                    let undo = pexpr(undo);
+                    (quote!(#name = #value;), quote!(#name = #undo;))
+                } else if saves(*dst) {
                     let ty = self.save_ty(*dst);
                     let (save, restore) = self.save(quote!(#name), ty, in_loop);
                     (quote!(#save #name = #value;), quote!(#name = #restore;))
