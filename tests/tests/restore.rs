@@ -103,7 +103,7 @@ fn read_store_orders(x: &[f64], steps: usize) -> f64 {
             acc += last * last * last;
         }
         for i in 1..n {
-            u[i] = u[i] * u[i - 1];
+            u[i] *= u[i - 1];
         }
     }
     acc
