@@ -324,3 +324,49 @@ snapshot!(
         }
     }
 );
+
+snapshot!(
+    independent_iterations,
+    quote!(wrt(w)),
+    quote! {
+        fn fit(w: &[f64], x: &[f64], n: usize) -> f64 {
+            let d = w.len();
+            let mut r = vec![0.0; d];
+            let mut loss = 0.0;
+            for i in 0..n {
+                for j in 0..d {
+                    r[j] = x[i * d + j] - w[j];
+                }
+                let mut top = r[0];
+                for j in 1..d {
+                    top = top.max(r[j]);
+                }
+                loss += top.exp();
+            }
+            loss
+        }
+    }
+);
+
+snapshot!(
+    spring_step_restored,
+    quote!(wrt(k)),
+    quote! {
+        fn chain(k: &[f64], x: &mut [f64], steps: usize) -> f64 {
+            let n = k.len();
+            let mut err = 0.0;
+            for _ in 0..steps {
+                for i in 1..n {
+                    let left = if i == 1 { x[1] } else { x[i] - x[i - 1] };
+                    x[i] += 0.01 * k[i] * left;
+                }
+                let mut idx = 0;
+                for i in 0..n {
+                    err += x[idx] * x[i];
+                    idx += 1;
+                }
+            }
+            err
+        }
+    }
+);

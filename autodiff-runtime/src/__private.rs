@@ -162,6 +162,88 @@ pub fn fit_zeros<T: Real>(v: &mut Vec<T>, len: usize) {
     v.resize(len, T::ZERO);
 }
 
+/// A float type whose scratch buffers are pooled per thread.
+pub trait Pooled: Real + 'static {
+    /// Runs `f` on this thread's pool of spare buffers (`None` during thread exit).
+    fn with_pool<R>(f: impl FnOnce(&mut Vec<Vec<Self>>) -> R) -> Option<R>;
+}
+
+thread_local! {
+    static POOL_F64: std::cell::RefCell<Vec<Vec<f64>>> = const { std::cell::RefCell::new(Vec::new()) };
+    static POOL_F32: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Pooled for f64 {
+    fn with_pool<R>(f: impl FnOnce(&mut Vec<Vec<f64>>) -> R) -> Option<R> {
+        POOL_F64
+            .try_with(|pool| pool.try_borrow_mut().ok().map(|mut pool| f(&mut pool)))
+            .ok()
+            .flatten()
+    }
+}
+
+impl Pooled for f32 {
+    fn with_pool<R>(f: impl FnOnce(&mut Vec<Vec<f32>>) -> R) -> Option<R> {
+        POOL_F32
+            .try_with(|pool| pool.try_borrow_mut().ok().map(|mut pool| f(&mut pool)))
+            .ok()
+            .flatten()
+    }
+}
+
+/// A buffer of zeros taken from a per-thread pool and given back when dropped:
+/// where a preaccumulated loop collects the adjoint contributions of its
+/// iterations before scaling them, without allocating once warm.
+#[derive(Debug)]
+pub struct Scratch<T: Pooled> {
+    buf: Vec<T>,
+}
+
+impl<T: Pooled> Scratch<T> {
+    /// An empty buffer (no allocation).
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Scratch { buf: Vec::new() }
+    }
+
+    /// Makes the buffer `len` zeros, reusing a pooled allocation.
+    pub fn zero(&mut self, len: usize) {
+        if self.buf.capacity() == 0 {
+            if let Some(Some(spare)) = T::with_pool(|pool| pool.pop()) {
+                self.buf = spare;
+            }
+        }
+        fit_zeros(&mut self.buf, len);
+    }
+}
+
+impl<T: Pooled> std::ops::Deref for Scratch<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.buf
+    }
+}
+
+impl<T: Pooled> std::ops::DerefMut for Scratch<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.buf
+    }
+}
+
+impl<T: Pooled> Drop for Scratch<T> {
+    fn drop(&mut self) {
+        if self.buf.capacity() > 0 {
+            let buf = std::mem::take(&mut self.buf);
+            // A bounded pool: nested gradients each hold a few buffers at once.
+            T::with_pool(|pool| {
+                if pool.len() < 64 {
+                    pool.push(buf);
+                }
+            });
+        }
+    }
+}
+
 /// Panics with a clear message when a shadow buffer's length differs from its primal's.
 ///
 /// `what` names the parameter (e.g. `"x_bar"`).

@@ -1,4 +1,5 @@
 //! Analyses over the IR. Each produces a side table keyed by variable id.
 
 pub mod activity;
+pub mod preacc;
 pub mod tbr;

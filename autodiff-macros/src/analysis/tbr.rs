@@ -44,6 +44,8 @@ pub struct Tbr {
     /// Loops checkpointed per iteration: position → the variables their body
     /// writes, snapshot at the start of every iteration.
     checkpoints: HashMap<StmtPos, Vec<VarId>>,
+    /// Loops whose iterations are differentiated as they run (see `preacc`).
+    preaccumulated: HashMap<StmtPos, crate::analysis::preacc::Preacc>,
 }
 
 impl Tbr {
@@ -72,6 +74,11 @@ impl Tbr {
     /// checkpointed.
     pub fn checkpoint(&self, pos: StmtPos) -> Option<&[VarId]> {
         self.checkpoints.get(&pos).map(Vec::as_slice)
+    }
+
+    /// How the loop at `pos` is preaccumulated, if it is.
+    pub fn preaccumulated(&self, pos: StmtPos) -> Option<&crate::analysis::preacc::Preacc> {
+        self.preaccumulated.get(&pos)
     }
 
     /// Whether the `if` at `pos` has a condition the reverse sweep can re-evaluate.
@@ -323,6 +330,20 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
             .filter_map(|pos| emit.get(pos).map(|at| (*pos, at.pos)))
             .collect();
         let checkpoints = checkpoints(func, activity);
+        // Preaccumulate only loops that would otherwise record something per
+        // iteration: a sum over values it can replay (Rosenbrock) gains nothing
+        // from separate accumulators.
+        let mut preaccumulated = crate::analysis::preacc::analyze(func, activity);
+        preaccumulated.retain(|pos, _| {
+            let end = ends.get(pos).copied().unwrap_or(*pos);
+            checkpoints.contains_key(pos)
+                || saves
+                    .iter()
+                    .any(|(save_pos, _)| *save_pos > *pos && *save_pos < end)
+                || conds.iter().any(|(cond_pos, _, _)| {
+                    *cond_pos > *pos && *cond_pos < end && !stable_conds.contains(cond_pos)
+                })
+        });
         return Tbr {
             saves,
             replay,
@@ -330,6 +351,7 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
             undone,
             stable_conds,
             checkpoints,
+            preaccumulated,
         };
     }
 }
@@ -964,7 +986,7 @@ fn checkpoints(func: &Function, activity: &Activity) -> HashMap<StmtPos, Vec<Var
 }
 
 /// Number of statements in pre-order, nested ones included.
-fn count(stmt: &Stmt) -> usize {
+pub fn count(stmt: &Stmt) -> usize {
     1 + match stmt {
         Stmt::If {
             then_block,

@@ -50,6 +50,7 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tb
         plain: false,
         pos: 0,
         next_local: 0,
+        bar_override: Default::default(),
     };
     let (forward, reverse) = gen.block(&func.body, false);
     Sweeps {
@@ -75,6 +76,8 @@ struct Gen<'a> {
     /// Pre-order position of the statement being generated (as in `tbr`).
     pos: usize,
     next_local: usize,
+    /// Adjoints renamed inside a preaccumulated loop: its separate accumulators.
+    bar_override: std::collections::HashMap<VarId, Ident>,
 }
 
 /// How a saved value is typed, for hoisted save slots.
@@ -92,6 +95,9 @@ impl Gen<'_> {
     }
 
     fn bar(&self, id: VarId) -> Ident {
+        if let Some(name) = self.bar_override.get(&id) {
+            return name.clone();
+        }
         let var = self.func.var(id);
         crate::ir::ident(&var.adjoint, var.span)
     }
@@ -1045,6 +1051,103 @@ impl Gen<'_> {
     }
 
     fn loop_stmt(&mut self, looped: &Loop, in_loop: bool) -> (TokenStream, TokenStream) {
+        let loop_pos = self.pos - 1;
+        if let (Some(preacc), LoopKind::For { index, seq }, false) =
+            (self.tbr.preaccumulated(loop_pos), &looped.kind, self.plain)
+        {
+            return self.preaccumulated_loop(looped, preacc.clone(), *index, seq, in_loop);
+        }
+        self.recorded_loop(looped, in_loop)
+    }
+
+    /// A loop whose iterations meet only in one sum (see `analysis::preacc`):
+    ///
+    /// ```text
+    /// forward:  pre_x = 0 (every input x)
+    ///           for i in seq { body (saving); post = acc; pre_acc = 1;
+    ///                          reverse(body) into pre_*; acc = post }
+    /// reverse:  x_bar += acc_bar * pre_x (every input x)
+    /// ```
+    ///
+    /// Under run-time checks (constant-index reads of scratch arrays) the loop is
+    /// generated both ways and the checks pick one in both sweeps.
+    fn preaccumulated_loop(
+        &mut self,
+        looped: &Loop,
+        preacc: crate::analysis::preacc::Preacc,
+        index: Option<VarId>,
+        seq: &RangeSeq,
+        in_loop: bool,
+    ) -> (TokenStream, TokenStream) {
+        self.uses_stack = true;
+        let start = self.pos;
+        let float = self.float.clone();
+        let rt = self.rt.clone();
+        let acc = self.var(preacc.acc);
+        let acc_bar = self.bar(preacc.acc);
+        let mut init = TokenStream::new();
+        let mut scale = TokenStream::new();
+        let mut overrides = std::collections::HashMap::new();
+        for var in &preacc.inputs {
+            let bar = self.bar(*var);
+            let pre = self.fresh_local("pre");
+            match self.func.var(*var).ty {
+                Ty::FloatArray(_) => {
+                    self.locals
+                        .extend(quote!(let mut #pre = #rt::__private::Scratch::<#float>::new();));
+                    init.extend(quote!(#pre.zero(#bar.len());));
+                    scale.extend(quote!(
+                        for (__ad_b, __ad_p) in #bar.iter_mut().zip(#pre.iter()) {
+                            *__ad_b += #acc_bar * *__ad_p;
+                        }
+                    ));
+                }
+                _ => {
+                    self.declare(&pre, SaveTy::Float);
+                    init.extend(quote!(#pre = 0.0;));
+                    scale.extend(quote!(#bar += #acc_bar * #pre;));
+                }
+            }
+            overrides.insert(*var, pre);
+        }
+        let acc_pre = self.fresh_local("pre");
+        self.declare(&acc_pre, SaveTy::Float);
+        overrides.insert(preacc.acc, acc_pre.clone());
+        let post = self.fresh_local("post");
+        self.declare(&post, SaveTy::Float);
+        self.bar_override = overrides;
+        let (body_fwd, body_rev) = self.block(&looped.body, true);
+        self.bar_override.clear();
+        let pattern = self.index_pattern(index);
+        let range = self.forward_range(seq);
+        let forward = quote!(
+            #init
+            for #pattern in #range {
+                #body_fwd
+                #post = #acc;
+                #acc_pre = 1.0;
+                #body_rev
+                #acc = #post;
+            }
+        );
+        if preacc.checks.is_empty() {
+            return (forward, scale);
+        }
+        let end = self.pos;
+        self.pos = start;
+        let (recorded_fwd, recorded_rev) = self.recorded_loop(looped, in_loop);
+        debug_assert_eq!(self.pos, end);
+        let checks = &preacc.checks;
+        let cond = quote!(#(#checks)&&*);
+        (
+            quote!(if #cond { #forward } else { #recorded_fwd }),
+            quote!(if #cond { #scale } else { #recorded_rev }),
+        )
+    }
+
+    /// A loop whose iterations are recorded in the forward sweep and reversed in the
+    /// reverse sweep (checkpointed per iteration if `tbr` says so).
+    fn recorded_loop(&mut self, looped: &Loop, in_loop: bool) -> (TokenStream, TokenStream) {
         let loop_pos = self.pos - 1;
         if let (Some(vars), LoopKind::For { index, seq }) =
             (self.tbr.checkpoint(loop_pos), &looped.kind)

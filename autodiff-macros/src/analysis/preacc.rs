@@ -1,0 +1,510 @@
+//! Preaccumulation of independent iterations: loops whose iterations meet only in
+//! one sum.
+//!
+//! A top-level loop such as GMM's loop over data points
+//!
+//! ```text
+//! for i in 0..n { ..scratch arrays written, then read..; slse += se.ln() + mx; }
+//! ```
+//!
+//! changes nothing across iterations but the accumulator `slse`, and every scratch
+//! array it writes is written before it is read in each iteration and dead after
+//! the loop. The adjoint of `slse` is the same for every iteration, and everything
+//! an iteration contributes to the adjoints of the data it reads is linear in it.
+//! So each iteration is differentiated right after it runs, with the accumulator's
+//! adjoint set to one and the contributions collected in separate zeroed buffers;
+//! when the reverse sweep reaches the loop it adds them scaled by the accumulator's
+//! real adjoint. The stack holds one iteration at a time and no iteration runs
+//! twice: what a hand-written adjoint of such a loop does.
+//!
+//! "Written before read" is shown per element range: a loop `for j in lo..hi` whose
+//! body stores `a[j]` unconditionally covers `a[lo..hi]` for the rest of the block;
+//! a read `a[b]` in `for b in lo2..hi2` is covered when `hi2` is `hi` and `lo` is
+//! `0` or `lo2`. A read at a constant index (`main_term[0]`) is covered when the
+//! index lies in the range, which is checked when the function runs: the loop is
+//! generated both ways and the check picks one.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::analysis::activity::Activity;
+use crate::ir::{
+    walk, ArrayInit, Block, CallArg, FloatOp, Function, LoopKind, Operand, Origin, PExpr, Stmt, Ty,
+    VarId,
+};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// How one loop is preaccumulated.
+#[derive(Clone, Debug)]
+pub struct Preacc {
+    /// The accumulator (`acc = acc + e` is the only use of it in the body).
+    pub acc: VarId,
+    /// Active variables from outside the loop that the body reads: their adjoint
+    /// contributions are collected separately and scaled by the accumulator's.
+    pub inputs: Vec<VarId>,
+    /// Conditions (on values fixed before the loop) under which the scratch arrays
+    /// are written before they are read; empty when that is shown statically.
+    pub checks: Vec<TokenStream>,
+}
+
+/// The loops (by statement position, as in `tbr`) that are preaccumulated.
+pub fn analyze(func: &Function, activity: &Activity) -> HashMap<usize, Preacc> {
+    let mut out = HashMap::new();
+    let mut pos = 0;
+    let body = &func.body;
+    for (k, stmt) in body.iter().enumerate() {
+        let here = pos;
+        pos += crate::analysis::tbr::count(stmt);
+        let Stmt::Loop(looped) = stmt else { continue };
+        let LoopKind::For { index, .. } = &looped.kind else {
+            continue;
+        };
+        if looped.exit.is_some() || !looped.reset.is_empty() {
+            continue;
+        }
+        let local = |var: VarId| looped.body_vars.contains(&var.0) || Some(var) == *index;
+        if let Some(preacc) = candidate(func, activity, &looped.body, &local, &body[k + 1..], here)
+        {
+            out.insert(here, preacc);
+        }
+    }
+    out
+}
+
+fn candidate(
+    func: &Function,
+    activity: &Activity,
+    loop_body: &Block,
+    local: &dyn Fn(VarId) -> bool,
+    after: &[Stmt],
+    loop_pos: usize,
+) -> Option<Preacc> {
+    let mut acc: Option<VarId> = None;
+    let mut scratch: HashSet<VarId> = HashSet::new();
+    let mut reads: HashSet<VarId> = HashSet::new();
+    let mut ok = true;
+    let mut active = false;
+    // Arrays copied whole in the body: a scratch array must not be one.
+    let mut copied: Vec<VarId> = Vec::new();
+    walk(loop_body, true, &mut |stmt, _| {
+        active |= crate::analysis::tbr::stmt_is_active(stmt, activity);
+        match stmt {
+            Stmt::Float { dst, op, .. } => {
+                let operands: Vec<VarId> = op.operands().iter().filter_map(|o| o.var()).collect();
+                if !local(*dst) {
+                    // Only `dst = dst ± e` may write a float from outside.
+                    if !accumulates(*dst, op) || acc.is_some_and(|acc| acc != *dst) {
+                        ok = false;
+                    }
+                    acc = Some(*dst);
+                    reads.extend(operands.into_iter().filter(|var| var != dst));
+                } else {
+                    reads.extend(operands);
+                }
+                if let FloatOp::Read { array, index } = op {
+                    reads.insert(*array);
+                    reads.extend(index.reads.iter().copied());
+                }
+                if let FloatOp::Prim {
+                    int_arg: Some(arg), ..
+                } = op
+                {
+                    reads.extend(arg.reads.iter().copied());
+                }
+            }
+            Stmt::Passive { dst, value, .. } => {
+                if !local(*dst) {
+                    ok = false;
+                }
+                reads.extend(value.reads.iter().copied());
+            }
+            Stmt::Store {
+                array,
+                index,
+                value,
+                ..
+            } => {
+                if !local(*array) {
+                    scratch.insert(*array);
+                }
+                reads.extend(index.reads.iter().copied());
+                reads.extend(value.var());
+            }
+            Stmt::NewArray { dst, init, .. } => {
+                if !local(*dst) {
+                    ok = false;
+                }
+                if let ArrayInit::CopyOf { src, .. } = init {
+                    copied.push(*src);
+                }
+                reads.extend(init_reads(init));
+            }
+            Stmt::Call { .. } => ok = false,
+            Stmt::Effect(value) => reads.extend(value.reads.iter().copied()),
+            Stmt::If { cond, .. } => reads.extend(cond.reads.iter().copied()),
+            Stmt::Loop(inner) => {
+                if !inner.reset.is_empty() {
+                    // Exit flags reset per iteration are writes no statement shows.
+                    ok &= inner.reset.iter().all(|flag| local(*flag));
+                }
+                if let LoopKind::For { seq, .. } = &inner.kind {
+                    reads.extend([seq.lo, seq.hi]);
+                }
+            }
+        }
+    });
+    let acc = acc?;
+    if !ok || !active || !activity.is_active(acc) {
+        return None;
+    }
+    // The accumulator is read only by its own updates.
+    if reads.contains(&acc) || copied.iter().any(|src| scratch.contains(src)) {
+        return None;
+    }
+    // Scratch arrays: locals, dead after the loop, written before read.
+    let used_after = mentioned(after, func);
+    for array in &scratch {
+        if !matches!(func.var(*array).origin, Origin::Local) || used_after.contains(array) {
+            return None;
+        }
+    }
+    let defs = single_defs(func);
+    let mut checks = Vec::new();
+    let mut coverage = Coverage {
+        func,
+        defs: &defs,
+        scratch: &scratch,
+        local,
+        loop_pos,
+        facts: Vec::new(),
+        loops: Vec::new(),
+        checks: &mut checks,
+        ok: true,
+    };
+    coverage.block(loop_body);
+    if !coverage.ok {
+        return None;
+    }
+    let mut inputs: Vec<VarId> = reads
+        .into_iter()
+        .filter(|var| {
+            !local(*var)
+                && !scratch.contains(var)
+                && *var != acc
+                && activity.is_active(*var)
+                && matches!(func.var(*var).ty, Ty::Float | Ty::FloatArray(_))
+        })
+        .collect();
+    inputs.sort();
+    checks.dedup_by(|a, b| a.to_string() == b.to_string());
+    Some(Preacc {
+        acc,
+        inputs,
+        checks,
+    })
+}
+
+/// Whether `op`, written to `dst`, is `dst + e`, `e + dst` or `dst - e` with `e`
+/// not `dst`: the adjoint of `dst` passes through it unchanged.
+fn accumulates(dst: VarId, op: &FloatOp) -> bool {
+    let is_dst = |operand: &Operand| operand.var() == Some(dst);
+    match op {
+        FloatOp::Add(a, b) => is_dst(a) != is_dst(b),
+        FloatOp::Sub(a, b) => is_dst(a) && !is_dst(b),
+        _ => false,
+    }
+}
+
+fn init_reads(init: &ArrayInit) -> Vec<VarId> {
+    match init {
+        ArrayInit::VecFill { value, len } => value
+            .var()
+            .into_iter()
+            .chain(len.reads.iter().copied())
+            .collect(),
+        ArrayInit::FixedFill { value, .. } => value.var().into_iter().collect(),
+        ArrayInit::List { items, .. } => items.iter().filter_map(Operand::var).collect(),
+        ArrayInit::CopyOf { src, .. } => vec![*src],
+    }
+}
+
+/// Every variable a block reads or writes, the function's result included.
+fn mentioned(block: &[Stmt], func: &Function) -> HashSet<VarId> {
+    let mut out: HashSet<VarId> = func.ret.into_iter().collect();
+    let block: Block = block.to_vec();
+    walk(&block, false, &mut |stmt, _| match stmt {
+        Stmt::Float { dst, op, .. } => {
+            out.insert(*dst);
+            out.extend(op.operands().iter().filter_map(|o| o.var()));
+            if let FloatOp::Read { array, index } = op {
+                out.insert(*array);
+                out.extend(index.reads.iter().copied());
+            }
+            if let FloatOp::Prim {
+                int_arg: Some(arg), ..
+            } = op
+            {
+                out.extend(arg.reads.iter().copied());
+            }
+        }
+        Stmt::Passive { dst, value, .. } => {
+            out.insert(*dst);
+            out.extend(value.reads.iter().copied());
+        }
+        Stmt::Store {
+            array,
+            index,
+            value,
+            ..
+        } => {
+            out.insert(*array);
+            out.extend(index.reads.iter().copied());
+            out.extend(value.var());
+        }
+        Stmt::NewArray { dst, init, .. } => {
+            out.insert(*dst);
+            out.extend(init_reads(init));
+        }
+        Stmt::Call { dst, args, .. } => {
+            out.extend(*dst);
+            for arg in args {
+                match arg {
+                    CallArg::Float(value) => out.extend(value.var()),
+                    CallArg::Array { var, .. } | CallArg::MutArray { var, .. } => {
+                        out.insert(*var);
+                    }
+                    CallArg::Passive(value) => out.extend(value.reads.iter().copied()),
+                }
+            }
+        }
+        Stmt::Effect(value) => out.extend(value.reads.iter().copied()),
+        Stmt::If { cond, .. } => out.extend(cond.reads.iter().copied()),
+        Stmt::Loop(looped) => {
+            if let LoopKind::For { seq, .. } = &looped.kind {
+                out.extend([seq.lo, seq.hi]);
+            }
+            if let Some(exit) = &looped.exit {
+                out.extend(exit.reads.iter().copied());
+            }
+        }
+    });
+    out
+}
+
+/// Passive variables written exactly once: their value (and its position).
+fn single_defs(func: &Function) -> HashMap<VarId, (PExpr, usize, bool)> {
+    let mut writes: HashMap<VarId, usize> = HashMap::new();
+    let mut defs: HashMap<VarId, (PExpr, usize, bool)> = HashMap::new();
+    let mut pos = 0;
+    walk(&func.body, false, &mut |stmt, in_loop| {
+        let here = pos;
+        pos += 1;
+        let written: Vec<VarId> = match stmt {
+            Stmt::Float { dst, .. } | Stmt::NewArray { dst, .. } => vec![*dst],
+            Stmt::Passive { dst, value, .. } => {
+                defs.insert(*dst, (value.clone(), here, in_loop));
+                vec![*dst]
+            }
+            Stmt::Store { array, .. } => vec![*array],
+            Stmt::Call { dst, args, .. } => dst
+                .iter()
+                .copied()
+                .chain(args.iter().filter_map(|arg| match arg {
+                    CallArg::MutArray { var, .. } => Some(*var),
+                    _ => None,
+                }))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for var in written {
+            *writes.entry(var).or_default() += 1;
+        }
+    });
+    defs.retain(|var, _| writes.get(var) == Some(&1));
+    defs
+}
+
+/// Walks a loop body in order, tracking which element ranges of scratch arrays
+/// the current iteration has written, and checks every read of one.
+struct Coverage<'a> {
+    func: &'a Function,
+    defs: &'a HashMap<VarId, (PExpr, usize, bool)>,
+    scratch: &'a HashSet<VarId>,
+    local: &'a dyn Fn(VarId) -> bool,
+    loop_pos: usize,
+    /// Covered ranges in scope: (array, lo, hi) as token strings.
+    facts: Vec<(VarId, String, String)>,
+    /// Enclosing loops inside the body: (index, lo, hi).
+    loops: Vec<(Option<VarId>, Option<String>, Option<String>)>,
+    checks: &'a mut Vec<TokenStream>,
+    ok: bool,
+}
+
+impl Coverage<'_> {
+    /// The value of a loop bound as a string, if it is fixed for the whole loop
+    /// being preaccumulated (it reads nothing the body writes, bar indices).
+    fn bound(&self, var: VarId) -> Option<String> {
+        let (value, _, _) = self.defs.get(&var)?;
+        let fixed = value.reads.iter().all(|read| {
+            self.loops.iter().any(|(index, _, _)| *index == Some(*read)) || self.invariant(*read)
+        });
+        fixed.then(|| normalize(&value.tokens))
+    }
+
+    /// A variable the preaccumulated loop does not write.
+    fn invariant(&self, var: VarId) -> bool {
+        !(self.local)(var) && !self.scratch.contains(&var) && self.written_once_before(var)
+    }
+
+    /// A parameter, or a local written once, outside loops, before the loop: its
+    /// value is known when the loop starts.
+    fn written_once_before(&self, var: VarId) -> bool {
+        match self.func.var(var).origin {
+            Origin::Param(_) => !self.defs.contains_key(&var) || self.defs_before(var),
+            Origin::Local => self.defs_before(var),
+            Origin::LoopIndex => false,
+        }
+    }
+
+    fn defs_before(&self, var: VarId) -> bool {
+        self.defs
+            .get(&var)
+            .is_some_and(|(_, pos, in_loop)| !in_loop && *pos < self.loop_pos)
+    }
+
+    fn block(&mut self, block: &Block) {
+        let scope = self.facts.len();
+        for stmt in block {
+            self.stmt(stmt);
+        }
+        self.facts.truncate(scope);
+    }
+
+    fn stmt(&mut self, stmt: &Stmt) {
+        match stmt {
+            Stmt::Float {
+                op: FloatOp::Read { array, index },
+                ..
+            } if self.scratch.contains(array) => self.read(*array, index),
+            Stmt::If {
+                then_block,
+                else_block,
+                ..
+            } => {
+                self.block(then_block);
+                self.block(else_block);
+            }
+            Stmt::Loop(looped) => {
+                let (index, lo, hi) = match &looped.kind {
+                    LoopKind::For { index, seq } if seq.chain.is_empty() && !seq.inclusive => {
+                        (*index, self.bound(seq.lo), self.bound(seq.hi))
+                    }
+                    LoopKind::For { index, .. } => (*index, None, None),
+                    LoopKind::Infinite => (None, None, None),
+                };
+                self.loops.push((index, lo.clone(), hi.clone()));
+                self.block(&looped.body);
+                self.loops.pop();
+                // A loop that stores `a[index]` at its top level, unconditionally
+                // and without exits, covers `a[lo..hi]` from here on.
+                if let (Some(index), Some(lo), Some(hi), None) = (index, lo, hi, &looped.exit) {
+                    let name = &self.func.var(index).name;
+                    for inner in &looped.body {
+                        if let Stmt::Store {
+                            array, index: at, ..
+                        } = inner
+                        {
+                            if self.scratch.contains(array) && normalize(&at.tokens) == *name {
+                                self.facts.push((*array, lo.clone(), hi.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn read(&mut self, array: VarId, index: &PExpr) {
+        let at = normalize(&index.tokens);
+        // `a[b]` with `b` the index of an enclosing `for b in lo2..hi2`.
+        if let Some((_, lo2, hi2)) = self
+            .loops
+            .iter()
+            .rev()
+            .find(|(loop_index, _, _)| loop_index.is_some_and(|v| self.func.var(v).name == at))
+        {
+            let covered = self.facts.iter().any(|(fact_array, lo, hi)| {
+                *fact_array == array
+                    && hi2.as_ref() == Some(hi)
+                    && (lo == "0" || lo2.as_ref() == Some(lo))
+            });
+            if !covered {
+                self.ok = false;
+            }
+            return;
+        }
+        // A constant index: covered if it lies in a covered range whose bounds
+        // are known when the loop starts, checked at run time.
+        let constant = !at.is_empty() && at.chars().all(|c| c.is_ascii_digit());
+        let fact = self
+            .facts
+            .iter()
+            .rev()
+            .find(|(fact_array, _, _)| *fact_array == array)
+            .cloned();
+        match fact {
+            Some((_, lo, hi))
+                if constant && self.known_at_start(&lo) && self.known_at_start(&hi) =>
+            {
+                let (lo, hi, at): (TokenStream, TokenStream, TokenStream) = (
+                    lo.parse().unwrap_or_default(),
+                    hi.parse().unwrap_or_default(),
+                    at.parse().unwrap_or_default(),
+                );
+                self.checks.push(quote!(((#lo) <= (#at) && (#at) < (#hi))));
+            }
+            _ => self.ok = false,
+        }
+    }
+
+    /// Whether a bound (as a string) reads only values known before the loop.
+    fn known_at_start(&self, bound: &str) -> bool {
+        let tokens: TokenStream = match bound.parse() {
+            Ok(tokens) => tokens,
+            Err(_) => return false,
+        };
+        idents(&tokens).iter().all(|name| {
+            self.func
+                .vars
+                .iter()
+                .enumerate()
+                .find(|(_, var)| var.name == *name)
+                .is_none_or(|(id, _)| self.written_once_before(VarId(id as u32)))
+        })
+    }
+}
+
+/// Identifiers in a token stream, nested groups included.
+fn idents(tokens: &TokenStream) -> Vec<String> {
+    let mut out = Vec::new();
+    for tree in tokens.clone() {
+        match tree {
+            proc_macro2::TokenTree::Ident(ident) => out.push(ident.to_string()),
+            proc_macro2::TokenTree::Group(group) => out.extend(idents(&group.stream())),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Tokens as a comparable string, outer parentheses removed.
+fn normalize(tokens: &TokenStream) -> String {
+    let trees: Vec<proc_macro2::TokenTree> = tokens.clone().into_iter().collect();
+    if let [proc_macro2::TokenTree::Group(group)] = trees.as_slice() {
+        if group.delimiter() == proc_macro2::Delimiter::Parenthesis {
+            return normalize(&group.stream());
+        }
+    }
+    tokens.to_string()
+}

@@ -1,0 +1,289 @@
+//! Loops whose iterations meet only in one sum are differentiated iteration by
+//! iteration (preaccumulation): the gradient is unchanged, the stack holds one
+//! iteration at a time, and loops that do not qualify (an iteration reading what
+//! an earlier one left in a scratch array, a scratch array used after the loop,
+//! two sums) are recorded as before. Every gradient is checked against dual
+//! numbers, every value bit for bit.
+#![allow(clippy::needless_range_loop, clippy::useless_vec)]
+
+mod common;
+
+use approx::assert_relative_eq;
+use autodiff_runtime::differentiate;
+use autodiff_runtime::stack::{last_bytes_pushed, last_peak_bytes};
+use common::*;
+
+fn check(grad: &[f64], oracle: &[f64]) {
+    assert_eq!(grad.len(), oracle.len());
+    for (g, o) in grad.iter().zip(oracle) {
+        assert_relative_eq!(*g, *o, max_relative = 1e-11, epsilon = 1e-14);
+    }
+}
+
+/// GMM-shaped: per point, scratch arrays filled then read (by loop index and at
+/// the constant index 0), a log-sum-exp, one sum; then a second preaccumulated
+/// loop over the same weights.
+#[differentiate(wrt(w))]
+fn mixture(w: &[f64], x: &[f64], d: usize, k: usize, n: usize) -> f64 {
+    let mut centered = vec![0.0; d];
+    let mut scores = vec![0.0; k];
+    let mut total = 0.0;
+    for i in 0..n {
+        for c in 0..k {
+            for j in 0..d {
+                centered[j] = x[i * d + j] - w[c * d + j];
+            }
+            let mut q = 0.0;
+            for a in 0..d {
+                for b in a..d {
+                    q += centered[a] * centered[b] * w[(c + a + b) % (k * d)];
+                }
+            }
+            scores[c] = -0.5 * q;
+        }
+        let mut top = scores[0];
+        for c in 1..k {
+            top = top.max(scores[c]);
+        }
+        let mut sum = 0.0;
+        for c in 0..k {
+            sum += (scores[c] - top).exp();
+        }
+        total += sum.ln() + top;
+    }
+    let mut prior = 0.0;
+    for c in 0..k * d {
+        prior += w[c] * w[c];
+    }
+    total - 0.1 * prior
+}
+
+fn mixture_o(w: &[Dual64], x: &[f64], d: usize, k: usize, n: usize) -> Dual64 {
+    let mut total = c(0.0);
+    for i in 0..n {
+        let mut scores = vec![c(0.0); k];
+        for cc in 0..k {
+            let centered: Vec<Dual64> = (0..d).map(|j| -w[cc * d + j] + x[i * d + j]).collect();
+            let mut q = c(0.0);
+            for a in 0..d {
+                for b in a..d {
+                    q += centered[a] * centered[b] * w[(cc + a + b) % (k * d)];
+                }
+            }
+            scores[cc] = q * -0.5;
+        }
+        let mut top = scores[0];
+        for cc in 1..k {
+            if scores[cc].re > top.re {
+                top = scores[cc];
+            }
+        }
+        let mut sum = c(0.0);
+        for cc in 0..k {
+            sum += (scores[cc] - top).exp();
+        }
+        total += sum.ln() + top;
+    }
+    let mut prior = c(0.0);
+    for cc in 0..k * d {
+        prior += w[cc] * w[cc];
+    }
+    total - prior * 0.1
+}
+
+#[test]
+fn independent_iterations_are_differentiated_as_they_run() {
+    let (d, k, n) = (3, 4, 60);
+    let w: Vec<f64> = (0..k * d).map(|i| 0.3 * ((i as f64) * 1.3).sin()).collect();
+    let x: Vec<f64> = (0..n * d).map(|i| ((i as f64) * 0.7).cos()).collect();
+    let (value, grad) = mixture_grad(&w, &x, d, k, n);
+    assert_bits(value, mixture(&w, &x, d, k, n));
+    check(&grad, &dual_grad(|w| mixture_o(w, &x, d, k, n), &w));
+    // One point's tape at a time: the most held at once is a small fraction of
+    // everything pushed (n points' worth), and stays so as n grows.
+    let (pushed, peak) = (last_bytes_pushed(), last_peak_bytes());
+    println!("n = {n}: pushed {pushed} bytes, at most {peak} held at once");
+    assert!(peak * 20 < pushed, "{peak} of {pushed} bytes held at once");
+    let _ = mixture_grad(&w, &vec![0.5; 4 * n * d], d, k, 4 * n);
+    assert_eq!(
+        last_peak_bytes(),
+        peak,
+        "peak independent of the number of points"
+    );
+}
+
+#[test]
+fn run_time_check_falls_back_to_recording() {
+    // k = 0: `scores[0]` is not written by the point's own iteration, so the
+    // constant-index check fails and the loop is recorded; `scores` has length 0
+    // and the read panics exactly as in the function itself.
+    let x = vec![0.5; 6];
+    let primal = std::panic::catch_unwind(|| mixture(&[], &x, 3, 0, 2));
+    let grad = std::panic::catch_unwind(|| mixture_grad(&[], &x, 3, 0, 2));
+    assert!(primal.is_err() && grad.is_err());
+    // No points: neither version runs an iteration.
+    let w = [0.2, -0.4, 0.1];
+    let (value, grad) = mixture_grad(&w, &[], 3, 1, 0);
+    assert_bits(value, mixture(&w, &[], 3, 1, 0));
+    check(&grad, &dual_grad(|w| mixture_o(w, &[], 3, 1, 0), &w));
+}
+
+/// Reads `buf[0]` without writing it in the iteration: iteration `i` sees what
+/// iteration `i - 1` left, so the loop must not be preaccumulated.
+#[differentiate]
+fn carried(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut buf = vec![0.0; 2];
+    let mut total = 0.0;
+    for i in 0..n {
+        let prev = buf[0];
+        for j in 1..2 {
+            buf[j] = x[i] * prev + 1.0;
+        }
+        buf[0] = buf[1] * 0.5 + x[i];
+        total += buf[0] * buf[1];
+    }
+    total
+}
+
+fn carried_o(x: &[Dual64]) -> Dual64 {
+    let mut buf = [c(0.0), c(0.0)];
+    let mut total = c(0.0);
+    for xi in x {
+        let prev = buf[0];
+        buf[1] = *xi * prev + 1.0;
+        buf[0] = buf[1] * 0.5 + *xi;
+        total += buf[0] * buf[1];
+    }
+    total
+}
+
+/// A scratch array used after the loop, and a second sum: recorded as before.
+#[differentiate]
+fn used_after(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut tmp = vec![0.0; 3];
+    let mut s = 0.0;
+    let mut p = 0.0;
+    for i in 0..n {
+        for j in 0..3 {
+            tmp[j] = x[i] * (j as f64 + 1.0);
+        }
+        s += tmp[0] * tmp[2];
+        p -= tmp[1];
+    }
+    s + p * tmp[1]
+}
+
+fn used_after_o(x: &[Dual64]) -> Dual64 {
+    let mut tmp = [c(0.0); 3];
+    let mut s = c(0.0);
+    let mut p = c(0.0);
+    for xi in x {
+        for j in 0..3 {
+            tmp[j] = *xi * (j as f64 + 1.0);
+        }
+        s += tmp[0] * tmp[2];
+        p -= tmp[1];
+    }
+    s + p * tmp[1]
+}
+
+#[test]
+fn dependent_iterations_are_recorded() {
+    let x = [0.3, -0.8, 1.1, 0.45, -0.2];
+    let (value, grad) = carried_grad(&x);
+    assert_bits(value, carried(&x));
+    check(&grad, &dual_grad(carried_o, &x));
+    let (value, grad) = used_after_grad(&x);
+    assert_bits(value, used_after(&x));
+    check(&grad, &dual_grad(used_after_o, &x));
+}
+
+/// The sum's adjoint comes from code after the loop (`acc` squared, scaled):
+/// each iteration's contributions are scaled by it when the reverse sweep gets
+/// there. Inputs are an array, a scalar parameter and a local computed before.
+#[differentiate]
+fn scaled_sum(x: &[f64], a: f64) -> f64 {
+    let n = x.len();
+    let b = a * a;
+    let mut sq = vec![0.0; 2];
+    let mut acc = 1.0;
+    for i in 0..n {
+        for j in 0..2 {
+            sq[j] = x[i] * a + (j as f64) * b;
+        }
+        acc += (sq[0] * sq[1]).sin() - b * x[i];
+    }
+    acc * acc * 0.5 + a
+}
+
+fn scaled_sum_o(p: &[Dual64]) -> Dual64 {
+    let (x, a) = (&p[..p.len() - 1], p[p.len() - 1]);
+    let b = a * a;
+    let mut acc = c(1.0);
+    for xi in x {
+        let sq0 = *xi * a;
+        let sq1 = *xi * a + b;
+        acc += (sq0 * sq1).sin() - b * *xi;
+    }
+    acc * acc * 0.5 + a
+}
+
+#[test]
+fn contributions_are_scaled_by_the_sum_adjoint() {
+    let x = [0.3, -0.8, 1.1, 0.45];
+    let a = 0.7;
+    let (value, (gx, ga)) = scaled_sum_grad(&x, a);
+    assert_bits(value, scaled_sum(&x, a));
+    let mut point = x.to_vec();
+    point.push(a);
+    let oracle = dual_grad(scaled_sum_o, &point);
+    check(&gx, &oracle[..4]);
+    check(&[ga], &oracle[4..]);
+    // The vjp with a seed other than one scales every contribution.
+    let (value, (vx, va)) = scaled_sum_vjp(&x, a, 2.5);
+    assert_bits(value, scaled_sum(&x, a));
+    let scaled: Vec<f64> = oracle.iter().map(|g| 2.5 * g).collect();
+    check(&vx, &scaled[..4]);
+    check(&[va], &scaled[4..]);
+}
+
+/// A constant-index read of a scratch array longer than the range written: with
+/// `m = 0` nothing is written and `best[0]` keeps what was there (the loop is
+/// recorded); with `m ≥ 1` the check passes and the loop is preaccumulated.
+#[differentiate]
+fn best_of(x: &[f64], m: usize) -> f64 {
+    let n = x.len();
+    let mut best = vec![0.5; 4];
+    let mut acc = 0.0;
+    for i in 0..n {
+        for c in 0..m {
+            best[c] = x[i] * (c as f64 + 1.0);
+        }
+        acc += best[0] * x[i];
+    }
+    acc
+}
+
+fn best_of_o(x: &[Dual64], m: usize) -> Dual64 {
+    let mut best = vec![c(0.5); 4];
+    let mut acc = c(0.0);
+    for xi in x {
+        for (cc, slot) in best.iter_mut().enumerate().take(m) {
+            *slot = *xi * (cc as f64 + 1.0);
+        }
+        acc += best[0] * *xi;
+    }
+    acc
+}
+
+#[test]
+fn run_time_check_picks_the_version() {
+    let x = [0.3, -0.8, 1.1];
+    for m in 0..3 {
+        let (value, grad) = best_of_grad(&x, m);
+        assert_bits(value, best_of(&x, m));
+        check(&grad, &dual_grad(|x| best_of_o(x, m), &x));
+    }
+}
