@@ -89,4 +89,15 @@ impl Prim {
     pub fn vjp_name(self) -> String {
         format!("{}_vjp", self.name)
     }
+
+    /// Whether the reverse rule is taken from the primitive's output
+    /// (`<name>_vjp_from_output`): the derivative is cheapest from the value it
+    /// returns (`exp' = y`, `tanh' = 1 - y²`), so the reverse sweep keeps `y`
+    /// instead of evaluating the function again.
+    pub fn uses_output(self) -> bool {
+        matches!(
+            self.name,
+            "tanh" | "exp" | "exp2" | "sqrt" | "cbrt" | "recip"
+        )
+    }
 }

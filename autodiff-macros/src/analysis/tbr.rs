@@ -159,6 +159,7 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
         undoable: HashMap::new(),
         path: Vec::new(),
         ends: HashMap::new(),
+        output_reads: Vec::new(),
     };
     collector.block(&func.body);
     let Collector {
@@ -169,6 +170,7 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
         conds,
         undoable,
         ends,
+        output_reads,
         ..
     } = collector;
     let mut write_count = vec![0usize; count];
@@ -282,9 +284,15 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
             }
             let var_reads = &reads[var.0 as usize];
             let is_param = matches!(func.var(var).origin, Origin::Param(_));
+            // A read of the value a statement just computed needs it back unless
+            // the write comes before that statement and outside its loops.
+            let output_read = output_reads.iter().any(|(read_var, read)| {
+                *read_var == var && (read.pos < write.site.pos || shares_loop(read, &write.site))
+            });
             let save = var_reads
                 .iter()
                 .any(|read| read.pos <= write.site.pos || shares_loop(read, &write.site))
+                || output_read
                 || (is_param && !var_reads.is_empty());
             if save {
                 saves.insert((write.site.pos, var));
@@ -753,6 +761,9 @@ struct Collector<'a> {
     path: Vec<StmtPos>,
     /// Each statement's end: the position after its last nested statement.
     ends: HashMap<StmtPos, StmtPos>,
+    /// Reverse reads of a value right after the statement that computes it (rules
+    /// taken from a primitive's output).
+    output_reads: Vec<(VarId, Site)>,
 }
 
 /// A cheap statement the reverse sweep might replay instead of restoring.
@@ -815,7 +826,17 @@ impl Collector<'_> {
                         self.candidates.push(candidate);
                     }
                     if self.activity.is_active(*dst) {
-                        reads = reverse_reads(op, self.activity);
+                        match op {
+                            FloatOp::Prim { prim, args, .. }
+                                if prim.uses_output()
+                                    && args.len() == 1
+                                    && self.activity.operand(&args[0]).is_some() =>
+                            {
+                                // The rule reads the output as this statement left it.
+                                self.output_reads.push((*dst, site.clone()));
+                            }
+                            _ => reads = reverse_reads(op, self.activity),
+                        }
                     }
                 }
                 Stmt::Passive { dst, value, undo } => {

@@ -349,6 +349,21 @@ impl Gen<'_> {
         }
         let bar = self.bar(dst);
         let float = &self.float;
+        if let FloatOp::Prim { prim, args, .. } = op {
+            if prim.uses_output() && args.len() == 1 {
+                // The rule reads the value just computed: before it is restored.
+                let rt = &self.rt;
+                let rule = format_ident!("{}_vjp_from_output", prim.name);
+                let propagate = self.accumulate(&args[0], quote!(#rt::rules::#rule(#name, __ad_g)));
+                let reverse = quote_spanned!(span=> {
+                    let __ad_g: #float = #bar;
+                    #bar = 0.0;
+                    #propagate
+                    #restore
+                });
+                return (forward, reverse);
+            }
+        }
         let propagate = self.float_adjoint(op);
         let reverse = quote_spanned!(span=> {
             let __ad_g: #float = #bar;

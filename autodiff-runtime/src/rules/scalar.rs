@@ -576,3 +576,51 @@ pub fn mul_add_vjp<T: Real>(a: T, b: T, c: T, g: T) -> (T, T, T) {
 pub fn mul_add_jvp<T: Real>(a: T, da: T, b: T, db: T, c: T, dc: T) -> (T, T) {
     (a.mul_add(b, c), da * b + a * db + dc)
 }
+
+/// Defines reverse rules that take the primitive's *output* `y` instead of its input:
+/// for functions whose derivative is cheapest from the value they return, the reverse
+/// sweep keeps `y` (which it often keeps anyway) and does not evaluate the function a
+/// second time. Each gives bit for bit what the input-based rule gives for the same
+/// `x`, since it applies the same formula to the same `y`.
+macro_rules! output_rules {
+    ($(
+        $op:ident, $vjp:ident, $input_rule:ident, deriv $deriv:literal, at $at:literal;
+        vjp($y:ident, $g:ident) $body:block
+    )*) => {$(
+        #[doc = concat!(
+            "Reverse rule for [`f64::", stringify!($op), "`] from its output: given ",
+            "`y = x.", stringify!($op), "()` and the adjoint `g` of `y`, returns the adjoint ",
+            "contribution `g · ", $deriv, "`, equal to [`", stringify!($input_rule), "`]`(x, g)` ",
+            "without evaluating `", stringify!($op), "` again.\n\n",
+            "# Example\n\n",
+            "```\n",
+            "use autodiff_runtime::rules::{", stringify!($input_rule), ", ", stringify!($vjp), "};\n\n",
+            "let x = ", $at, "_f64;\n",
+            "assert_eq!(", stringify!($vjp), "(x.", stringify!($op), "(), 0.75), ",
+            stringify!($input_rule), "(x, 0.75));\n",
+            "```"
+        )]
+        #[inline]
+        pub fn $vjp<T: Real>($y: T, $g: T) -> T $body
+    )*};
+}
+
+output_rules! {
+    tanh, tanh_vjp_from_output, tanh_vjp, deriv "(1 - y²)", at "0.5";
+    vjp(t, g) { g * (T::ONE - t * t) }
+
+    exp, exp_vjp_from_output, exp_vjp, deriv "y", at "0.5";
+    vjp(y, g) { g * y }
+
+    exp2, exp2_vjp_from_output, exp2_vjp, deriv "y · ln 2", at "0.5";
+    vjp(y, g) { g * (y * T::ln_2()) }
+
+    sqrt, sqrt_vjp_from_output, sqrt_vjp, deriv "1 / (2·y)", at "0.5";
+    vjp(y, g) { g / (two::<T>() * y) }
+
+    cbrt, cbrt_vjp_from_output, cbrt_vjp, deriv "1 / (3·y²)", at "0.5";
+    vjp(c, g) { g / ((two::<T>() + T::ONE) * c * c) }
+
+    recip, recip_vjp_from_output, recip_vjp, deriv "-y²", at "0.5";
+    vjp(r, g) { -(g * r * r) }
+}

@@ -454,3 +454,48 @@ fn accuracy_in_the_tails() {
     // div through the quotient does not underflow where b² would.
     assert!(close(div_vjp(1e-200_f64, 1e-200, 1.0).1, -1e200, SAME));
 }
+
+#[test]
+fn output_rules_match_input_rules_bit_for_bit() {
+    type Pair = (fn(f64) -> f64, fn(f64, f64) -> f64, fn(f64, f64) -> f64);
+    let pairs: [(&str, Pair); 6] = [
+        ("tanh", (f64::tanh, tanh_vjp, tanh_vjp_from_output)),
+        ("exp", (f64::exp, exp_vjp, exp_vjp_from_output)),
+        ("exp2", (f64::exp2, exp2_vjp, exp2_vjp_from_output)),
+        ("sqrt", (f64::sqrt, sqrt_vjp, sqrt_vjp_from_output)),
+        ("cbrt", (f64::cbrt, cbrt_vjp, cbrt_vjp_from_output)),
+        ("recip", (f64::recip, recip_vjp, recip_vjp_from_output)),
+    ];
+    let points = [
+        0.0,
+        -0.0,
+        1e-300,
+        0.5,
+        1.0,
+        2.5,
+        30.0,
+        700.0,
+        710.0,
+        -3.0,
+        -745.0,
+        1e300,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+    ];
+    for (name, (f, from_input, from_output)) in pairs {
+        for x in points {
+            for g in [1.0, -0.75, 0.0] {
+                let (a, b) = (from_input(x, g), from_output(f(x), g));
+                assert!(
+                    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                    "{name} at {x} with g = {g}: {a} from the input, {b} from the output"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        tanh_vjp_from_output(0.5_f32.tanh(), 2.0),
+        tanh_vjp(0.5_f32, 2.0)
+    );
+}
