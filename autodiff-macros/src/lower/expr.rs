@@ -254,7 +254,17 @@ impl Lowerer<'_> {
                     B::Add(_) => FloatOp::Add(left, right),
                     B::Sub(_) => FloatOp::Sub(left, right),
                     B::Mul(_) => FloatOp::Mul(left, right),
-                    _ => FloatOp::Div(left, right),
+                    _ => match rules::lookup("recip").filter(|_| is_one(&left)) {
+                        // `1.0 / b` is `b.recip()` bit for bit, and its adjoint
+                        // needs only the result (`-y²`), not `b` (the sigmoid
+                        // `1.0 / (1.0 + (-z).exp())` keeps one value, not two).
+                        Some(prim) => FloatOp::Prim {
+                            prim,
+                            args: vec![right],
+                            int_arg: None,
+                        },
+                        None => FloatOp::Div(left, right),
+                    },
                 }
             }
             E::MethodCall(call) => {
@@ -623,4 +633,21 @@ impl syn::parse::Parse for VecMacro {
         }
         Ok(VecMacro::List(items))
     }
+}
+
+/// Whether an operand is the float literal one (`1.0`, `1.`, `1f64`, `1.0_f32`).
+fn is_one(operand: &Operand) -> bool {
+    let Operand::Const(value) = operand else {
+        return false;
+    };
+    let text: String = value
+        .tokens
+        .to_string()
+        .chars()
+        .filter(|c| *c != '_')
+        .collect();
+    let digits = text.trim_end_matches("f64").trim_end_matches("f32");
+    !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && digits.parse::<f64>() == Ok(1.0)
 }
