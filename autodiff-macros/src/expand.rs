@@ -29,7 +29,7 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
     let args = args::parse(attr, &mut diag);
     let sig = sig::classify(&func, &args, &mut diag);
     let signature_ok = !diag.has_errors();
-    let lowered = lower::lower_fn(&func, &sig, &mut diag);
+    let mut lowered = lower::lower_fn(&func, &sig, &mut diag);
     if let Some(error) = diag.take() {
         let error = error.to_compile_error();
         let stubs = if signature_ok {
@@ -44,6 +44,7 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
             crate::diag::internal(func.sig.ident.span(), &problems.join("; ")).to_compile_error();
         return quote!(#func #error);
     }
+    crate::transform::hoist::invariant_reads(&mut lowered);
     // `__reverse` differentiates every float parameter (callers need all of
     // them); `wrt(..)` gets its own, cheaper core.
     let mut all = sig.clone();
@@ -187,16 +188,20 @@ fn dump(name: &syn::Ident, output: &TokenStream) {
     }
 }
 
-/// The IR of a function, for snapshot tests.
+/// The IR of a function as the analyses see it (lowered, invariant reads hoisted),
+/// for snapshot tests.
 #[cfg(test)]
 pub fn lower_for_test(item: TokenStream) -> Result<crate::ir::Function, String> {
     let func: syn::ItemFn = syn::parse2(item).map_err(|e| e.to_string())?;
     let mut diag = Diagnostics::default();
     let args = args::parse(TokenStream::new(), &mut diag);
     let sig = sig::classify(&func, &args, &mut diag);
-    let lowered = lower::lower_fn(&func, &sig, &mut diag);
+    let mut lowered = lower::lower_fn(&func, &sig, &mut diag);
     match diag.take() {
         Some(error) => Err(error.to_string()),
-        None => Ok(lowered),
+        None => {
+            crate::transform::hoist::invariant_reads(&mut lowered);
+            Ok(lowered)
+        }
     }
 }

@@ -370,3 +370,26 @@ snapshot!(
         }
     }
 );
+
+snapshot!(
+    invariant_read_hoisted,
+    quote!(),
+    quote! {
+        fn tri(l: &[f64], x: &[f64]) -> f64 {
+            let d = x.len();
+            let mut y = vec![0.0; d];
+            let mut k = 0;
+            for a in 0..d {
+                for b in a..d {
+                    y[b] += l[k] * x[a];
+                    k += 1;
+                }
+            }
+            let mut s = 0.0;
+            for j in 0..d {
+                s += y[j] * y[j];
+            }
+            s
+        }
+    }
+);

@@ -310,3 +310,39 @@ fn one_over_b_is_a_reciprocal() {
         last_bytes_pushed()
     );
 }
+
+/// An invariant read hoisted out of its loop runs only when the loop runs: here
+/// `x[a + 2]` is out of bounds exactly when the inner loop is empty.
+#[differentiate]
+fn hoisted(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for a in 0..n {
+        for b in a..n - 2 {
+            s += x[a + 2] * x[b] + x[a + 2];
+        }
+    }
+    s
+}
+
+fn hoisted_o(x: &[Dual64]) -> Dual64 {
+    let n = x.len();
+    let mut s = c(0.0);
+    for a in 0..n {
+        for b in a..n - 2 {
+            s += x[a + 2] * x[b] + x[a + 2];
+        }
+    }
+    s
+}
+
+#[test]
+fn hoisted_reads_run_only_when_their_loop_does() {
+    let x = [0.5, -1.5, 2.0, 0.25, 3.0];
+    let (value, grad) = hoisted_grad(&x);
+    assert_bits(value, hoisted(&x));
+    let oracle = dual_grad(hoisted_o, &x);
+    for (g, o) in grad.iter().zip(&oracle) {
+        assert_relative_eq!(*g, *o, max_relative = 1e-12);
+    }
+}

@@ -1,4 +1,5 @@
 //! Transformations of the IR into derivative code.
 
 pub mod forward;
+pub mod hoist;
 pub mod reverse;
