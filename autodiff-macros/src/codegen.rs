@@ -191,7 +191,13 @@ fn core_fn(func: &Function, core: &Core) -> TokenStream {
         locals.extend(declare(&ident, &var.ty, &float));
         if core.activity.is_active(id) {
             let bar = crate::ir::ident(&var.adjoint, var.span);
-            adjoints.extend(declare(&bar, &var.ty, &float));
+            adjoints.extend(match var.ty {
+                // A scalar adjoint starts (and is reset to) -0.0, the identity of
+                // `+`: its first `+=` is then a move LLVM can fold (0.0 + g
+                // cannot be folded, since it turns -0.0 into +0.0).
+                Ty::Float => quote!(let mut #bar: #float = -0.0;),
+                _ => declare(&bar, &var.ty, &float),
+            });
         }
     }
     let sweeps = &core.sweeps;

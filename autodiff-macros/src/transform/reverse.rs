@@ -357,7 +357,7 @@ impl Gen<'_> {
                 let propagate = self.accumulate(&args[0], quote!(#rt::rules::#rule(#name, __ad_g)));
                 let reverse = quote_spanned!(span=> {
                     let __ad_g: #float = #bar;
-                    #bar = 0.0;
+                    #bar = -0.0;
                     #propagate
                     #restore
                 });
@@ -367,7 +367,7 @@ impl Gen<'_> {
         let propagate = self.float_adjoint(op);
         let reverse = quote_spanned!(span=> {
             let __ad_g: #float = #bar;
-            #bar = 0.0;
+            #bar = -0.0;
             #restore
             #propagate
         });
@@ -733,7 +733,7 @@ impl Gen<'_> {
                 let bar = self.bar(dst);
                 (
                     quote!(, __ad_g),
-                    quote!(let __ad_g: #float = #bar; #bar = 0.0;),
+                    quote!(let __ad_g: #float = #bar; #bar = -0.0;),
                 )
             }
             Some(_) => (quote!(, 0.0), TokenStream::new()),
@@ -980,7 +980,10 @@ impl Gen<'_> {
             match var {
                 Some(var) if this.active(var) => {
                     let bar = this.bar(var);
-                    (quote!(#seed), quote!(let #seed: #float = #bar; #bar = 0.0;))
+                    (
+                        quote!(#seed),
+                        quote!(let #seed: #float = #bar; #bar = -0.0;),
+                    )
                 }
                 _ => (quote!(0.0), TokenStream::new()),
             }

@@ -8,7 +8,9 @@
 //! A second table gives the cost of a Hessian-vector product (`f_hvp`, checked
 //! against finite differences of `f_grad`) over one gradient (`f_grad`).
 //!
-//! `REPORT_RUNS=n` changes the number of timed calls (default 11).
+//! `REPORT_RUNS=n` changes the number of timed calls (default 21). The primal, `f_grad`
+//! and the hand adjoint are called in turn, round after round, so their ratios hold on
+//! a machine whose speed drifts.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -74,6 +76,27 @@ fn peak_heap<R: Send>(f: impl FnOnce() -> R + Send) -> (usize, R) {
         })
         .join()
         .expect("measured call panicked")
+    })
+}
+
+/// Median seconds of `runs` calls of each of `fs`, called in turn (one round calls
+/// each once), so that a slow spell of a shared machine slows all of them alike and
+/// their ratios hold (after one warm-up round).
+fn interleaved_medians<const N: usize>(runs: usize, fs: [&dyn Fn(); N]) -> [f64; N] {
+    for f in &fs {
+        f();
+    }
+    let mut times: [Vec<f64>; N] = std::array::from_fn(|_| Vec::with_capacity(runs));
+    for _ in 0..runs {
+        for (f, t) in fs.iter().zip(times.iter_mut()) {
+            let s = Instant::now();
+            f();
+            t.push(s.elapsed().as_secs_f64());
+        }
+    }
+    times.map(|mut t| {
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
     })
 }
 
@@ -177,10 +200,22 @@ fn check(obj: &dyn Objective) {
 }
 
 fn measure(obj: &dyn Objective, runs: usize) -> Row {
-    let primal = median_secs(runs, || obj.primal());
-    let grad = median_secs(runs, || obj.grad());
+    let [primal, grad, hand] = interleaved_medians(
+        runs,
+        [
+            &|| {
+                std::hint::black_box(obj.primal());
+            },
+            &|| {
+                std::hint::black_box(obj.grad());
+            },
+            &|| {
+                std::hint::black_box(obj.hand());
+            },
+        ],
+    );
+    let _ = obj.grad();
     let pushed = autodiff_runtime::stack::last_bytes_pushed();
-    let hand = median_secs(runs, || obj.hand());
     let dirs = autodiff_benches::directions(obj.n_inputs(), DUAL_DIRECTIONS);
     let dual_all = median_secs(runs.min(5), || {
         dirs.iter().map(|d| dual_directional(obj, d)).sum::<f64>()
@@ -210,7 +245,7 @@ fn main() {
     let runs: usize = std::env::var("REPORT_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(11);
+        .unwrap_or(21);
     let objectives = reference_objectives();
     println!("Checking gradients against the hand-written adjoints (max rel diff < {TOL:e}):");
     for obj in &objectives {
@@ -218,7 +253,7 @@ fn main() {
     }
     println!();
     println!(
-        "Timing: median of {runs} calls (num-dual and echidna: median of {}).",
+        "Timing: median of {runs} calls, primal, f_grad and hand adjoint interleaved (num-dual and echidna: median of {}).",
         runs.min(5)
     );
     let rows: Vec<Row> = objectives
