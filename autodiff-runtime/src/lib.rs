@@ -53,7 +53,15 @@
 //! branch an `if` took is pushed as one bit, and a loop that can exit early pushes
 //! its trip count (counted loops just run their index backwards). Reads of arrays
 //! behind `&` are not saved at all: the data cannot change during the call, so the
-//! reverse sweep reads them again. Outside loops the saves go to local variables, so
+//! reverse sweep reads them again. The same goes for cheap values computed from what
+//! the reverse sweep can restore: when an array is overwritten in a loop, its old
+//! elements are saved and put back, and the differences, copies and products read
+//! from it are recomputed rather than saved. `exp`, `tanh`, `sqrt` and `1.0 / x` take
+//! their derivative from their result (`*_vjp_from_output` in [`rules`]), so they are
+//! not evaluated twice. A loop whose iterations meet only in one sum is
+//! differentiated iteration by iteration, its contributions collected in pooled
+//! buffers and scaled once the sum's adjoint is known, so the stack holds one
+//! iteration. Outside loops the saves go to local variables, so
 //! loop-free code touches neither the stack nor the heap. The stack's memory comes
 //! from a per-thread pool and is reused from call to call; after the first call a
 //! gradient allocates nothing but its result. [`stack::last_bytes_pushed`] tells how
