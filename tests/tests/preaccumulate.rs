@@ -4,7 +4,11 @@
 //! an earlier one left in a scratch array, a scratch array used after the loop,
 //! two sums) are recorded as before. Every gradient is checked against dual
 //! numbers, every value bit for bit.
-#![allow(clippy::needless_range_loop, clippy::useless_vec)]
+#![allow(
+    clippy::needless_range_loop,
+    clippy::useless_vec,
+    clippy::explicit_counter_loop
+)]
 
 mod common;
 
@@ -285,5 +289,43 @@ fn run_time_check_picks_the_version() {
         let (value, grad) = best_of_grad(&x, m);
         assert_bits(value, best_of(&x, m));
         check(&grad, &dual_grad(|x| best_of_o(x, m), &x));
+    }
+}
+
+/// Found by the generated programs: `x[0]` and `a1` are read in every iteration, so
+/// the read of `x[0]` is hoisted out of the preaccumulated loop. It is then one of
+/// the loop's inputs, its adjoint scaled by the sum's, not a local of the body.
+#[differentiate]
+fn hoisted_input(x: &[f64]) -> f64 {
+    let a1 = x[1] + x[2];
+    let v = x.to_vec();
+    let mut w = vec![0.0; 3];
+    let mut acc = 0.0;
+    for r in 0..3 {
+        let mut idx = r;
+        for j in 0..3 {
+            w[j] = (v[0] + v[3] + x[3] / (1.0 + a1 * a1)) * x[idx % 4] + (j as f64) * 0.1;
+            idx += 1;
+        }
+        let mut top = w[0];
+        for j in 1..3 {
+            top = top.max(w[j]);
+        }
+        acc += ((x[0] * x[0] + 1.0).sqrt() * (v[3] * v[3]) - top).tanh() + w[2] * x[2].tanh();
+    }
+    let a = a1 * 0.5 + acc.tanh();
+    a * (a + v[1])
+}
+
+#[test]
+fn inputs_hoisted_out_of_the_loop_are_scaled() {
+    for x in [
+        [0.0, 0.0, 0.0, 0.0],
+        [0.3, -0.2, 0.5, 0.7],
+        [1.1, 0.4, -0.9, 0.2],
+    ] {
+        let (value, grad) = hoisted_input_grad(&x);
+        assert_bits(value, hoisted_input(&x));
+        autodiff_runtime::check::assert_gradient(hoisted_input, &x, &grad);
     }
 }

@@ -62,7 +62,28 @@ pub fn analyze(func: &Function, activity: &Activity) -> HashMap<usize, Preacc> {
         if looped.exit.is_some() || !looped.reset.is_empty() {
             continue;
         }
-        let local = |var: VarId| looped.body_vars.contains(&var.0) || Some(var) == *index;
+        // Declared in the body and written there: a read hoisted out of an inner
+        // loop to before this one (`transform::hoist`) is declared in the body but
+        // is an input of it now.
+        let mut written: HashSet<VarId> = HashSet::new();
+        walk(&looped.body, true, &mut |stmt, _| match stmt {
+            Stmt::Float { dst, .. } | Stmt::Passive { dst, .. } | Stmt::NewArray { dst, .. } => {
+                written.insert(*dst);
+            }
+            Stmt::Loop(inner) => {
+                if let LoopKind::For {
+                    index: Some(inner_index),
+                    ..
+                } = &inner.kind
+                {
+                    written.insert(*inner_index);
+                }
+            }
+            _ => {}
+        });
+        let local = |var: VarId| {
+            (looped.body_vars.contains(&var.0) && written.contains(&var)) || Some(var) == *index
+        };
         if let Some(preacc) = candidate(func, activity, &looped.body, &local, &body[k + 1..], here)
         {
             out.insert(here, preacc);
