@@ -65,6 +65,10 @@ pub struct Stack {
     pushed_bits: usize,
     /// The most bytes held at once since the stack was acquired or created.
     peak_held: usize,
+    /// Pushes since the held size was last compared with the peak: the peak is
+    /// reached just before the first pop that follows pushes, so only pops (and
+    /// [`peak_bytes`](Stack::peak_bytes)) look, and a push costs one store.
+    unnoted: bool,
 }
 
 impl fmt::Debug for Stack {
@@ -140,7 +144,7 @@ impl Stack {
     #[inline]
     pub fn push<T: Saved>(&mut self, v: T) {
         v.push_on(self);
-        self.note_peak();
+        self.unnoted = true;
     }
 
     /// Bytes held right now (bits rounded up to bytes).
@@ -166,11 +170,16 @@ impl Stack {
         self.peak_held.max(self.held_bytes())
     }
 
+    /// Compares the held size with the peak if anything was pushed since the last
+    /// comparison; called before every pop.
     #[inline]
-    fn note_peak(&mut self) {
-        let held = self.held_bytes();
-        if held > self.peak_held {
-            self.peak_held = held;
+    fn settle_peak(&mut self) {
+        if self.unnoted {
+            self.unnoted = false;
+            let held = self.held_bytes();
+            if held > self.peak_held {
+                self.peak_held = held;
+            }
         }
     }
 
@@ -217,7 +226,7 @@ impl Stack {
         }
         self.bit_len += 1;
         self.pushed_bits += 1;
-        self.note_peak();
+        self.unnoted = true;
     }
 
     /// Pops the most recent bit.
@@ -236,6 +245,7 @@ impl Stack {
     #[inline]
     #[track_caller]
     pub fn pop_bit(&mut self) -> bool {
+        self.settle_peak();
         if self.bit_len == 0 {
             panic!("{UNDERFLOW}");
         }
@@ -400,6 +410,7 @@ impl Stack {
         self.pushed_bytes = 0;
         self.pushed_bits = 0;
         self.peak_held = 0;
+        self.unnoted = false;
     }
 
     #[track_caller]
@@ -416,6 +427,7 @@ impl Stack {
     #[inline]
     #[track_caller]
     fn pop_word(&mut self) -> u64 {
+        self.settle_peak();
         match self.words.pop() {
             Some(w) => w,
             None => panic!("{UNDERFLOW}"),
@@ -616,6 +628,7 @@ macro_rules! float_lane {
             #[inline]
             #[track_caller]
             fn pop_from(s: &mut Stack) -> Self {
+                s.settle_peak();
                 match s.$lane.pop() {
                     Some(v) => v,
                     None => panic!("{UNDERFLOW}"),
