@@ -329,3 +329,51 @@ fn inputs_hoisted_out_of_the_loop_are_scaled() {
         autodiff_runtime::check::assert_gradient(hoisted_input, &x, &grad);
     }
 }
+
+/// `f32`: the separate accumulators are `f32` buffers too.
+#[differentiate]
+fn soft_best(x: &[f32]) -> f32 {
+    let n = x.len();
+    let mut best = vec![0.0; 3];
+    let mut acc = 0.0;
+    for i in 0..n {
+        for c in 0..3 {
+            best[c] = x[i] * (c as f32 + 1.0) - x[(i + c) % n];
+        }
+        let mut top = best[0];
+        for c in 1..3 {
+            top = top.max(best[c]);
+        }
+        acc += (top - best[1]).exp();
+    }
+    acc
+}
+
+fn soft_best_o(x: &[Dual32]) -> Dual32 {
+    let n = x.len();
+    let mut acc = Dual32::from_re(0.0);
+    for i in 0..n {
+        let best: Vec<Dual32> = (0..3)
+            .map(|c| x[i] * (c as f32 + 1.0) - x[(i + c) % n])
+            .collect();
+        let mut top = best[0];
+        for b in &best[1..] {
+            if b.re > top.re {
+                top = *b;
+            }
+        }
+        acc += (top - best[1]).exp();
+    }
+    acc
+}
+
+#[test]
+fn preaccumulation_in_f32() {
+    let x = [0.3_f32, -0.8, 1.1, 0.45, -0.2];
+    let (value, grad) = soft_best_grad(&x);
+    assert_eq!(value.to_bits(), soft_best(&x).to_bits());
+    let oracle = dual_grad32(soft_best_o, &x);
+    for (g, o) in grad.iter().zip(&oracle) {
+        assert_relative_eq!(*g, *o, max_relative = 1e-5);
+    }
+}
