@@ -10,37 +10,17 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use autodiff_benches::second_order::{self, HvpCase};
-use autodiff_benches::{dual_directional, max_rel_diff, reference_objectives, Objective};
-use autodiff_runtime::check::{check_jvp, Tolerance};
+use autodiff_benches::second_order;
+use autodiff_benches::{agreement, dual_directional, reference_objectives, Objective};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const DUAL_DIRECTIONS: usize = 4;
 
 fn check(obj: &dyn Objective) {
-    let (_, gh) = obj.hand();
-    let (_, g) = obj.grad();
-    assert!(
-        max_rel_diff(&g, &gh) < 1e-8,
-        "{}: f_grad vs hand adjoint",
-        obj.name()
-    );
-    let gt = obj.tape_grad();
-    assert!(
-        max_rel_diff(&gt, &gh) < 1e-8,
-        "{}: echidna vs hand adjoint",
-        obj.name()
-    );
-    for dir in autodiff_benches::directions(obj.n_inputs(), DUAL_DIRECTIONS) {
-        let dd = dual_directional(obj, &dir);
-        let dh: f64 = dir.iter().zip(&gh).map(|(a, b)| a * b).sum();
-        let scale: f64 = dir.iter().zip(&gh).map(|(a, b)| (a * b).abs()).sum();
-        assert!(
-            (dd - dh).abs() <= 1e-8 * scale,
-            "{}: num-dual vs hand adjoint",
-            obj.name()
-        );
-    }
+    let a = agreement(obj, DUAL_DIRECTIONS);
+    assert!(a.grad < 1e-8, "{}: f_grad vs hand adjoint", obj.name());
+    assert!(a.tape < 1e-8, "{}: echidna vs hand adjoint", obj.name());
+    assert!(a.dual <= 1e-8, "{}: num-dual vs hand adjoint", obj.name());
 }
 
 fn objectives(c: &mut Criterion) {
@@ -67,31 +47,11 @@ fn objectives(c: &mut Criterion) {
     }
 }
 
-fn check_hvp(case: &dyn HvpCase) {
-    let (_, g, hv) = case.hvp();
-    assert_eq!(
-        g,
-        case.grad().1,
-        "{}: f_hvp gradient vs f_grad",
-        case.name()
-    );
-    if let Err(e) = check_jvp(
-        |p| case.grad_at(p).1,
-        case.x(),
-        case.v(),
-        &hv,
-        Tolerance::default(),
-    ) {
-        panic!(
-            "{}: f_hvp vs finite differences of f_grad:\n{e}",
-            case.name()
-        );
-    }
-}
-
 fn hessian_vector_products(c: &mut Criterion) {
     for case in second_order::reference_cases() {
-        check_hvp(case.as_ref());
+        if let Err(e) = case.check_hvp() {
+            panic!("{e}");
+        }
         let mut group = c.benchmark_group(format!("{} (second order)", case.name()));
         group
             .sample_size(20)

@@ -168,6 +168,42 @@ pub fn directions(n: usize, count: usize) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// How far each method is from the hand adjoint on one objective.
+#[derive(Clone, Copy, Debug)]
+pub struct Agreement {
+    /// `|f_grad value − hand value| / |hand value|`.
+    pub value: f64,
+    /// [`max_rel_diff`] of `f_grad`'s gradient from the hand adjoint's.
+    pub grad: f64,
+    /// [`max_rel_diff`] of the tape crate's gradient from the hand adjoint's.
+    pub tape: f64,
+    /// The largest `|num-dual − hand|` directional derivative over the directions,
+    /// relative to `Σ |dir_i · g_i|`.
+    pub dual: f64,
+}
+
+/// Compares `f_grad`, the tape crate and num-dual (on `count` [`directions`]) with
+/// the hand adjoint: the check every benchmark runs before it times anything.
+pub fn agreement(obj: &dyn Objective, count: usize) -> Agreement {
+    let (vh, gh) = obj.hand();
+    let (v, g) = obj.grad();
+    let dual = directions(obj.n_inputs(), count)
+        .iter()
+        .map(|dir| {
+            let dd = dual_directional(obj, dir);
+            let dh: f64 = dir.iter().zip(&gh).map(|(a, b)| a * b).sum();
+            let scale: f64 = dir.iter().zip(&gh).map(|(a, b)| (a * b).abs()).sum();
+            (dd - dh).abs() / scale.max(f64::MIN_POSITIVE)
+        })
+        .fold(0.0, f64::max);
+    Agreement {
+        value: ((v - vh) / vh).abs(),
+        grad: max_rel_diff(&g, &gh),
+        tape: max_rel_diff(&obj.tape_grad(), &gh),
+        dual,
+    }
+}
+
 /// `Σ_i dir_i · p_i` of `obj`'s inputs `p`, by num-dual (one forward pass).
 pub fn dual_directional(obj: &dyn Objective, dir: &[f64]) -> f64 {
     scalar::dual_directional(&obj.params(), dir, |p| obj.dual(p))

@@ -67,6 +67,31 @@ pub trait HvpCase: Sync {
     fn hvp(&self) -> (f64, Vec<f64>, Vec<f64>) {
         self.hvp_at(self.x(), self.v())
     }
+
+    /// Checks `f_hvp` against `f_grad` (the same gradient) and against finite
+    /// differences of `f_grad` along `v`.
+    fn check_hvp(&self) -> Result<(), String> {
+        let (_, g, hv) = self.hvp();
+        if g != self.grad().1 {
+            return Err(format!(
+                "{}: f_hvp's gradient differs from f_grad",
+                self.name()
+            ));
+        }
+        autodiff_runtime::check::check_jvp(
+            |p| self.grad_at(p).1,
+            self.x(),
+            self.v(),
+            &hv,
+            autodiff_runtime::check::Tolerance::default(),
+        )
+        .map_err(|e| {
+            format!(
+                "{}: f_hvp vs finite differences of f_grad:\n{e}",
+                self.name()
+            )
+        })
+    }
 }
 
 /// [`rosenbrock`] at a random point of `[-1.5, 1.5]ⁿ`.

@@ -18,9 +18,9 @@ use std::time::Instant;
 
 use autodiff_benches::second_order::{self, HvpCase};
 use autodiff_benches::{
-    dual_directional, gmm::GmmData, max_rel_diff, reference_objectives, Objective,
+    agreement, dual_directional, gmm::GmmData, max_rel_diff, reference_objectives, Objective,
 };
-use autodiff_runtime::check::{check_jvp, fd_directional, Tolerance};
+use autodiff_runtime::check::fd_directional;
 
 /// The system allocator, counting live bytes and their high-water mark.
 struct Counting;
@@ -94,24 +94,26 @@ fn interleaved_medians<const N: usize>(runs: usize, fs: [&dyn Fn(); N]) -> [f64;
             t.push(s.elapsed().as_secs_f64());
         }
     }
-    times.map(|mut t| {
-        t.sort_by(f64::total_cmp);
-        t[t.len() / 2]
-    })
+    times.map(median)
+}
+
+fn median(mut t: Vec<f64>) -> f64 {
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
 }
 
 /// Median seconds of `runs` calls of `f` (after one warm-up call).
 fn median_secs<R>(runs: usize, mut f: impl FnMut() -> R) -> f64 {
     std::hint::black_box(f());
-    let mut t: Vec<f64> = (0..runs)
-        .map(|_| {
-            let s = Instant::now();
-            std::hint::black_box(f());
-            s.elapsed().as_secs_f64()
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[t.len() / 2]
+    median(
+        (0..runs)
+            .map(|_| {
+                let s = Instant::now();
+                std::hint::black_box(f());
+                s.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
 }
 
 fn fmt_time(s: f64) -> String {
@@ -159,44 +161,30 @@ struct Row {
 
 /// Checks every method against the hand adjoint; panics on disagreement.
 fn check(obj: &dyn Objective) {
-    let (vh, gh) = obj.hand();
-    let (v, g) = obj.grad();
-    let e = max_rel_diff(&g, &gh);
+    let a = agreement(obj, DUAL_DIRECTIONS);
+    let name = obj.name();
     println!(
-        "  check {:<22} f_grad vs hand: value rel diff {:.1e}, gradient max rel diff {e:.1e}",
-        obj.name(),
-        ((v - vh) / vh).abs()
+        "  check {name:<22} f_grad vs hand: value rel diff {:.1e}, gradient max rel diff {:.1e}",
+        a.value, a.grad
     );
     assert!(
-        e < TOL,
-        "{}: f_grad disagrees with the hand adjoint",
-        obj.name()
+        a.grad < TOL,
+        "{name}: f_grad disagrees with the hand adjoint"
     );
-    let gt = obj.tape_grad();
-    let et = max_rel_diff(&gt, &gh);
     println!(
-        "  check {:<22} echidna vs hand: gradient max rel diff {et:.1e}",
-        obj.name()
+        "  check {name:<22} echidna vs hand: gradient max rel diff {:.1e}",
+        a.tape
     );
     assert!(
-        et < TOL,
-        "{}: echidna disagrees with the hand adjoint",
-        obj.name()
+        a.tape < TOL,
+        "{name}: echidna disagrees with the hand adjoint"
     );
-    for dir in autodiff_benches::directions(obj.n_inputs(), DUAL_DIRECTIONS) {
-        let dd = dual_directional(obj, &dir);
-        let dh: f64 = dir.iter().zip(&gh).map(|(a, b)| a * b).sum();
-        let scale: f64 = dir.iter().zip(&gh).map(|(a, b)| (a * b).abs()).sum();
-        assert!(
-            (dd - dh).abs() <= TOL * scale.max(f64::MIN_POSITIVE),
-            "{}: num-dual directional derivative {dd} vs hand {dh}",
-            obj.name()
-        );
-    }
-    println!(
-        "  check {:<22} num-dual: {DUAL_DIRECTIONS} directions agree",
-        obj.name()
+    assert!(
+        a.dual <= TOL,
+        "{name}: num-dual directional derivatives differ from the hand adjoint's by {:.1e}",
+        a.dual
     );
+    println!("  check {name:<22} num-dual: {DUAL_DIRECTIONS} directions agree");
 }
 
 fn measure(obj: &dyn Objective, runs: usize) -> Row {
@@ -344,25 +332,14 @@ fn main() {
 
 /// Checks `f_hvp` against finite differences of `f_grad`; panics on disagreement.
 fn check_hvp(case: &dyn HvpCase) {
-    let (_, g, hv) = case.hvp();
-    assert_eq!(
-        g,
-        case.grad().1,
-        "{}: f_hvp gradient differs from f_grad",
-        case.name()
-    );
-    let grad_of = |p: &[f64]| case.grad_at(p).1;
-    let fd = fd_directional(grad_of, case.x(), case.v());
+    let fd = fd_directional(|p: &[f64]| case.grad_at(p).1, case.x(), case.v());
     println!(
         "  check {:<26} f_hvp vs finite differences of f_grad: max rel diff {:.1e}",
         case.name(),
-        max_rel_diff(&hv, &fd)
+        max_rel_diff(&case.hvp().2, &fd)
     );
-    if let Err(e) = check_jvp(grad_of, case.x(), case.v(), &hv, Tolerance::default()) {
-        panic!(
-            "{}: f_hvp disagrees with finite differences of f_grad:\n{e}",
-            case.name()
-        );
+    if let Err(e) = case.check_hvp() {
+        panic!("{e}");
     }
 }
 
