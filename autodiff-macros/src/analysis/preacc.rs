@@ -66,20 +66,13 @@ pub fn analyze(func: &Function, activity: &Activity) -> HashMap<usize, Preacc> {
         // loop to before this one (`transform::hoist`) is declared in the body but
         // is an input of it now.
         let mut written: HashSet<VarId> = HashSet::new();
-        walk(&looped.body, true, &mut |stmt, _| match stmt {
-            Stmt::Float { dst, .. } | Stmt::Passive { dst, .. } | Stmt::NewArray { dst, .. } => {
-                written.insert(*dst);
-            }
-            Stmt::Loop(inner) => {
-                if let LoopKind::For {
-                    index: Some(inner_index),
-                    ..
-                } = &inner.kind
-                {
-                    written.insert(*inner_index);
+        walk(&looped.body, true, &mut |stmt, _| {
+            written.extend(stmt.writes());
+            if let Stmt::Loop(inner) = stmt {
+                if let LoopKind::For { index, .. } = &inner.kind {
+                    written.extend(*index);
                 }
             }
-            _ => {}
         });
         let local = |var: VarId| {
             (looped.body_vars.contains(&var.0) && written.contains(&var)) || Some(var) == *index
@@ -164,10 +157,8 @@ fn candidate(
             Stmt::Effect(value) => reads.extend(value.reads.iter().copied()),
             Stmt::If { cond, .. } => reads.extend(cond.reads.iter().copied()),
             Stmt::Loop(inner) => {
-                if !inner.reset.is_empty() {
-                    // Exit flags reset per iteration are writes no statement shows.
-                    ok &= inner.reset.iter().all(|flag| local(*flag));
-                }
+                // Exit flags reset per iteration are writes no statement shows.
+                ok &= inner.reset.iter().all(|flag| local(*flag));
                 if let LoopKind::For { seq, .. } = &inner.kind {
                     reads.extend([seq.lo, seq.hi]);
                 }
@@ -318,26 +309,11 @@ fn single_defs(func: &Function) -> HashMap<VarId, (PExpr, usize, bool)> {
     let mut defs: HashMap<VarId, (PExpr, usize, bool)> = HashMap::new();
     let mut pos = 0;
     walk(&func.body, false, &mut |stmt, in_loop| {
-        let here = pos;
+        if let Stmt::Passive { dst, value, .. } = stmt {
+            defs.insert(*dst, (value.clone(), pos, in_loop));
+        }
         pos += 1;
-        let written: Vec<VarId> = match stmt {
-            Stmt::Float { dst, .. } | Stmt::NewArray { dst, .. } => vec![*dst],
-            Stmt::Passive { dst, value, .. } => {
-                defs.insert(*dst, (value.clone(), here, in_loop));
-                vec![*dst]
-            }
-            Stmt::Store { array, .. } => vec![*array],
-            Stmt::Call { dst, args, .. } => dst
-                .iter()
-                .copied()
-                .chain(args.iter().filter_map(|arg| match arg {
-                    CallArg::MutArray { var, .. } => Some(*var),
-                    _ => None,
-                }))
-                .collect(),
-            _ => Vec::new(),
-        };
-        for var in written {
+        for var in stmt.writes() {
             *writes.entry(var).or_default() += 1;
         }
     });

@@ -795,15 +795,6 @@ impl Collector<'_> {
         }
     }
 
-    fn write(&mut self, var: VarId, site: &Site) {
-        self.writes.push(Write {
-            var,
-            site: site.clone(),
-            store: false,
-            reset: false,
-        });
-    }
-
     fn nested(&mut self, parent: StmtPos, block: &Block) {
         self.blocks.push(self.next_block);
         self.path.push(parent);
@@ -818,10 +809,18 @@ impl Collector<'_> {
             let here = self.pos;
             self.pos += 1;
             let site = self.site(here);
+            let store = matches!(stmt, Stmt::Store { .. });
+            for var in stmt.writes() {
+                self.writes.push(Write {
+                    var,
+                    site: site.clone(),
+                    store,
+                    reset: false,
+                });
+            }
             let mut reads: Vec<VarId> = Vec::new();
             match stmt {
                 Stmt::Float { dst, op, .. } => {
-                    self.write(*dst, &site);
                     if let Some(candidate) = cheap(*dst, op, &site) {
                         self.candidates.push(candidate);
                     }
@@ -840,7 +839,6 @@ impl Collector<'_> {
                     }
                 }
                 Stmt::Passive { dst, value, undo } => {
-                    self.write(*dst, &site);
                     if !calls_function(&value.tokens) {
                         self.candidates.push(Candidate {
                             dst: *dst,
@@ -854,32 +852,15 @@ impl Collector<'_> {
                     }
                 }
                 Stmt::Store { array, index, .. } => {
-                    self.writes.push(Write {
-                        var: *array,
-                        site: site.clone(),
-                        store: true,
-                        reset: false,
-                    });
                     if self.activity.is_active(*array) {
                         reads = index.reads.clone();
                     }
                 }
-                Stmt::NewArray { dst, .. } => self.write(*dst, &site),
-                Stmt::Call {
-                    dst, args, tangent, ..
-                } => {
-                    if let Some(dst) = dst {
-                        self.write(*dst, &site);
-                    }
+                Stmt::NewArray { .. } => {}
+                Stmt::Call { args, tangent, .. } => {
                     let active = stmt_is_active(stmt, self.activity);
                     if let Some(tangent) = tangent {
-                        if let Some(dot) = tangent.dst {
-                            self.write(dot, &site);
-                        }
                         for arg in &tangent.args {
-                            if let crate::ir::ArgTangent::MutArray(Some(var)) = arg {
-                                self.write(*var, &site);
-                            }
                             if active {
                                 reads.extend(crate::analysis::activity::tangent_input(arg));
                                 if let crate::ir::ArgTangent::Float(crate::ir::Operand::Const(
@@ -892,9 +873,6 @@ impl Collector<'_> {
                         }
                     }
                     for arg in args {
-                        if let CallArg::MutArray { var, .. } = arg {
-                            self.write(*var, &site);
-                        }
                         if active {
                             reads.extend(call_input(arg));
                             if let CallArg::Passive(value) = arg {
@@ -982,13 +960,9 @@ fn checkpoints(func: &Function, activity: &Activity) -> HashMap<StmtPos, Vec<Var
         }
         let mut written: Vec<VarId> = Vec::new();
         let mut eligible = true;
-        crate::ir::walk(&looped.body, true, &mut |stmt, _| match stmt {
-            Stmt::Float { dst, .. } | Stmt::Passive { dst, .. } | Stmt::NewArray { dst, .. } => {
-                written.push(*dst)
-            }
-            Stmt::Store { array, .. } => written.push(*array),
-            Stmt::Call { .. } => eligible = false,
-            _ => {}
+        crate::ir::walk(&looped.body, true, &mut |stmt, _| {
+            eligible &= !matches!(stmt, Stmt::Call { .. });
+            written.extend(stmt.writes());
         });
         written.retain(|var| !looped.body_vars.contains(&var.0));
         written.sort();

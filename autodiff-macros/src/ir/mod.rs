@@ -288,6 +288,37 @@ pub enum Stmt {
 
 pub type Block = Vec<Stmt>;
 
+impl Stmt {
+    /// The variables this statement writes itself (not its nested statements): a
+    /// call writes its result and its `&mut` arguments, and in tangent IR theirs.
+    pub fn writes(&self) -> Vec<VarId> {
+        match self {
+            Stmt::Float { dst, .. } | Stmt::Passive { dst, .. } | Stmt::NewArray { dst, .. } => {
+                vec![*dst]
+            }
+            Stmt::Store { array, .. } => vec![*array],
+            Stmt::Call {
+                dst, args, tangent, ..
+            } => {
+                let mut out: Vec<VarId> = dst.iter().copied().collect();
+                out.extend(args.iter().filter_map(|arg| match arg {
+                    CallArg::MutArray { var, .. } => Some(*var),
+                    _ => None,
+                }));
+                if let Some(tangent) = tangent {
+                    out.extend(tangent.dst);
+                    out.extend(tangent.args.iter().filter_map(|arg| match arg {
+                        ArgTangent::MutArray(var) => *var,
+                        _ => None,
+                    }));
+                }
+                out
+            }
+            Stmt::Effect(_) | Stmt::If { .. } | Stmt::Loop(_) => Vec::new(),
+        }
+    }
+}
+
 /// A lowered function.
 #[derive(Clone, Debug)]
 pub struct Function {

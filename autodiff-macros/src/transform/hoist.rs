@@ -15,25 +15,22 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::ir::{
-    walk, ArgTangent, Block, CallArg, FloatOp, Function, LoopKind, PExpr, Stmt, VarId,
-};
+use crate::ir::{walk, Block, FloatOp, Function, Loop, LoopKind, PExpr, Stmt, Var, VarId};
 use quote::quote;
 
 /// Hoists loop-invariant reads in `func`, innermost loops first.
 pub fn invariant_reads(func: &mut Function) {
     let mut writes: HashMap<VarId, usize> = HashMap::new();
     walk(&func.body, false, &mut |stmt, _| {
-        for var in written(stmt) {
+        for var in stmt.writes() {
             *writes.entry(var).or_default() += 1;
         }
     });
-    let names: Vec<String> = func.vars.iter().map(|var| var.name.clone()).collect();
     let body = std::mem::take(&mut func.body);
-    func.body = block(body, &writes, &names);
+    func.body = block(body, &writes, &func.vars);
 }
 
-fn block(stmts: Block, writes: &HashMap<VarId, usize>, names: &[String]) -> Block {
+fn block(stmts: Block, writes: &HashMap<VarId, usize>, vars: &[Var]) -> Block {
     let mut out = Vec::with_capacity(stmts.len());
     for stmt in stmts {
         match stmt {
@@ -43,38 +40,12 @@ fn block(stmts: Block, writes: &HashMap<VarId, usize>, names: &[String]) -> Bloc
                 else_block,
             } => out.push(Stmt::If {
                 cond,
-                then_block: block(then_block, writes, names),
-                else_block: block(else_block, writes, names),
+                then_block: block(then_block, writes, vars),
+                else_block: block(else_block, writes, vars),
             }),
             Stmt::Loop(mut looped) => {
-                looped.body = block(std::mem::take(&mut looped.body), writes, names);
-                let hoisted = hoistable(&mut looped, writes);
-                if hoisted.is_empty() {
-                    out.push(Stmt::Loop(looped));
-                    continue;
-                }
-                let LoopKind::For { seq, .. } = &looped.kind else {
-                    out.push(Stmt::Loop(looped));
-                    continue;
-                };
-                let lo =
-                    crate::ir::ident(&names[seq.lo.0 as usize], proc_macro2::Span::call_site());
-                let hi =
-                    crate::ir::ident(&names[seq.hi.0 as usize], proc_macro2::Span::call_site());
-                let tokens = if seq.inclusive {
-                    quote!(#lo <= #hi)
-                } else {
-                    quote!(#lo < #hi)
-                };
-                let cond = PExpr {
-                    tokens,
-                    reads: vec![seq.lo, seq.hi],
-                };
-                out.push(Stmt::If {
-                    cond,
-                    then_block: hoisted,
-                    else_block: Vec::new(),
-                });
+                looped.body = block(std::mem::take(&mut looped.body), writes, vars);
+                out.extend(hoist(&mut looped, writes, vars));
                 out.push(Stmt::Loop(looped));
             }
             other => out.push(other),
@@ -84,17 +55,17 @@ fn block(stmts: Block, writes: &HashMap<VarId, usize>, names: &[String]) -> Bloc
 }
 
 /// Removes the loop-invariant reads from the top level of `looped`'s body and
-/// returns them in order.
-fn hoistable(looped: &mut crate::ir::Loop, writes: &HashMap<VarId, usize>) -> Block {
+/// returns them guarded by the loop's non-emptiness, if there are any.
+fn hoist(looped: &mut Loop, writes: &HashMap<VarId, usize>, vars: &[Var]) -> Option<Stmt> {
     let LoopKind::For { index, seq } = &looped.kind else {
-        return Vec::new();
+        return None;
     };
     if !seq.chain.is_empty() {
-        return Vec::new();
+        return None;
     }
     let mut in_loop: HashSet<VarId> = HashSet::new();
     walk(&looped.body, true, &mut |stmt, _| {
-        in_loop.extend(written(stmt))
+        in_loop.extend(stmt.writes())
     });
     in_loop.extend(looped.reset.iter().copied());
     in_loop.extend(*index);
@@ -114,33 +85,25 @@ fn hoistable(looped: &mut crate::ir::Loop, writes: &HashMap<VarId, usize>) -> Bl
         .into_iter()
         .partition(|stmt| invariant(stmt));
     looped.body = kept;
-    hoisted
-}
-
-/// The variables a statement writes (not those of nested statements).
-fn written(stmt: &Stmt) -> Vec<VarId> {
-    match stmt {
-        Stmt::Float { dst, .. } | Stmt::Passive { dst, .. } | Stmt::NewArray { dst, .. } => {
-            vec![*dst]
-        }
-        Stmt::Store { array, .. } => vec![*array],
-        Stmt::Call {
-            dst, args, tangent, ..
-        } => {
-            let mut out: Vec<VarId> = dst.iter().copied().collect();
-            out.extend(args.iter().filter_map(|arg| match arg {
-                CallArg::MutArray { var, .. } => Some(*var),
-                _ => None,
-            }));
-            if let Some(tangent) = tangent {
-                out.extend(tangent.dst);
-                out.extend(tangent.args.iter().filter_map(|arg| match arg {
-                    ArgTangent::MutArray(var) => *var,
-                    _ => None,
-                }));
-            }
-            out
-        }
-        _ => Vec::new(),
+    if hoisted.is_empty() {
+        return None;
     }
+    let name = |id: VarId| {
+        let var = &vars[id.0 as usize];
+        crate::ir::ident(&var.name, var.span)
+    };
+    let (lo, hi) = (name(seq.lo), name(seq.hi));
+    let tokens = if seq.inclusive {
+        quote!(#lo <= #hi)
+    } else {
+        quote!(#lo < #hi)
+    };
+    Some(Stmt::If {
+        cond: PExpr {
+            tokens,
+            reads: vec![seq.lo, seq.hi],
+        },
+        then_block: hoisted,
+        else_block: Vec::new(),
+    })
 }
