@@ -244,6 +244,28 @@ impl<T: Pooled> Drop for Scratch<T> {
     }
 }
 
+/// Stack memory for a top-level loop of known trip count: after its first
+/// iteration, reserves room for the others to push as much again (exactly, where
+/// doubling would leave up to half the capacity unused).
+#[derive(Debug)]
+pub struct Reservation(Option<(crate::stack::Mark, usize)>);
+
+impl Reservation {
+    /// Before a loop of `trips` iterations.
+    #[inline]
+    pub fn new(stack: &crate::stack::Stack, trips: usize) -> Self {
+        Reservation(Some((stack.mark(), trips)))
+    }
+
+    /// At the end of every iteration: reserves after the first, then does nothing.
+    #[inline]
+    pub fn after_iteration(&mut self, stack: &mut crate::stack::Stack) {
+        if let Some((mark, trips)) = self.0.take() {
+            stack.reserve_repeat(mark, trips.saturating_sub(1));
+        }
+    }
+}
+
 /// Panics with a clear message when a shadow buffer's length differs from its primal's.
 ///
 /// `what` names the parameter (e.g. `"x_bar"`).

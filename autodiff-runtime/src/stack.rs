@@ -52,6 +52,15 @@ const UNDERFLOW: &str = "autodiff stack underflow (internal error, please report
 /// assert_eq!(stack.pop::<i32>(), -3);
 /// assert!(stack.is_empty());
 /// ```
+/// The lengths of a [`Stack`]'s lanes at some point (see [`Stack::mark`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    f64s: usize,
+    f32s: usize,
+    words: usize,
+    bits: usize,
+}
+
 #[derive(Default)]
 pub struct Stack {
     f64s: Vec<f64>,
@@ -384,6 +393,51 @@ impl Stack {
     /// ```
     pub fn bytes_pushed(&self) -> usize {
         self.pushed_bytes + self.pushed_bits.div_ceil(8)
+    }
+
+    /// Where the stack stands now: the length of each lane. With
+    /// [`reserve_repeat`](Stack::reserve_repeat), lets a loop of known trip count
+    /// reserve for all its iterations once the first has shown what one pushes.
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// let mark = s.mark();
+    /// s.push(1.0_f64);
+    /// s.push(2_usize);
+    /// s.reserve_repeat(mark, 99); // 99 more iterations like the first
+    /// for k in 0..99 {
+    ///     s.push(1.0_f64);
+    ///     s.push(k as usize);
+    /// }
+    /// assert_eq!(s.bytes_pushed(), 100 * 16);
+    /// ```
+    pub fn mark(&self) -> Mark {
+        Mark {
+            f64s: self.f64s.len(),
+            f32s: self.f32s.len(),
+            words: self.words.len(),
+            bits: self.bit_len,
+        }
+    }
+
+    /// Reserves, in every lane, `times` more of what was pushed (net) since `mark`,
+    /// exactly rather than by doubling, so that a loop whose iterations push alike
+    /// holds no more memory than its tape. A lane that shrank since `mark` reserves
+    /// nothing.
+    pub fn reserve_repeat(&mut self, mark: Mark, times: usize) {
+        fn grow<T>(lane: &mut Vec<T>, since: usize, times: usize) {
+            let more = lane.len().saturating_sub(since).saturating_mul(times);
+            lane.reserve_exact(more);
+        }
+        grow(&mut self.f64s, mark.f64s, times);
+        grow(&mut self.f32s, mark.f32s, times);
+        grow(&mut self.words, mark.words, times);
+        let bits = self.bit_len.saturating_sub(mark.bits).saturating_mul(times);
+        let words = (self.bit_len.saturating_add(bits))
+            .div_ceil(64)
+            .saturating_sub(self.bits.len());
+        self.bits.reserve_exact(words);
     }
 
     /// Whether every lane is empty (all pushes have been popped).

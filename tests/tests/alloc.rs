@@ -10,7 +10,12 @@
 //!    loop (which return no `Vec`) make **zero**; calls on smaller inputs after the
 //!    warm-up make zero (or one, for the gradient `Vec`) as well.
 //!
-//! All checks run inside one `#[test]` so they happen in sequence on one thread.
+//! 3. A top-level loop of known trip count whose iterations push alike reserves its
+//!    tape after the first iteration: on a fresh thread, the heap held at the peak
+//!    is what the loop pushes plus the gradient, not the next power of two.
+//!
+//! The checks of 1 and 2 run inside one `#[test]` so they happen in sequence on one
+//! thread; 3 runs on a thread of its own.
 #![allow(clippy::needless_range_loop)] // the macro differentiates index loops
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -22,26 +27,40 @@ struct Counting;
 
 thread_local! {
     static COUNT: Cell<usize> = const { Cell::new(0) };
+    /// Bytes allocated and not yet freed on this thread, and their maximum.
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn track(delta: isize) {
+    let _ = LIVE.try_with(|live| {
+        live.set(live.get() + delta);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
+    });
 }
 
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        track(layout.size() as isize);
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        track(layout.size() as isize);
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        track(new_size as isize - layout.size() as isize);
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        track(-(layout.size() as isize));
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -56,6 +75,15 @@ fn allocations<R>(f: impl FnOnce() -> R) -> (usize, R) {
     let r = f();
     let after = COUNT.with(Cell::get);
     (after - before, r)
+}
+
+/// The most heap bytes held at once on this thread while running `f`, above the
+/// level when it started.
+fn peak_heap<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    let base = LIVE.with(Cell::get);
+    PEAK.with(|peak| peak.set(base));
+    let r = f();
+    ((PEAK.with(Cell::get) - base) as usize, r)
 }
 
 #[differentiate]
@@ -133,4 +161,37 @@ fn allocation_counts() {
     let (n, _) = allocations(|| loopy_buffer_vjp(&mut u, &mut u_bar, 0.3));
     assert_eq!(n, 0, "in-place f_vjp after warm-up allocated {n} times");
     assert_eq!(u, expected);
+}
+
+#[differentiate]
+fn rows_of_sines(x: &[f64], steps: usize) -> f64 {
+    let mut s = 0.0;
+    for _ in 0..steps {
+        for i in 0..x.len() {
+            s = (s * 0.5 + x[i]).sin();
+        }
+    }
+    s
+}
+
+#[test]
+fn a_loop_of_known_trip_count_reserves_its_tape() {
+    // A fresh thread: its stack pool is empty, as on a program's first call.
+    std::thread::spawn(|| {
+        let x: Vec<f64> = (0..100).map(|i| (i as f64 * 0.37).sin()).collect();
+        // 33,000 values: doubling would end at 65,536 (524 kB for 264 kB pushed).
+        let steps = 330;
+        let (peak, (value, grad)) = peak_heap(|| rows_of_sines_grad(&x, steps));
+        assert_eq!(value.to_bits(), rows_of_sines(&x, steps).to_bits());
+        assert_eq!(grad.len(), x.len());
+        let pushed = autodiff_runtime::stack::last_bytes_pushed();
+        assert_eq!(pushed, 8 * x.len() * steps);
+        let gradient = 8 * x.len();
+        assert!(
+            peak <= pushed + gradient + 2048,
+            "{peak} bytes held at the peak for {pushed} pushed"
+        );
+    })
+    .join()
+    .expect("the measured thread panicked");
 }

@@ -272,7 +272,8 @@ fn mut_state_restored_in_place() {
 }
 
 /// `1.0 / b` becomes `b.recip()` (the same bits) with an adjoint from the result;
-/// other numerators stay divisions. A sigmoid keeps two values per evaluation.
+/// other numerators stay divisions. A sigmoid keeps one value per evaluation (see
+/// `logistic_keeps_its_exponential`).
 #[differentiate]
 fn reciprocals(x: &[f64]) -> f64 {
     let mut s = 0.0;
@@ -345,4 +346,102 @@ fn hoisted_reads_run_only_when_their_loop_does() {
     for (g, o) in grad.iter().zip(&oracle) {
         assert_relative_eq!(*g, *o, max_relative = 1e-12);
     }
+}
+
+/// A logistic keeps one value per evaluation: the exponential, whose rule reads its
+/// result; `1.0 + e` and the reciprocal are recomputed from it by the reverse sweep
+/// (a division), where a hand-written adjoint would keep the gate itself.
+#[differentiate]
+fn logistic_sum(x: &[f64], w: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let gate = 1.0 / (1.0 + (-(w * x[i])).exp());
+        s += gate * gate * x[i];
+    }
+    s
+}
+
+fn logistic_sum_o(p: &[Dual64]) -> Dual64 {
+    let (w, x) = (p[0], &p[1..]);
+    let mut s = c(0.0);
+    for xi in x {
+        let gate = (c(1.0) + (-(w * *xi)).exp()).recip();
+        s += gate * gate * *xi;
+    }
+    s
+}
+
+#[test]
+fn logistic_keeps_its_exponential() {
+    let x = [0.3, -1.7, 2.2, 0.05, -40.0, 35.0, 0.9];
+    let w = 1.3;
+    let (value, (gx, gw)) = logistic_sum_grad(&x, w);
+    assert_bits(value, logistic_sum(&x, w));
+    let mut p = vec![w];
+    p.extend_from_slice(&x);
+    let oracle = dual_grad(logistic_sum_o, &p);
+    assert_relative_eq!(gw, oracle[0], max_relative = 1e-12);
+    for (g, o) in gx.iter().zip(&oracle[1..]) {
+        assert_relative_eq!(*g, *o, max_relative = 1e-12, epsilon = 1e-300);
+    }
+    assert_eq!(last_bytes_pushed(), 8 * x.len());
+}
+
+/// A sum reset before an inner loop and read by the reverse sweep only after it
+/// (`se.ln()`) is saved once per row, at the reset: the partial sums the inner loop
+/// overwrites are never read back. A running maximum is different: its rule reads
+/// every old value, so each is saved.
+#[differentiate]
+fn row_log_sums(x: &[f64], rows: usize) -> f64 {
+    let cols = x.len() / rows;
+    let mut total = 0.0;
+    let mut se = 0.0;
+    for r in 0..rows {
+        se = 0.0;
+        for j in 0..cols {
+            se += x[r * cols + j] * x[r * cols + j];
+        }
+        let mut mx = x[r * cols];
+        for j in 1..cols {
+            mx = mx.max(x[r * cols + j]);
+        }
+        total += se.ln() + mx;
+    }
+    total + se
+}
+
+fn row_log_sums_o(x: &[Dual64], rows: usize) -> Dual64 {
+    let cols = x.len() / rows;
+    let mut total = c(0.0);
+    let mut se = c(0.0);
+    for r in 0..rows {
+        se = c(0.0);
+        for j in 0..cols {
+            se += x[r * cols + j] * x[r * cols + j];
+        }
+        let mut mx = x[r * cols];
+        for j in 1..cols {
+            if x[r * cols + j].re > mx.re {
+                mx = x[r * cols + j];
+            }
+        }
+        total += se.ln() + mx;
+    }
+    total + se
+}
+
+#[test]
+fn a_reset_sum_is_saved_once_per_row() {
+    let (rows, cols) = (5, 4);
+    let x: Vec<f64> = (0..rows * cols)
+        .map(|i| ((i as f64) * 1.7).sin() + 0.1)
+        .collect();
+    let (value, grad) = row_log_sums_grad(&x, rows);
+    assert_bits(value, row_log_sums(&x, rows));
+    let oracle = dual_grad(|x| row_log_sums_o(x, rows), &x);
+    for (g, o) in grad.iter().zip(&oracle) {
+        assert_relative_eq!(*g, *o, max_relative = 1e-12);
+    }
+    // Per row: `se` once (at `se = 0.0`), `mx` at each of its `cols` writes.
+    assert_eq!(last_bytes_pushed(), 8 * rows * (1 + cols));
 }

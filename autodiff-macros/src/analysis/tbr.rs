@@ -217,6 +217,19 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
         })
         .collect();
     let emit = emit_points(&candidates, &ifs, &conds, &reads);
+    // Results of primitives whose rule reads them (`e = z.exp()`), written once in
+    // a loop: always saved, and restored only by their own reverse, so a replay
+    // after them in the same iteration can read them (`1.0 + e`, then its `recip`).
+    let candidate_dsts: HashSet<VarId> = candidates.iter().map(|c| c.dst).collect();
+    let saved_outputs: HashMap<VarId, Site> = output_reads
+        .iter()
+        .filter(|(var, site)| {
+            write_count[var.0 as usize] == 1
+                && !site.loops.is_empty()
+                && !candidate_dsts.contains(var)
+        })
+        .map(|(var, site)| (*var, site.clone()))
+        .collect();
     loop {
         let replays = decide_replays(
             func,
@@ -231,6 +244,7 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
                 restored_counters: &restored_counters,
                 emit: &emit,
                 ends: &ends,
+                saved_outputs: &saved_outputs,
             },
             &stable,
         );
@@ -298,6 +312,7 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
                 saves.insert((write.site.pos, var));
             }
         }
+        drop_killed_saves(&mut saves, &writes, &reads, &output_reads, &ends, func);
         // An integer update `k += step` is undone (`k -= step`) instead of saved
         // when every write of `k` is restored in the reverse sweep (so `k` holds
         // the updated value when the undo runs) and `step` cannot change.
@@ -362,6 +377,65 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
             preaccumulated,
         };
     }
+}
+
+/// Drops the saves of float writes inside a loop whose old values no reverse read
+/// can see: a running sum `se = se + e` in a loop that follows `se = 0.0` (in the
+/// same iteration of the loops around both) overwrites only `0.0` and its own
+/// partial sums; if the reverse sweep reads `se` only after that loop (`se.ln()`),
+/// none of those values is ever read back, and the save of `se = 0.0` alone gives
+/// back the value before it. Writes are considered outermost first, and only a
+/// write whose own save stays can stand for the ones it dominates.
+fn drop_killed_saves(
+    saves: &mut HashSet<(StmtPos, VarId)>,
+    writes: &[Write],
+    reads: &[Vec<Site>],
+    output_reads: &[(VarId, Site)],
+    ends: &HashMap<StmtPos, StmtPos>,
+    func: &Function,
+) {
+    let scalar_float =
+        |write: &Write| !write.store && !write.reset && matches!(func.var(write.var).ty, Ty::Float);
+    let mut order: Vec<&Write> = writes
+        .iter()
+        .filter(|write| scalar_float(write) && saves.contains(&(write.site.pos, write.var)))
+        .collect();
+    order.sort_by_key(|write| write.site.loops.len());
+    let mut dropped: HashSet<(StmtPos, VarId)> = HashSet::new();
+    for write in order {
+        let var = write.var;
+        let killed = writes.iter().any(|reset| {
+            if reset.var != var
+                || !scalar_float(reset)
+                || !saves.contains(&(reset.site.pos, var))
+                || dropped.contains(&(reset.site.pos, var))
+                || reset.site.loops.len() >= write.site.loops.len()
+                || !write.site.loops.starts_with(&reset.site.loops)
+                || !dominates(&reset.site, &write.site)
+            {
+                return false;
+            }
+            // The outermost loop around `write` that is not around `reset`: its
+            // iterations hold every value `write` overwrites.
+            let inner_loop = write.site.loops[reset.site.loops.len()];
+            let Some(&span_end) = ends.get(&inner_loop) else {
+                return false;
+            };
+            reads[var.0 as usize]
+                .iter()
+                .chain(
+                    output_reads
+                        .iter()
+                        .filter(|(read_var, _)| *read_var == var)
+                        .map(|(_, site)| site),
+                )
+                .all(|read| read.pos <= reset.site.pos || read.pos >= span_end)
+        });
+        if killed {
+            dropped.insert((write.site.pos, var));
+        }
+    }
+    saves.retain(|save| !dropped.contains(save));
 }
 
 /// Whether a read of `array` at `site` sees, when the reverse sweep replays it at
@@ -503,6 +577,8 @@ struct Inputs<'a> {
     /// Where each candidate would be replayed (see [`emit_points`]).
     emit: &'a HashMap<StmtPos, Site>,
     ends: &'a HashMap<StmtPos, StmtPos>,
+    /// Saved primitive results a replay may read after them (see `analyze`).
+    saved_outputs: &'a HashMap<VarId, Site>,
 }
 
 /// The replay decisions for one choice of restored arrays.
@@ -537,7 +613,13 @@ fn decide_replays(func: &Function, inputs: &Inputs, stable: &dyn Fn(VarId) -> bo
         restored_counters,
         emit,
         ends,
+        saved_outputs,
     } = *inputs;
+    let saved_before = |var: VarId, site: &Site| {
+        saved_outputs
+            .get(&var)
+            .is_some_and(|def| dominates(def, site))
+    };
     // The forward positions between a candidate and the end of the statement
     // before whose reverse it is replayed: its inputs must not be written there.
     let window = |site: &Site| -> Option<(StmtPos, StmtPos)> {
@@ -578,6 +660,7 @@ fn decide_replays(func: &Function, inputs: &Inputs, stable: &dyn Fn(VarId) -> bo
                         || replayed_vars
                             .get(&var)
                             .is_some_and(|def| dominates(def, site))
+                        || saved_before(var, site)
                         || local
                             .get(&var)
                             .is_some_and(|defs| defs.iter().any(|def| dominates(def, site)))
@@ -649,6 +732,7 @@ fn decide_replays(func: &Function, inputs: &Inputs, stable: &dyn Fn(VarId) -> bo
                 || replayed_vars
                     .get(var)
                     .is_some_and(|def| dominates(def, &candidate.site))
+                || saved_before(*var, &candidate.site)
                 || counter_ok(*var, candidate_window)
         };
         if !candidate.site.loops.is_empty()
@@ -936,15 +1020,20 @@ impl Collector<'_> {
 
 /// Loops to checkpoint per iteration.
 ///
-/// A top-level counted loop whose body holds a doubly nested loop records a tape
-/// per iteration that grows with the square of the inner sizes (GMM: points ×
-/// components × d²), while the state its body writes grows linearly. Such a loop
+/// A top-level counted loop whose body holds a triply nested loop records a tape
+/// per iteration that grows with the product of three inner sizes (GMM: components
+/// × d²), while the state its body writes is indexed by at most two of them. Such a loop
 /// snapshots every variable and array its body writes (except those declared in
 /// the body, which each iteration writes before reading) at the start of each
 /// iteration and runs its body without saving anything; the reverse sweep restores
 /// the snapshot, runs that one iteration again with its saves, and reverses it, so
 /// the stack holds one iteration's tape at a time (Tapenade's and Revolve's
 /// checkpointing, with one snapshot per iteration).
+///
+/// A body only doubly nested (LSTM: layers × units) records about as much per
+/// iteration as a hand-written adjoint keeps anyway (the gates of every unit), so
+/// checkpointing it would buy a constant factor of memory for a second forward
+/// pass through every transcendental call; it is recorded instead.
 fn checkpoints(func: &Function, activity: &Activity) -> HashMap<StmtPos, Vec<VarId>> {
     let mut out = HashMap::new();
     let mut pos = 0;
@@ -955,7 +1044,7 @@ fn checkpoints(func: &Function, activity: &Activity) -> HashMap<StmtPos, Vec<Var
         if looped.exit.is_some() || !matches!(looped.kind, LoopKind::For { .. }) {
             continue;
         }
-        if nesting(&looped.body) < 2 || !body_is_active(&looped.body, activity) {
+        if nesting(&looped.body) < 3 || !body_is_active(&looped.body, activity) {
             continue;
         }
         let mut written: Vec<VarId> = Vec::new();
@@ -1035,7 +1124,9 @@ fn calls_function(tokens: &TokenStream) -> bool {
 }
 
 /// A replay candidate when `op` is cheap to run again: copies, `+ - * /`, negation,
-/// reads of array elements (transcendental primitives are saved instead).
+/// `recip` (one division), reads of array elements (transcendental primitives are
+/// saved instead). A logistic `1.0 / (1.0 + (-z).exp())` thus saves only the
+/// exponential: the sum and the reciprocal are recomputed from it.
 fn cheap(dst: VarId, op: &FloatOp, site: &Site) -> Option<Candidate> {
     let mut reads: Vec<VarId> = op.operands().iter().filter_map(|o| o.var()).collect();
     let mut arrays = Vec::new();
@@ -1048,7 +1139,7 @@ fn cheap(dst: VarId, op: &FloatOp, site: &Site) -> Option<Candidate> {
         }
     }
     match op {
-        FloatOp::Prim { .. } => return None,
+        FloatOp::Prim { prim, .. } if prim.name != "recip" => return None,
         FloatOp::Read { array, index } => {
             arrays.push(*array);
             reads.extend(index.reads.iter().copied());

@@ -14,13 +14,13 @@
 //! stack. Branch bits and trip counts are pushed *after* the construct, so the
 //! reverse sweep pops them before replaying it.
 
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 
 use crate::analysis::activity::Activity;
 use crate::analysis::tbr::Tbr;
 use crate::ir::{
-    ArgPass, ArrayInit, Block, CallArg, FloatOp, Function, Loop, LoopKind, Operand, PExpr,
+    ArgPass, ArrayInit, Block, CallArg, FloatOp, Function, Loop, LoopKind, Operand, Origin, PExpr,
     RangeSeq, SeqOp, Stmt, Ty, VarId,
 };
 use crate::sig::{Shape, Signature};
@@ -511,9 +511,17 @@ impl Gen<'_> {
         let bar = self.bar(array);
         let float = &self.float;
         let propagate = self.accumulate(value, quote!(__ad_g));
+        // A local array's adjoint element restarts at -0.0, the identity of `+`
+        // (LLVM can then fold the reset and the next `+=` into a move); a
+        // parameter's is what the caller gets back, so it restarts at +0.0.
+        let zero = if matches!(self.func.var(array).origin, Origin::Param(_)) {
+            quote!(0.0)
+        } else {
+            quote!(-0.0)
+        };
         let reverse = quote_spanned!(span=> {
             let __ad_g: #float = #bar[#index];
-            #bar[#index] = 0.0;
+            #bar[#index] = #zero;
             #restore
             #propagate
         });
@@ -1198,6 +1206,28 @@ impl Gen<'_> {
         let exit_check = exit.map(|exit| quote!(if #exit { break; }));
         let body = quote!(#resets #count #body_fwd #exit_check);
         let forward_loop = match &looped.kind {
+            // A top-level loop that pushes and runs a known number of times reserves
+            // its tape after the first iteration (see `__private::Reservation`).
+            LoopKind::For { index, seq }
+                if !in_loop
+                    && !self.plain
+                    && looped.exit.is_none()
+                    && mentions_stack(&body_fwd) =>
+            {
+                let index = self.index_pattern(*index);
+                let range = self.forward_range(seq);
+                let rt = &self.rt;
+                quote!({
+                    let mut __ad_reserve = #rt::__private::Reservation::new(
+                        &__ad_stack,
+                        ::core::iter::Iterator::size_hint(&#range).0,
+                    );
+                    for #index in #range {
+                        #body
+                        __ad_reserve.after_iteration(&mut __ad_stack);
+                    }
+                })
+            }
             LoopKind::For { index, seq } => {
                 let index = self.index_pattern(*index);
                 let range = self.forward_range(seq);
@@ -1370,6 +1400,15 @@ impl Gen<'_> {
         }
         out
     }
+}
+
+/// Whether generated tokens use the stack (a loop body that pushes).
+fn mentions_stack(tokens: &TokenStream) -> bool {
+    tokens.clone().into_iter().any(|tree| match tree {
+        TokenTree::Ident(ident) => ident == "__ad_stack",
+        TokenTree::Group(group) => mentions_stack(&group.stream()),
+        _ => false,
+    })
 }
 
 /// A passive expression's tokens, parenthesized when it is not a single token.
