@@ -253,6 +253,56 @@ fn contributions_are_scaled_by_the_sum_adjoint() {
     check(&[va], &scaled[4..]);
 }
 
+/// The sum reaches the result through `-` and negation only (`u = -(3 - acc)`), so
+/// its adjoint is the seed while the loop runs: each iteration adds into the
+/// inputs' adjoints directly, with no buffers to scale later. The inputs (an
+/// array, a parameter, a local made before the loop) are read again after it.
+#[differentiate]
+fn seeded_sum(x: &[f64], a: f64) -> f64 {
+    let b = a * 0.5;
+    let mut sq = vec![0.0; 2];
+    let mut acc = 0.0;
+    for i in 0..x.len() {
+        for j in 0..2 {
+            sq[j] = x[i] * b + j as f64;
+        }
+        acc -= (sq[0] * sq[1]).sin() * a;
+    }
+    let t = 3.0 - acc;
+    let u = -t;
+    u + b * b + x[0]
+}
+
+fn seeded_sum_o(p: &[Dual64]) -> Dual64 {
+    let (x, a) = (&p[..p.len() - 1], p[p.len() - 1]);
+    let b = a * 0.5;
+    let mut acc = c(0.0);
+    for xi in x {
+        let sq0 = *xi * b;
+        let sq1 = *xi * b + 1.0;
+        acc -= (sq0 * sq1).sin() * a;
+    }
+    -(c(3.0) - acc) + b * b + x[0]
+}
+
+#[test]
+fn a_sum_whose_adjoint_is_the_seed_needs_no_buffers() {
+    let x = [0.3, -0.8, 1.1, 0.45, 2.0];
+    let a = 0.7;
+    let (value, (gx, ga)) = seeded_sum_grad(&x, a);
+    assert_bits(value, seeded_sum(&x, a));
+    let mut point = x.to_vec();
+    point.push(a);
+    let oracle = dual_grad(seeded_sum_o, &point);
+    check(&gx, &oracle[..5]);
+    check(&[ga], &oracle[5..]);
+    let (value, (vx, va)) = seeded_sum_vjp(&x, a, -1.5);
+    assert_bits(value, seeded_sum(&x, a));
+    let scaled: Vec<f64> = oracle.iter().map(|g| -1.5 * g).collect();
+    check(&vx, &scaled[..5]);
+    check(&[va], &scaled[5..]);
+}
+
 /// A constant-index read of a scratch array longer than the range written: with
 /// `m = 0` nothing is written and `best[0]` keeps what was there (the loop is
 /// recorded); with `m ≥ 1` the check passes and the loop is preaccumulated.

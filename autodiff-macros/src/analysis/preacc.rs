@@ -45,6 +45,11 @@ pub struct Preacc {
     /// Conditions (on values fixed before the loop) under which the scratch arrays
     /// are written before they are read; empty when that is shown statically.
     pub checks: Vec<TokenStream>,
+    /// `Some(negated)` when the accumulator's adjoint is known before the reverse
+    /// sweep: `±seed`, the sum reaching the result through `+`, `-` and copies
+    /// only (see [`seeded_sign`]). The iterations then add their contributions
+    /// straight into the inputs' adjoints, scaled by it, and need no buffers.
+    pub seeded: Option<bool>,
 }
 
 /// The loops (by statement position, as in `tbr`) that are preaccumulated.
@@ -209,11 +214,95 @@ fn candidate(
         .collect();
     inputs.sort();
     checks.dedup_by(|a, b| a.to_string() == b.to_string());
+    let seeded = seeded_sign(func, acc, &inputs, after);
     Some(Preacc {
         acc,
         inputs,
         checks,
+        seeded,
     })
+}
+
+/// Whether the accumulator's adjoint, when the reverse sweep reaches the loop, is
+/// the seed of the sweep or its negation (`Some(negated)`), so that it is known
+/// while the loop runs.
+///
+/// It is when the accumulator flows to the result only through top-level
+/// statements `t = acc + x`, `x + acc`, `acc - x`, `x - acc`, `-acc` or copies,
+/// each link used by nothing else after the loop (GMM: `constant + slse - n *
+/// lse_alphas + prior`). The inputs must also not be written after the loop: the
+/// reverse of such a write would reset an adjoint the loop has already added to.
+fn seeded_sign(func: &Function, acc: VarId, inputs: &[VarId], after: &[Stmt]) -> Option<bool> {
+    let ret = func.ret?;
+    if !matches!(func.var(ret).ty, Ty::Float) {
+        return None;
+    }
+    let mut written_after: Vec<VarId> = Vec::new();
+    walk(&after.to_vec(), false, &mut |stmt, _| {
+        written_after.extend(stmt.writes());
+    });
+    if written_after
+        .iter()
+        .any(|var| *var == acc || inputs.contains(var))
+    {
+        return None;
+    }
+    // Variables each top-level statement after the loop mentions (nested included).
+    let mentions: Vec<HashSet<VarId>> = after
+        .iter()
+        .map(|stmt| {
+            let mut vars = mentioned(std::slice::from_ref(stmt), func);
+            if let Some(ret) = func.ret {
+                // `mentioned` counts the result as used by every block.
+                if !std::slice::from_ref(stmt)
+                    .iter()
+                    .any(|s| s.writes().contains(&ret))
+                {
+                    vars.remove(&ret);
+                }
+            }
+            vars
+        })
+        .collect();
+    let mut link = acc;
+    let mut defined_at: Option<usize> = None;
+    let mut negated = false;
+    while link != ret {
+        let users: Vec<usize> = (0..after.len())
+            .filter(|k| Some(*k) != defined_at && mentions[*k].contains(&link))
+            .collect();
+        let [k] = users[..] else { return None };
+        if defined_at.is_some_and(|def| k <= def) {
+            return None;
+        }
+        let Stmt::Float { dst, op, .. } = &after[k] else {
+            return None;
+        };
+        let is_link = |operand: &Operand| operand.var() == Some(link);
+        let flips = match op {
+            FloatOp::Copy(a) if is_link(a) => false,
+            FloatOp::Neg(a) if is_link(a) => true,
+            FloatOp::Add(a, b) if is_link(a) != is_link(b) => false,
+            FloatOp::Sub(a, b) if is_link(a) && !is_link(b) => false,
+            FloatOp::Sub(a, b) if is_link(b) && !is_link(a) => true,
+            _ => return None,
+        };
+        let dst = *dst;
+        // The next link is written once after the loop, here, and is a float.
+        if !matches!(func.var(dst).ty, Ty::Float)
+            || written_after.iter().filter(|var| **var == dst).count() != 1
+        {
+            return None;
+        }
+        negated ^= flips;
+        link = dst;
+        defined_at = Some(k);
+    }
+    // The result itself: read by nothing after its definition.
+    let later_uses = (0..after.len())
+        .filter(|k| Some(*k) != defined_at && mentions[*k].contains(&ret))
+        .count();
+    (later_uses == 0).then_some(negated)
 }
 
 /// Whether `op`, written to `dst`, is `dst + e`, `e + dst` or `dst - e` with `e`

@@ -1114,7 +1114,14 @@ impl Gen<'_> {
         let mut init = TokenStream::new();
         let mut scale = TokenStream::new();
         let mut overrides = std::collections::HashMap::new();
-        for var in &preacc.inputs {
+        // With the sum's adjoint known (`±seed`), contributions go straight to the
+        // inputs' adjoints: no buffers, nothing left for the reverse sweep.
+        let buffered: &[VarId] = if preacc.seeded.is_some() {
+            &[]
+        } else {
+            &preacc.inputs
+        };
+        for var in buffered {
             let bar = self.bar(*var);
             let pre = self.fresh_local("pre");
             match self.func.var(*var).ty {
@@ -1146,12 +1153,17 @@ impl Gen<'_> {
         self.bar_override.clear();
         let pattern = self.index_pattern(index);
         let range = self.forward_range(seq);
+        let acc_seed = match preacc.seeded {
+            Some(false) => quote!(__ad_seed),
+            Some(true) => quote!(-__ad_seed),
+            None => quote!(1.0),
+        };
         let forward = quote!(
             #init
             for #pattern in #range {
                 #body_fwd
                 #post = #acc;
-                #acc_pre = 1.0;
+                #acc_pre = #acc_seed;
                 #body_rev
                 #acc = #post;
             }
@@ -1165,9 +1177,14 @@ impl Gen<'_> {
         debug_assert_eq!(self.pos, end);
         let checks = &preacc.checks;
         let cond = quote!(#(#checks)&&*);
+        let reverse = if scale.is_empty() {
+            quote!(if !(#cond) { #recorded_rev })
+        } else {
+            quote!(if #cond { #scale } else { #recorded_rev })
+        };
         (
             quote!(if #cond { #forward } else { #recorded_fwd }),
-            quote!(if #cond { #scale } else { #recorded_rev }),
+            reverse,
         )
     }
 
