@@ -1,5 +1,6 @@
 //! Analyses over the IR. Each produces a side table keyed by variable id.
 
 pub mod activity;
+pub mod increment;
 pub mod preacc;
 pub mod tbr;

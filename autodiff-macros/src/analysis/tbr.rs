@@ -1109,7 +1109,7 @@ fn body_is_active(block: &Block, activity: &Activity) -> bool {
 
 /// Whether passive tokens call a function (`g(x)`, not a method `x.len()`), which
 /// the reverse sweep must not run a second time.
-fn calls_function(tokens: &TokenStream) -> bool {
+pub fn calls_function(tokens: &TokenStream) -> bool {
     let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
     trees.iter().enumerate().any(|(k, tree)| match tree {
         TokenTree::Group(group) => {

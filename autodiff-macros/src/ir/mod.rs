@@ -317,6 +317,88 @@ impl Stmt {
             Stmt::Effect(_) | Stmt::If { .. } | Stmt::Loop(_) => Vec::new(),
         }
     }
+
+    /// The variables this statement reads itself (not its nested statements): its
+    /// operands, the variables its index and passive expressions mention, a loop's
+    /// bounds and exit condition, an `if`'s condition, a call's arguments.
+    pub fn reads(&self) -> Vec<VarId> {
+        let operand = |op: &Operand| op.var();
+        match self {
+            Stmt::Float { op, .. } => {
+                let mut out: Vec<VarId> = op.operands().into_iter().filter_map(operand).collect();
+                for op_operand in op.operands() {
+                    if let Operand::Const(value) = op_operand {
+                        out.extend(value.reads.iter().copied());
+                    }
+                }
+                match op {
+                    FloatOp::Read { array, index } => {
+                        out.push(*array);
+                        out.extend(index.reads.iter().copied());
+                    }
+                    FloatOp::Prim {
+                        int_arg: Some(arg), ..
+                    } => out.extend(arg.reads.iter().copied()),
+                    _ => {}
+                }
+                out
+            }
+            Stmt::Passive { value, .. } | Stmt::Effect(value) => value.reads.clone(),
+            Stmt::Store { index, value, .. } => {
+                let mut out = index.reads.clone();
+                out.extend(operand(value));
+                out
+            }
+            Stmt::NewArray { init, .. } => match init {
+                ArrayInit::VecFill { value, len } => {
+                    let mut out: Vec<VarId> = operand(value).into_iter().collect();
+                    out.extend(len.reads.iter().copied());
+                    out
+                }
+                ArrayInit::FixedFill { value, .. } => operand(value).into_iter().collect(),
+                ArrayInit::List { items, .. } => items.iter().filter_map(operand).collect(),
+                ArrayInit::CopyOf { src, .. } => vec![*src],
+            },
+            Stmt::Call { args, tangent, .. } => {
+                let mut out = Vec::new();
+                for arg in args {
+                    match arg {
+                        CallArg::Float(value) => out.extend(operand(value)),
+                        CallArg::Array { var, .. } | CallArg::MutArray { var, .. } => {
+                            out.push(*var)
+                        }
+                        CallArg::Passive(value) => out.extend(value.reads.iter().copied()),
+                    }
+                }
+                if let Some(tangent) = tangent {
+                    for arg in &tangent.args {
+                        match arg {
+                            ArgTangent::Float(value) => out.extend(operand(value)),
+                            ArgTangent::Array(var) | ArgTangent::MutArray(var) => out.extend(*var),
+                            ArgTangent::Passive => {}
+                        }
+                    }
+                }
+                out
+            }
+            Stmt::If { cond, .. } => cond.reads.clone(),
+            Stmt::Loop(looped) => {
+                let mut out = Vec::new();
+                if let LoopKind::For { seq, .. } = &looped.kind {
+                    out.extend([seq.lo, seq.hi]);
+                    for op in &seq.chain {
+                        if let SeqOp::StepBy(step) = op {
+                            out.push(*step);
+                        }
+                    }
+                }
+                if let Some(exit) = &looped.exit {
+                    out.extend(exit.reads.iter().copied());
+                }
+                out
+            }
+        }
+    }
 }
 
 /// A lowered function.

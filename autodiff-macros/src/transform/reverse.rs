@@ -51,6 +51,7 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tb
         pos: 0,
         next_local: 0,
         bar_override: Default::default(),
+        increments: crate::analysis::increment::find(func, tbr),
     };
     let (forward, reverse) = gen.block(&func.body, false);
     Sweeps {
@@ -78,6 +79,8 @@ struct Gen<'a> {
     next_local: usize,
     /// Adjoints renamed inside a preaccumulated loop: its separate accumulators.
     bar_override: std::collections::HashMap<VarId, Ident>,
+    /// `a[i] += e` statements whose reverse is one accumulation.
+    increments: crate::analysis::increment::Increments,
 }
 
 /// How a saved value is typed, for hoisted save slots.
@@ -207,6 +210,12 @@ impl Gen<'_> {
     fn stmt(&mut self, stmt: &Stmt, in_loop: bool) -> (TokenStream, TokenStream) {
         let pos = self.pos;
         self.pos += 1;
+        if let (true, Stmt::Float { dst, op, span }) = (self.increments.folded.contains(&pos), stmt)
+        {
+            // The read or the add of an increment: its store does the reverse.
+            let (forward, _) = self.float_stmt(*dst, op, *span, false, in_loop);
+            return (forward, TokenStream::new());
+        }
         let saves = |var: VarId| self.tbr.saves(pos, var);
         match stmt {
             Stmt::Float { dst, op, span } => self.float_stmt(*dst, op, *span, saves(*dst), in_loop),
@@ -507,6 +516,23 @@ impl Gen<'_> {
         let forward = quote_spanned!(span=> #save #name[#index] = #stored;);
         if !self.active(array) {
             return (forward, restore);
+        }
+        let float = &self.float;
+        if let Some((increment, negated)) = self.increments.stores.get(&(self.pos - 1)) {
+            // `a[i] += e`: the element's adjoint passes through; `e` gets it.
+            let bar = self.bar(array);
+            let contribution = if *negated {
+                quote!(-__ad_g)
+            } else {
+                quote!(__ad_g)
+            };
+            let propagate = self.accumulate(increment, contribution);
+            let reverse = quote_spanned!(span=> {
+                let __ad_g: #float = #bar[#index];
+                #restore
+                #propagate
+            });
+            return (forward, reverse);
         }
         let bar = self.bar(array);
         let float = &self.float;
