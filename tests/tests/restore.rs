@@ -450,6 +450,7 @@ fn a_reset_sum_is_saved_once_per_row() {
 /// one accumulation into `e`'s adjoint; look-alikes that are not increments (another
 /// element read, the old value used twice) keep the general reverse. A `&mut`
 /// state and a local array, both overwritten in a loop.
+#[allow(clippy::assign_op_pattern)] // the spelled-out forms are what is tested
 #[differentiate]
 fn increments(u: &mut [f64], w: &[f64], steps: usize) -> f64 {
     let n = u.len();
