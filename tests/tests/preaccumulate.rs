@@ -303,6 +303,43 @@ fn a_sum_whose_adjoint_is_the_seed_needs_no_buffers() {
     check(&[va], &scaled[5..]);
 }
 
+/// Each iteration is reversed before the next one runs, so a value that only the
+/// next iteration overwrites needs no save: the exponential each gate's rule reads
+/// stays in place until its own iteration is reversed, and nothing is pushed.
+#[differentiate]
+fn gated_sum(x: &[f64], w: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let gate = 1.0 / (1.0 + (-(w * x[i])).exp());
+        s += gate * gate.tanh() * x[i];
+    }
+    s
+}
+
+fn gated_sum_o(p: &[Dual64]) -> Dual64 {
+    let (x, w) = (&p[..p.len() - 1], p[p.len() - 1]);
+    let mut s = c(0.0);
+    for xi in x {
+        let gate = (c(1.0) + (-(w * *xi)).exp()).recip();
+        s += gate * gate.tanh() * *xi;
+    }
+    s
+}
+
+#[test]
+fn iterations_reversed_as_they_run_save_nothing_for_the_next() {
+    let x = [0.3, -1.7, 2.2, 0.05, 4.0];
+    let w = 0.8;
+    let (value, (gx, gw)) = gated_sum_grad(&x, w);
+    assert_bits(value, gated_sum(&x, w));
+    let mut point = x.to_vec();
+    point.push(w);
+    let oracle = dual_grad(gated_sum_o, &point);
+    check(&gx, &oracle[..5]);
+    check(&[gw], &oracle[5..]);
+    assert_eq!(last_bytes_pushed(), 0);
+}
+
 /// A constant-index read of a scratch array longer than the range written: with
 /// `m = 0` nothing is written and `best[0]` keeps what was there (the loop is
 /// recorded); with `m ≥ 1` the check passes and the loop is preaccumulated.

@@ -350,13 +350,15 @@ fn hoisted_reads_run_only_when_their_loop_does() {
 
 /// A logistic keeps one value per evaluation: the exponential, whose rule reads its
 /// result; `1.0 + e` and the reciprocal are recomputed from it by the reverse sweep
-/// (a division), where a hand-written adjoint would keep the gate itself.
+/// (a division), where a hand-written adjoint would keep the gate itself. (The
+/// running value is discounted so that the loop is recorded, not preaccumulated:
+/// a preaccumulated iteration saves nothing at all.)
 #[differentiate]
 fn logistic_sum(x: &[f64], w: f64) -> f64 {
     let mut s = 0.0;
     for i in 0..x.len() {
         let gate = 1.0 / (1.0 + (-(w * x[i])).exp());
-        s += gate * gate * x[i];
+        s = 0.9 * s + gate * gate * x[i];
     }
     s
 }
@@ -366,7 +368,7 @@ fn logistic_sum_o(p: &[Dual64]) -> Dual64 {
     let mut s = c(0.0);
     for xi in x {
         let gate = (c(1.0) + (-(w * *xi)).exp()).recip();
-        s += gate * gate * *xi;
+        s = s * 0.9 + gate * gate * *xi;
     }
     s
 }

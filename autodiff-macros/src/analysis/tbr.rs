@@ -144,9 +144,45 @@ pub fn stmt_is_active(stmt: &Stmt, activity: &Activity) -> bool {
 }
 
 pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
+    let first = analyze_with(func, activity, &HashSet::new());
+    // Loops whose every iteration is reversed before the next one runs: a
+    // checkpointed loop (its reverse re-runs one iteration from its snapshot, then
+    // reverses it) and a preaccumulated one (each iteration is reversed as it
+    // ends), unless it may fall back to plain recording. Inside them, a value the
+    // reverse sweep reads later in the same iteration needs no save even when the
+    // next iteration overwrites it: decide the saves again as if their bodies were
+    // not looped.
+    let immediate: HashSet<StmtPos> = first
+        .checkpoints
+        .keys()
+        .copied()
+        .chain(
+            first
+                .preaccumulated
+                .iter()
+                .filter(|(pos, preacc)| {
+                    preacc.checks.is_empty() || first.checkpoints.contains_key(pos)
+                })
+                .map(|(pos, _)| *pos),
+        )
+        .collect();
+    if immediate.is_empty() {
+        return first;
+    }
+    let second = analyze_with(func, activity, &immediate);
+    Tbr {
+        checkpoints: first.checkpoints,
+        preaccumulated: first.preaccumulated,
+        ..second
+    }
+}
+
+/// The analysis, with the loops in `immediate` treated as straight-line code.
+fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPos>) -> Tbr {
     let count = func.vars.len();
     let mut collector = Collector {
         activity,
+        immediate,
         loops: Vec::new(),
         blocks: vec![0],
         next_block: 1,
@@ -826,6 +862,8 @@ struct Write {
 
 struct Collector<'a> {
     activity: &'a Activity,
+    /// Loops not counted as loops (see [`analyze`]).
+    immediate: &'a HashSet<StmtPos>,
     loops: Vec<StmtPos>,
     blocks: Vec<usize>,
     next_block: usize,
@@ -994,7 +1032,10 @@ impl Collector<'_> {
                             }
                         }
                     }
-                    self.loops.push(here);
+                    let looped_here = !self.immediate.contains(&here);
+                    if looped_here {
+                        self.loops.push(here);
+                    }
                     // The loop resets its exit flags at the start of every
                     // iteration: writes that no statement shows.
                     let iteration = self.site(here);
@@ -1007,7 +1048,9 @@ impl Collector<'_> {
                         });
                     }
                     self.nested(here, &looped.body);
-                    self.loops.pop();
+                    if looped_here {
+                        self.loops.pop();
+                    }
                 }
             }
             for var in reads {
