@@ -58,13 +58,17 @@
 //! elements are saved and put back, and the differences, copies and products read
 //! from it are recomputed rather than saved. `exp`, `tanh`, `sqrt` and `1.0 / x` take
 //! their derivative from their result (`*_vjp_from_output` in [`rules`]), so they are
-//! not evaluated twice. A loop whose iterations meet only in one sum is
-//! differentiated iteration by iteration, its contributions collected in pooled
-//! buffers and scaled once the sum's adjoint is known, so the stack holds one
-//! iteration. Outside loops the saves go to local variables, so
-//! loop-free code touches neither the stack nor the heap. The stack's memory comes
-//! from a per-thread pool and is reused from call to call; after the first call a
-//! gradient allocates nothing but its result. [`stack::last_bytes_pushed`] tells how
+//! not evaluated twice; a reciprocal is recomputed from its input, so a logistic
+//! `1.0 / (1.0 + (-z).exp())` keeps one value. A loop whose iterations meet only in
+//! one sum is differentiated iteration by iteration, so the stack holds one
+//! iteration: its contributions go straight into the gradient, scaled by the seed,
+//! when the sum reaches the result through `+` and `-`, and otherwise into pooled
+//! buffers scaled once the sum's adjoint is known. Outside loops the saves go to local
+//! variables, so loop-free code touches neither the stack nor the heap. The stack's
+//! memory comes from a per-thread pool and is reused from call to call; after the
+//! first call a gradient allocates nothing but its result, and on the first call a
+//! top-level loop reserves its tape once its first iteration has shown what one
+//! pushes ([`stack::Stack::reserve_repeat`]). [`stack::last_bytes_pushed`] tells how
 //! much the last gradient call saved.
 //!
 //! # Non-differentiable points
