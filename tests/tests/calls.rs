@@ -383,3 +383,112 @@ fn reentrant_across_threads() {
         h.join().unwrap();
     }
 }
+
+/// An array refilled in every iteration and read whole by a call: the call copies
+/// it to the stack (one copy per call) instead of every later store saving the
+/// element it overwrites; a fixed-size array too.
+#[differentiate]
+fn refilled_args(x: &[f64], k: f64, rounds: usize) -> f64 {
+    let n = x.len();
+    let mut v = vec![0.0; n];
+    let mut fixed = [0.0; 2];
+    let mut total = 0.0;
+    for r in 0..rounds {
+        for i in 0..n {
+            v[i] = (x[i] * k + r as f64).sin();
+        }
+        for i in 1..n {
+            v[i] += v[i - 1] * 0.5;
+        }
+        fixed[0] = total;
+        fixed[1] = k * (r as f64);
+        total = 0.9 * total + sum_sin(&v) + sum_sin(&fixed) * v[0];
+    }
+    total
+}
+
+fn refilled_args_o(p: &[Dual64], rounds: usize) -> Dual64 {
+    let n = p.len() - 1;
+    let (x, k) = (&p[..n], p[n]);
+    let mut v = vec![c(0.0); n];
+    let mut total = c(0.0);
+    for r in 0..rounds {
+        for i in 0..n {
+            v[i] = (x[i] * k + r as f64).sin();
+        }
+        for i in 1..n {
+            let prev = v[i - 1];
+            v[i] += prev * 0.5;
+        }
+        let s: Dual64 = v.iter().map(|a| a.sin()).sum();
+        let f = total.sin() + (k * (r as f64)).sin();
+        total = total * 0.9 + s + f * v[0];
+    }
+    total
+}
+
+#[test]
+fn arrays_refilled_before_a_call_are_copied_at_the_call() {
+    let x = vec![0.3, -0.6, 0.9, 1.4, -0.2];
+    let (k, rounds) = (0.7, 6);
+    let (value, (g, dk)) = refilled_args_grad(&x, k, rounds);
+    assert_bits(value, refilled_args(&x, k, rounds));
+    let mut all = x.clone();
+    all.push(k);
+    let mut got = g.clone();
+    got.push(dk);
+    assert_close_slice(&got, &dual_grad(|p| refilled_args_o(p, rounds), &all));
+    // Per round: `v` (5 values and its length) and `fixed` (2) copied at their
+    // calls, and `total`; without the copies each of the 9 stores to `v` and the
+    // 2 to `fixed` would save the element it overwrites instead.
+    let pushed = autodiff_runtime::stack::last_bytes_pushed();
+    println!("pushed {pushed} bytes");
+    assert!(pushed <= rounds * 8 * (5 + 1 + 2 + 1 + 4), "{pushed}");
+}
+
+#[differentiate]
+fn bump(buf: &mut [f64], y: f64) -> f64 {
+    for i in 0..buf.len() {
+        buf[i] = buf[i] * y + 0.1;
+    }
+    (y * buf[0]).sin()
+}
+
+/// A call that both overwrites its result's variable (`y = bump(&mut buf, y)`, in a
+/// loop, so the old `y` is saved) and snapshots a `&mut` argument: the two saves
+/// come back off the stack in the reverse order they went on.
+#[differentiate]
+fn repeated_bumps(x: &[f64], y0: f64) -> f64 {
+    let mut buf = x.to_vec();
+    let mut y = y0;
+    for _ in 0..3 {
+        y = bump(&mut buf, y);
+    }
+    y + buf[1]
+}
+
+fn repeated_bumps_o(p: &[Dual64]) -> Dual64 {
+    let n = p.len() - 1;
+    let mut buf = p[..n].to_vec();
+    let mut y = p[n];
+    for _ in 0..3 {
+        for b in buf.iter_mut() {
+            *b = *b * y + 0.1;
+        }
+        y = (y * buf[0]).sin();
+    }
+    y + buf[1]
+}
+
+#[test]
+fn saved_result_and_mut_snapshot_of_one_call() {
+    let x = vec![0.4, -0.3, 0.8];
+    let y0 = 0.9;
+    let (value, (g, dy)) = repeated_bumps_grad(&x, y0);
+    assert_bits(value, repeated_bumps(&x, y0));
+    let mut all = x.clone();
+    all.push(y0);
+    let mut got = g.clone();
+    got.push(dy);
+    assert_close_slice(&got, &dual_grad(repeated_bumps_o, &all));
+}

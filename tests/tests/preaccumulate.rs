@@ -340,6 +340,97 @@ fn iterations_reversed_as_they_run_save_nothing_for_the_next() {
     assert_eq!(last_bytes_pushed(), 0);
 }
 
+#[differentiate]
+fn log_sum_exp(v: &[f64]) -> f64 {
+    let mut mx = v[0];
+    for i in 1..v.len() {
+        mx = mx.max(v[i]);
+    }
+    let mut s = 0.0;
+    for i in 0..v.len() {
+        s += (v[i] - mx).exp();
+    }
+    s.ln() + mx
+}
+
+#[differentiate]
+fn squared_norm(v: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..v.len() {
+        s += v[i] * v[i];
+    }
+    s
+}
+
+/// GMM written with helper functions, as ADBench's reference code is: the scratch
+/// arrays are read whole by the calls (`squared_norm(&q)`, `log_sum_exp(&scores)`),
+/// each after the iteration has written all of it, so the loop over points is
+/// still preaccumulated; `q` is refilled for every component, so each call copies
+/// it rather than every store of the next component saving what it overwrites.
+#[differentiate(wrt(w))]
+fn mixture_calls(w: &[f64], x: &[f64], d: usize, k: usize, n: usize) -> f64 {
+    let mut centered = vec![0.0; d];
+    let mut q = vec![0.0; d];
+    let mut scores = vec![0.0; k];
+    let mut total = 0.0;
+    for i in 0..n {
+        for c in 0..k {
+            for j in 0..d {
+                centered[j] = x[i * d + j] - w[c * d + j];
+            }
+            for j in 0..d {
+                q[j] = 0.5 * centered[j];
+            }
+            for a in 0..d {
+                for b in a + 1..d {
+                    q[b] += w[(c + a + b) % (k * d)] * centered[a];
+                }
+            }
+            scores[c] = -0.5 * squared_norm(&q);
+        }
+        total += log_sum_exp(&scores);
+    }
+    total - log_sum_exp(w)
+}
+
+fn mixture_calls_o(w: &[Dual64], x: &[f64], d: usize, k: usize, n: usize) -> Dual64 {
+    let lse = |v: &[Dual64]| {
+        let mx = v.iter().fold(v[0], |m, a| if a.re > m.re { *a } else { m });
+        let s: Dual64 = v.iter().map(|a| (*a - mx).exp()).sum();
+        s.ln() + mx
+    };
+    let mut total = c(0.0);
+    for i in 0..n {
+        let mut scores = Vec::new();
+        for cc in 0..k {
+            let centered: Vec<Dual64> = (0..d).map(|j| -w[cc * d + j] + x[i * d + j]).collect();
+            let mut q: Vec<Dual64> = centered.iter().map(|v| *v * 0.5).collect();
+            for a in 0..d {
+                for b in a + 1..d {
+                    q[b] += w[(cc + a + b) % (k * d)] * centered[a];
+                }
+            }
+            let sq: Dual64 = q.iter().map(|v| *v * *v).sum();
+            scores.push(sq * -0.5);
+        }
+        total += lse(&scores);
+    }
+    total - lse(w)
+}
+
+#[test]
+fn helper_calls_reading_whole_scratch_arrays_are_preaccumulated() {
+    let (d, k, n) = (3, 4, 60);
+    let w: Vec<f64> = (0..k * d).map(|i| 0.3 * ((i as f64) * 1.3).sin()).collect();
+    let x: Vec<f64> = (0..n * d).map(|i| ((i as f64) * 0.7).cos()).collect();
+    let (value, grad) = mixture_calls_grad(&w, &x, d, k, n);
+    assert_bits(value, mixture_calls(&w, &x, d, k, n));
+    check(&grad, &dual_grad(|w| mixture_calls_o(w, &x, d, k, n), &w));
+    let (pushed, peak) = (last_bytes_pushed(), last_peak_bytes());
+    println!("n = {n}: pushed {pushed} bytes, at most {peak} held at once");
+    assert!(peak * 20 < pushed, "{peak} of {pushed} bytes held at once");
+}
+
 /// A constant-index read of a scratch array longer than the range written: with
 /// `m = 0` nothing is written and `best[0]` keeps what was there (the loop is
 /// recorded); with `m ≥ 1` the check passes and the loop is preaccumulated.

@@ -158,7 +158,23 @@ fn candidate(
                 }
                 reads.extend(init_reads(init));
             }
-            Stmt::Call { .. } => ok = false,
+            // A call to another differentiated function: its result must be a
+            // body local, and it may read arrays (`sqnorm(&qx)`) but not write any.
+            Stmt::Call {
+                dst, args, tangent, ..
+            } => {
+                ok &= tangent.is_none() && dst.is_none_or(local);
+                for arg in args {
+                    match arg {
+                        CallArg::Float(value) => reads.extend(value.var()),
+                        CallArg::Array { var, .. } => {
+                            reads.insert(*var);
+                        }
+                        CallArg::MutArray { .. } => ok = false,
+                        CallArg::Passive(value) => reads.extend(value.reads.iter().copied()),
+                    }
+                }
+            }
             Stmt::Effect(value) => reads.extend(value.reads.iter().copied()),
             Stmt::If { cond, .. } => reads.extend(cond.reads.iter().copied()),
             Stmt::Loop(inner) => {
@@ -186,10 +202,12 @@ fn candidate(
         }
     }
     let defs = single_defs(func);
+    let lengths = array_lengths(func);
     let mut checks = Vec::new();
     let mut coverage = Coverage {
         func,
         defs: &defs,
+        lengths: &lengths,
         scratch: &scratch,
         local,
         loop_pos,
@@ -392,6 +410,37 @@ fn mentioned(block: &[Stmt], func: &Function) -> HashSet<VarId> {
     out
 }
 
+/// Local arrays created by exactly one statement, outside loops, with a length
+/// (`vec![0.0; d]`, `[0.0; 4]`), and written otherwise only element by element:
+/// their length as a comparable string.
+fn array_lengths(func: &Function) -> HashMap<VarId, String> {
+    let mut creations: HashMap<VarId, Vec<Option<String>>> = HashMap::new();
+    let mut whole_writes: HashSet<VarId> = HashSet::new();
+    walk(&func.body, false, &mut |stmt, in_loop| match stmt {
+        Stmt::NewArray { dst, init, .. } => {
+            let len = match init {
+                ArrayInit::VecFill { len, .. } if !in_loop => Some(normalize(&len.tokens)),
+                ArrayInit::FixedFill { len, .. } if !in_loop => Some(normalize(len)),
+                _ => None,
+            };
+            creations.entry(*dst).or_default().push(len);
+        }
+        Stmt::Call { args, .. } => {
+            for arg in args {
+                if let CallArg::MutArray { var, .. } = arg {
+                    whole_writes.insert(*var);
+                }
+            }
+        }
+        _ => {}
+    });
+    creations
+        .into_iter()
+        .filter(|(var, lens)| lens.len() == 1 && !whole_writes.contains(var))
+        .filter_map(|(var, mut lens)| lens.pop().flatten().map(|len| (var, len)))
+        .collect()
+}
+
 /// Passive variables written exactly once: their value (and its position).
 fn single_defs(func: &Function) -> HashMap<VarId, (PExpr, usize, bool)> {
     let mut writes: HashMap<VarId, usize> = HashMap::new();
@@ -415,6 +464,8 @@ fn single_defs(func: &Function) -> HashMap<VarId, (PExpr, usize, bool)> {
 struct Coverage<'a> {
     func: &'a Function,
     defs: &'a HashMap<VarId, (PExpr, usize, bool)>,
+    /// Lengths of arrays created once, outside loops (see [`array_lengths`]).
+    lengths: &'a HashMap<VarId, String>,
     scratch: &'a HashSet<VarId>,
     local: &'a dyn Fn(VarId) -> bool,
     loop_pos: usize,
@@ -480,6 +531,15 @@ impl Coverage<'_> {
                 self.block(then_block);
                 self.block(else_block);
             }
+            Stmt::Call { args, .. } => {
+                for arg in args {
+                    if let CallArg::Array { var, .. } = arg {
+                        if self.scratch.contains(var) {
+                            self.whole(*var);
+                        }
+                    }
+                }
+            }
             Stmt::Loop(looped) => {
                 let (index, lo, hi) = match &looped.kind {
                     LoopKind::For { index, seq } if seq.chain.is_empty() && !seq.inclusive => {
@@ -508,6 +568,19 @@ impl Coverage<'_> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A read of a whole scratch array (passed to a call): covered when the
+    /// iteration has written `a[0..len]`, `len` the length it was created with.
+    fn whole(&mut self, array: VarId) {
+        let covered = self.lengths.get(&array).is_some_and(|len| {
+            self.facts
+                .iter()
+                .any(|(fact_array, lo, hi)| *fact_array == array && lo == "0" && hi == len)
+        });
+        if !covered {
+            self.ok = false;
         }
     }
 

@@ -46,6 +46,10 @@ pub struct Tbr {
     checkpoints: HashMap<StmtPos, Vec<VarId>>,
     /// Loops whose iterations are differentiated as they run (see `preacc`).
     preaccumulated: HashMap<StmtPos, crate::analysis::preacc::Preacc>,
+    /// Arrays a call reads whole that the forward sweep overwrites again in a loop
+    /// around the call: copied to the stack at the call and put back before the
+    /// callee's reverse, rather than saving every later store to them.
+    call_snapshots: HashSet<(StmtPos, VarId)>,
 }
 
 impl Tbr {
@@ -84,6 +88,12 @@ impl Tbr {
     /// Whether the `if` at `pos` has a condition the reverse sweep can re-evaluate.
     pub fn stable_cond(&self, pos: StmtPos) -> bool {
         self.stable_conds.contains(&pos)
+    }
+
+    /// Whether the call at `pos` snapshots the array `var` it reads (see
+    /// `call_snapshots`).
+    pub fn snapshots_call_arg(&self, pos: StmtPos, var: VarId) -> bool {
+        self.call_snapshots.contains(&(pos, var))
     }
 }
 
@@ -181,8 +191,10 @@ pub fn analyze(func: &Function, activity: &Activity) -> Tbr {
 fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPos>) -> Tbr {
     let count = func.vars.len();
     let mut collector = Collector {
+        func,
         activity,
         immediate,
+        call_arrays: Vec::new(),
         loops: Vec::new(),
         blocks: vec![0],
         next_block: 1,
@@ -199,7 +211,8 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
     };
     collector.block(&func.body);
     let Collector {
-        reads,
+        mut reads,
+        call_arrays,
         writes,
         candidates,
         ifs,
@@ -209,6 +222,20 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
         output_reads,
         ..
     } = collector;
+    // An array a call reads whole, overwritten in a loop around the call (`qx`
+    // refilled for every component before `sqnorm(&qx)`): one copy per call beats
+    // saving every store of every later iteration.
+    let mut call_snapshots = HashSet::new();
+    for (var, site) in call_arrays {
+        let rewritten = writes
+            .iter()
+            .any(|write| write.var == var && shares_loop(&write.site, &site));
+        if rewritten && matches!(func.var(var).origin, Origin::Local) {
+            call_snapshots.insert((site.pos, var));
+        } else {
+            reads[var.0 as usize].push(site);
+        }
+    }
     let mut write_count = vec![0usize; count];
     let mut written_in_loop = vec![false; count];
     for write in &writes {
@@ -411,6 +438,7 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
             stable_conds,
             checkpoints,
             preaccumulated,
+            call_snapshots,
         };
     }
 }
@@ -861,9 +889,12 @@ struct Write {
 }
 
 struct Collector<'a> {
+    func: &'a Function,
     activity: &'a Activity,
     /// Loops not counted as loops (see [`analyze`]).
     immediate: &'a HashSet<StmtPos>,
+    /// Local arrays active calls read whole, with the call's site.
+    call_arrays: Vec<(VarId, Site)>,
     loops: Vec<StmtPos>,
     blocks: Vec<usize>,
     next_block: usize,
@@ -996,7 +1027,15 @@ impl Collector<'_> {
                     }
                     for arg in args {
                         if active {
-                            reads.extend(call_input(arg));
+                            match arg {
+                                CallArg::Array { var, .. }
+                                    if tangent.is_none()
+                                        && matches!(self.func.var(*var).ty, Ty::FloatArray(_)) =>
+                                {
+                                    self.call_arrays.push((*var, site.clone()));
+                                }
+                                _ => reads.extend(call_input(arg)),
+                            }
                             if let CallArg::Passive(value) = arg {
                                 reads.extend(value.reads.iter().copied());
                             }

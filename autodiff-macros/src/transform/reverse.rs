@@ -706,8 +706,14 @@ impl Gen<'_> {
         //           (`callee::__reverse`), leaving the arguments as the call left
         //           them; put back the snapshot (the state before the call).
         self.uses_stack = true;
+        let call_pos = self.pos - 1;
         let mut snapshot = TokenStream::new();
         let mut restore_pre_call = TokenStream::new();
+        // Arrays read whole whose later overwrites are not undone (see
+        // `Tbr::snapshots_call_arg`): copied before the call, put back before the
+        // callee's reverse.
+        let mut array_copies = TokenStream::new();
+        let mut array_restores = TokenStream::new();
         let mut reverse_args = Vec::new();
         let mut scalar_adjoints = TokenStream::new();
         let mut scalar_accumulate = TokenStream::new();
@@ -722,6 +728,21 @@ impl Gen<'_> {
                     reverse_args.push(quote!(#value, &mut #slot));
                 }
                 CallArg::Array { var, by, written } => {
+                    if self.tbr.snapshots_call_arg(call_pos, *var) && !self.plain {
+                        let name = self.var(*var);
+                        let pop = match &self.func.var(*var).ty {
+                            Ty::FloatArray(Shape::Fixed(_)) => {
+                                quote!(__ad_stack.pop_slice_into(&mut #name[..]);)
+                            }
+                            _ => quote!(__ad_stack.pop_vec_into(&mut #name);),
+                        };
+                        array_copies.extend(quote!(__ad_stack.push_slice(&#name[..]);));
+                        array_restores = {
+                            let mut ordered = pop;
+                            ordered.extend(array_restores);
+                            ordered
+                        };
+                    }
                     let primal = match by {
                         ArgPass::Value => self.by_value(*var),
                         ArgPass::Ref => written.clone(),
@@ -773,13 +794,17 @@ impl Gen<'_> {
             Some(_) => (quote!(, 0.0), TokenStream::new()),
             None => (TokenStream::new(), TokenStream::new()),
         };
-        let forward = quote_spanned!(span=> #dst_save #snapshot #assign);
+        // Pushed in the reverse order of the pops below: the result's old value
+        // last, since the reverse puts it back first (`x = f(x)` re-runs `f` on
+        // the old `x`).
+        let forward = quote_spanned!(span=> #array_copies #snapshot #dst_save #assign);
         // The callee re-runs from the state before the call and leaves its `&mut`
         // arguments as the call left them; the snapshot is then put back.
         let reverse = quote_spanned!(span=> {
             #take_seed
             #dst_restore
             #restore_pre_call
+            #array_restores
             #snapshot
             #scalar_adjoints
             #func::__reverse(#(#reverse_args),* #seed);
