@@ -3,7 +3,8 @@
 //! reverse-mode adjoint (the limit) and generic copies run by the peers, num-dual
 //! (forward mode) and echidna (a reverse-mode tape).
 //!
-//! * [`gmm`]: ADBench's Gaussian mixture model objective;
+//! * [`gmm`]: ADBench's Gaussian mixture model objective, written inline and again
+//!   with helper functions (`sqnorm`, `log_sum_exp`) as ADBench's reference code is;
 //! * [`lstm`]: ADBench's LSTM objective;
 //! * [`spring`]: a damped spring chain integrated by semi-implicit Euler;
 //! * [`heat`]: the 1-D heat equation with a `sin(u)` source, explicit steps;
@@ -108,6 +109,10 @@ impl_objective!(gmm::GmmData, gmm::gmm_hand_saved_bytes, |g| format!(
     "GMM d={} K={} n={}",
     g.d, g.k, g.n
 ));
+impl_objective!(gmm::GmmCalls, gmm::gmm_calls_hand_saved_bytes, |g| format!(
+    "GMM (helper fns) d={} K={} n={}",
+    g.0.d, g.0.k, g.0.n
+));
 impl_objective!(lstm::LstmData, lstm::lstm_hand_saved_bytes, |g| format!(
     "LSTM l={} c={}",
     g.l, g.c
@@ -123,20 +128,22 @@ impl_objective!(heat::HeatData, heat::heat_hand_saved_bytes, |h| format!(
     h.steps
 ));
 
-/// The four objectives at ADBench / issue #5 reference sizes.
+/// The four objectives (GMM twice: inline and with helper functions) at ADBench / issue #5 reference sizes.
 pub fn reference_objectives() -> Vec<Box<dyn Objective>> {
     vec![
         Box::new(gmm::GmmData::new(10, 25, 1000)),
+        Box::new(gmm::GmmCalls(gmm::GmmData::new(10, 25, 1000))),
         Box::new(lstm::LstmData::new(2, 1024, 14)),
         Box::new(spring::SpringData::new(1000, 1000)),
         Box::new(heat::HeatData::new(1000, 1000)),
     ]
 }
 
-/// The four objectives at small sizes, for tests.
+/// The same objectives at small sizes, for tests.
 pub fn small_objectives() -> Vec<Box<dyn Objective>> {
     vec![
         Box::new(gmm::GmmData::new(3, 4, 7)),
+        Box::new(gmm::GmmCalls(gmm::GmmData::new(3, 4, 7))),
         Box::new(lstm::LstmData::new(2, 6, 5)),
         Box::new(spring::SpringData::new(6, 30)),
         Box::new(heat::HeatData::new(9, 12)),
