@@ -107,84 +107,45 @@ fn candidate(
     let mut copied: Vec<VarId> = Vec::new();
     walk(loop_body, true, &mut |stmt, _| {
         active |= crate::analysis::tbr::stmt_is_active(stmt, activity);
+        let stmt_reads = stmt.reads();
         match stmt {
-            Stmt::Float { dst, op, .. } => {
-                let operands: Vec<VarId> = op.operands().iter().filter_map(|o| o.var()).collect();
-                if !local(*dst) {
-                    // Only `dst = dst ± e` may write a float from outside.
-                    if !accumulates(*dst, op) || acc.is_some_and(|acc| acc != *dst) {
-                        ok = false;
-                    }
-                    acc = Some(*dst);
-                    reads.extend(operands.into_iter().filter(|var| var != dst));
-                } else {
-                    reads.extend(operands);
-                }
-                if let FloatOp::Read { array, index } = op {
-                    reads.insert(*array);
-                    reads.extend(index.reads.iter().copied());
-                }
-                if let FloatOp::Prim {
-                    int_arg: Some(arg), ..
-                } = op
-                {
-                    reads.extend(arg.reads.iter().copied());
-                }
-            }
-            Stmt::Passive { dst, value, .. } => {
-                if !local(*dst) {
+            Stmt::Float { dst, op, .. } if !local(*dst) => {
+                // Only `dst = dst ± e` may write a float from outside.
+                if !accumulates(*dst, op) || acc.is_some_and(|acc| acc != *dst) {
                     ok = false;
                 }
-                reads.extend(value.reads.iter().copied());
+                acc = Some(*dst);
+                reads.extend(stmt_reads.into_iter().filter(|var| var != dst));
+                return;
             }
-            Stmt::Store {
-                array,
-                index,
-                value,
-                ..
-            } => {
+            Stmt::Passive { dst, .. } => ok &= local(*dst),
+            Stmt::Store { array, .. } => {
                 if !local(*array) {
                     scratch.insert(*array);
                 }
-                reads.extend(index.reads.iter().copied());
-                reads.extend(value.var());
             }
             Stmt::NewArray { dst, init, .. } => {
-                if !local(*dst) {
-                    ok = false;
-                }
+                ok &= local(*dst);
                 if let ArrayInit::CopyOf { src, .. } = init {
                     copied.push(*src);
                 }
-                reads.extend(init_reads(init));
             }
             // A call to another differentiated function: its result must be a
             // body local, and it may read arrays (`sqnorm(&qx)`) but not write any.
             Stmt::Call {
                 dst, args, tangent, ..
             } => {
-                ok &= tangent.is_none() && dst.is_none_or(local);
-                for arg in args {
-                    match arg {
-                        CallArg::Float(value) => reads.extend(value.var()),
-                        CallArg::Array { var, .. } => {
-                            reads.insert(*var);
-                        }
-                        CallArg::MutArray { .. } => ok = false,
-                        CallArg::Passive(value) => reads.extend(value.reads.iter().copied()),
-                    }
-                }
+                ok &= tangent.is_none()
+                    && dst.is_none_or(local)
+                    && !args
+                        .iter()
+                        .any(|arg| matches!(arg, CallArg::MutArray { .. }));
             }
-            Stmt::Effect(value) => reads.extend(value.reads.iter().copied()),
-            Stmt::If { cond, .. } => reads.extend(cond.reads.iter().copied()),
-            Stmt::Loop(inner) => {
-                // Exit flags reset per iteration are writes no statement shows.
-                ok &= inner.reset.iter().all(|flag| local(*flag));
-                if let LoopKind::For { seq, .. } = &inner.kind {
-                    reads.extend([seq.lo, seq.hi]);
-                }
-            }
+            // Exit flags reset per iteration are writes no statement shows.
+            Stmt::Loop(inner) => ok &= inner.reset.iter().all(|flag| local(*flag)),
+            Stmt::Float { .. } | Stmt::Effect(_) | Stmt::If { .. } => {}
         }
+        reads.extend(stmt_reads);
     });
     let acc = acc?;
     if !ok || !active || !activity.is_active(acc) {
@@ -195,7 +156,7 @@ fn candidate(
         return None;
     }
     // Scratch arrays: locals, dead after the loop, written before read.
-    let used_after = mentioned(after, func);
+    let used_after = mentioned(after);
     for array in &scratch {
         if !matches!(func.var(*array).origin, Origin::Local) || used_after.contains(array) {
             return None;
@@ -268,19 +229,7 @@ fn seeded_sign(func: &Function, acc: VarId, inputs: &[VarId], after: &[Stmt]) ->
     // Variables each top-level statement after the loop mentions (nested included).
     let mentions: Vec<HashSet<VarId>> = after
         .iter()
-        .map(|stmt| {
-            let mut vars = mentioned(std::slice::from_ref(stmt), func);
-            if let Some(ret) = func.ret {
-                // `mentioned` counts the result as used by every block.
-                if !std::slice::from_ref(stmt)
-                    .iter()
-                    .any(|s| s.writes().contains(&ret))
-                {
-                    vars.remove(&ret);
-                }
-            }
-            vars
-        })
+        .map(|stmt| mentioned(std::slice::from_ref(stmt)))
         .collect();
     let mut link = acc;
     let mut defined_at: Option<usize> = None;
@@ -334,78 +283,12 @@ fn accumulates(dst: VarId, op: &FloatOp) -> bool {
     }
 }
 
-fn init_reads(init: &ArrayInit) -> Vec<VarId> {
-    match init {
-        ArrayInit::VecFill { value, len } => value
-            .var()
-            .into_iter()
-            .chain(len.reads.iter().copied())
-            .collect(),
-        ArrayInit::FixedFill { value, .. } => value.var().into_iter().collect(),
-        ArrayInit::List { items, .. } => items.iter().filter_map(Operand::var).collect(),
-        ArrayInit::CopyOf { src, .. } => vec![*src],
-    }
-}
-
-/// Every variable a block reads or writes, the function's result included.
-fn mentioned(block: &[Stmt], func: &Function) -> HashSet<VarId> {
-    let mut out: HashSet<VarId> = func.ret.into_iter().collect();
-    let block: Block = block.to_vec();
-    walk(&block, false, &mut |stmt, _| match stmt {
-        Stmt::Float { dst, op, .. } => {
-            out.insert(*dst);
-            out.extend(op.operands().iter().filter_map(|o| o.var()));
-            if let FloatOp::Read { array, index } = op {
-                out.insert(*array);
-                out.extend(index.reads.iter().copied());
-            }
-            if let FloatOp::Prim {
-                int_arg: Some(arg), ..
-            } = op
-            {
-                out.extend(arg.reads.iter().copied());
-            }
-        }
-        Stmt::Passive { dst, value, .. } => {
-            out.insert(*dst);
-            out.extend(value.reads.iter().copied());
-        }
-        Stmt::Store {
-            array,
-            index,
-            value,
-            ..
-        } => {
-            out.insert(*array);
-            out.extend(index.reads.iter().copied());
-            out.extend(value.var());
-        }
-        Stmt::NewArray { dst, init, .. } => {
-            out.insert(*dst);
-            out.extend(init_reads(init));
-        }
-        Stmt::Call { dst, args, .. } => {
-            out.extend(*dst);
-            for arg in args {
-                match arg {
-                    CallArg::Float(value) => out.extend(value.var()),
-                    CallArg::Array { var, .. } | CallArg::MutArray { var, .. } => {
-                        out.insert(*var);
-                    }
-                    CallArg::Passive(value) => out.extend(value.reads.iter().copied()),
-                }
-            }
-        }
-        Stmt::Effect(value) => out.extend(value.reads.iter().copied()),
-        Stmt::If { cond, .. } => out.extend(cond.reads.iter().copied()),
-        Stmt::Loop(looped) => {
-            if let LoopKind::For { seq, .. } = &looped.kind {
-                out.extend([seq.lo, seq.hi]);
-            }
-            if let Some(exit) = &looped.exit {
-                out.extend(exit.reads.iter().copied());
-            }
-        }
+/// Every variable the statements of a block (nested ones included) read or write.
+fn mentioned(block: &[Stmt]) -> HashSet<VarId> {
+    let mut out = HashSet::new();
+    walk(&block.to_vec(), false, &mut |stmt, _| {
+        out.extend(stmt.reads());
+        out.extend(stmt.writes());
     });
     out
 }

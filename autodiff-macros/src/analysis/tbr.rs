@@ -375,7 +375,15 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
                 saves.insert((write.site.pos, var));
             }
         }
-        drop_killed_saves(&mut saves, &writes, &reads, &output_reads, &ends, func);
+        drop_killed_saves(
+            &mut saves,
+            &writes,
+            &array_writes,
+            &reads,
+            &output_reads,
+            &ends,
+            func,
+        );
         // An integer update `k += step` is undone (`k -= step`) instead of saved
         // when every write of `k` is restored in the reverse sweep (so `k` holds
         // the updated value when the undo runs) and `step` cannot change.
@@ -453,6 +461,7 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
 fn drop_killed_saves(
     saves: &mut HashSet<(StmtPos, VarId)>,
     writes: &[Write],
+    writes_of: &HashMap<VarId, Vec<&Write>>,
     reads: &[Vec<Site>],
     output_reads: &[(VarId, Site)],
     ends: &HashMap<StmtPos, StmtPos>,
@@ -468,9 +477,8 @@ fn drop_killed_saves(
     let mut dropped: HashSet<(StmtPos, VarId)> = HashSet::new();
     for write in order {
         let var = write.var;
-        let killed = writes.iter().any(|reset| {
-            if reset.var != var
-                || !scalar_float(reset)
+        let killed = writes_of[&var].iter().any(|reset| {
+            if !scalar_float(reset)
                 || !saves.contains(&(reset.site.pos, var))
                 || dropped.contains(&(reset.site.pos, var))
                 || reset.site.loops.len() >= write.site.loops.len()

@@ -729,14 +729,8 @@ impl Gen<'_> {
                 }
                 CallArg::Array { var, by, written } => {
                     if self.tbr.snapshots_call_arg(call_pos, *var) && !self.plain {
-                        let name = self.var(*var);
-                        let pop = match &self.func.var(*var).ty {
-                            Ty::FloatArray(Shape::Fixed(_)) => {
-                                quote!(__ad_stack.pop_slice_into(&mut #name[..]);)
-                            }
-                            _ => quote!(__ad_stack.pop_vec_into(&mut #name);),
-                        };
-                        array_copies.extend(quote!(__ad_stack.push_slice(&#name[..]);));
+                        let (push, pop) = self.whole_save(*var);
+                        array_copies.extend(push);
                         array_restores = {
                             let mut ordered = pop;
                             ordered.extend(array_restores);
@@ -1371,21 +1365,7 @@ impl Gen<'_> {
         let mut snapshot = TokenStream::new();
         let mut restore = TokenStream::new();
         for var in &vars {
-            let name = self.var(*var);
-            let (push, pop) = match &self.func.var(*var).ty {
-                Ty::FloatArray(Shape::Fixed(_)) => (
-                    quote!(__ad_stack.push_slice(&#name[..]);),
-                    quote!(__ad_stack.pop_slice_into(&mut #name[..]);),
-                ),
-                Ty::FloatArray(_) => (
-                    quote!(__ad_stack.push_slice(&#name[..]);),
-                    quote!(__ad_stack.pop_vec_into(&mut #name);),
-                ),
-                _ => (
-                    quote!(__ad_stack.push(#name);),
-                    quote!(#name = __ad_stack.pop();),
-                ),
-            };
+            let (push, pop) = self.whole_save(*var);
             snapshot.extend(push);
             restore = {
                 let mut ordered = pop;
@@ -1400,6 +1380,27 @@ impl Gen<'_> {
             quote!(for #index in #forward_range { #snapshot #plain_body }),
             quote!(for #index in #reverse_range { #restore #recorded_body #reverse_body }),
         )
+    }
+
+    /// Pushing a variable's whole value on the stack and popping it back into
+    /// place: arrays as slices (a `Vec` refilled, a fixed array copied into),
+    /// scalars as one value.
+    fn whole_save(&self, var: VarId) -> (TokenStream, TokenStream) {
+        let name = self.var(var);
+        match &self.func.var(var).ty {
+            Ty::FloatArray(Shape::Fixed(_)) => (
+                quote!(__ad_stack.push_slice(&#name[..]);),
+                quote!(__ad_stack.pop_slice_into(&mut #name[..]);),
+            ),
+            Ty::FloatArray(_) => (
+                quote!(__ad_stack.push_slice(&#name[..]);),
+                quote!(__ad_stack.pop_vec_into(&mut #name);),
+            ),
+            _ => (
+                quote!(__ad_stack.push(#name);),
+                quote!(#name = __ad_stack.pop();),
+            ),
+        }
     }
 
     fn index_pattern(&self, index: Option<VarId>) -> TokenStream {
