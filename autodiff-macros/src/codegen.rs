@@ -54,9 +54,10 @@ pub fn emit(
     let public = wrt.as_ref().unwrap_or(&full);
     let path = core_path(item, public);
     let (vjp, grad) = if modes.reverse {
-        let vjp = vjp_fn(item, public.sig, Some(&path));
+        let core = Some((&path, public.sweeps.uses_stack));
+        let vjp = vjp_fn(item, public.sig, core);
         let grad = match full.sig.ret {
-            RetKind::Scalar => grad_fn(item, public.sig, Some(&path)),
+            RetKind::Scalar => grad_fn(item, public.sig, core),
             _ => TokenStream::new(),
         };
         (vjp, grad)
@@ -204,7 +205,6 @@ fn core_fn(func: &Function, core: &Core) -> TokenStream {
     let (forward, reverse, sweep_locals) = (&sweeps.forward, &sweeps.reverse, &sweeps.locals);
     let mut final_push = TokenStream::new();
     let mut final_pop = TokenStream::new();
-    let uses_stack = sweeps.uses_stack;
     for id in &sweeps.unwound {
         if let Origin::Param(index) = func.var(*id).origin {
             if sig.params[index].is_mut_buffer() {
@@ -218,11 +218,7 @@ fn core_fn(func: &Function, core: &Core) -> TokenStream {
             }
         }
     }
-    let mut stack = if uses_stack {
-        quote!(let mut __ad_stack = ::autodiff_runtime::stack::Stack::acquire();)
-    } else {
-        TokenStream::new()
-    };
+    let mut stack = TokenStream::new();
     if !final_push.is_empty() {
         // The reverse sweep rewinds these buffers; their final state is kept on a
         // second pooled stack, since it is pushed last but restored last.
@@ -251,7 +247,7 @@ fn core_fn(func: &Function, core: &Core) -> TokenStream {
         #[doc(hidden)]
         #[inline]
         #[allow(unused_mut, unused_variables, unused_assignments, unused_parens, unused_braces, non_snake_case, clippy::all, clippy::pedantic)]
-        pub fn #name(#(#params),*) -> #ret_ty {
+        pub fn #name(__ad_stack: &mut ::autodiff_runtime::stack::Stack, #(#params),*) -> #ret_ty {
             #prologue
             #locals
             #adjoints
@@ -391,6 +387,16 @@ fn core_call(item: &syn::ItemFn, sig: &Signature, include_mut_grads: bool) -> Ca
     call
 }
 
+/// A wrapper's call of a core: on a stack borrowed from the thread's pool if the
+/// core uses one, else on an empty stack (which allocates nothing).
+fn core_call_expr(path: &TokenStream, pooled: bool, args: &[TokenStream]) -> TokenStream {
+    if pooled {
+        quote!(::autodiff_runtime::__private::with_stack(|__ad_stack| #path(__ad_stack, #(#args),*)))
+    } else {
+        quote!(#path(&mut ::autodiff_runtime::stack::Stack::new(), #(#args),*))
+    }
+}
+
 fn core_path(item: &syn::ItemFn, core: &Core) -> TokenStream {
     let name = &item.sig.ident;
     let core_name = &core.name;
@@ -408,25 +414,28 @@ pub fn stubs(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
 }
 
 /// The body of a wrapper: a call to the core, or `unreachable!` for stubs.
-fn wrapper_body(primal: &Ident, path: Option<&TokenStream>, call: &Call) -> TokenStream {
+fn wrapper_body(primal: &Ident, core: Option<(&TokenStream, bool)>, call: &Call) -> TokenStream {
     let setup = &call.setup;
     let args = &call.args;
     let grads = pack(&call.grads);
-    match path {
-        Some(path) => quote! {
-            // The function counts as used when only its derivatives are.
-            let _ = #primal;
-            #setup
-            let __ad_value = #path(#(#args),*);
-            (__ad_value, #grads)
-        },
+    match core {
+        Some((path, pooled)) => {
+            let call = core_call_expr(path, pooled, args);
+            quote! {
+                // The function counts as used when only its derivatives are.
+                let _ = #primal;
+                #setup
+                let __ad_value = #call;
+                (__ad_value, #grads)
+            }
+        }
         None => quote!(::core::unreachable!(
             "#[differentiate] reported errors for this function"
         )),
     }
 }
 
-fn vjp_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> TokenStream {
+fn vjp_fn(item: &syn::ItemFn, sig: &Signature, core: Option<(&TokenStream, bool)>) -> TokenStream {
     let float = float(sig);
     let vis = &item.vis;
     let name = &item.sig.ident;
@@ -461,8 +470,8 @@ fn vjp_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> To
             array_type(shape, &float)
         }
     };
-    let body = wrapper_body(name, path, &call);
-    let stub_allow = path.is_none().then(|| quote!(#[allow(unused_variables)]));
+    let body = wrapper_body(name, core, &call);
+    let stub_allow = core.is_none().then(|| quote!(#[allow(unused_variables)]));
     let lints = lint_attrs(item);
     let grad_ty = pack(&call.grad_types);
     let doc = format!(
@@ -484,7 +493,7 @@ fn vjp_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> To
     }
 }
 
-fn grad_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> TokenStream {
+fn grad_fn(item: &syn::ItemFn, sig: &Signature, core: Option<(&TokenStream, bool)>) -> TokenStream {
     let float = float(sig);
     let vis = &item.vis;
     let name = &item.sig.ident;
@@ -492,8 +501,8 @@ fn grad_fn(item: &syn::ItemFn, sig: &Signature, path: Option<&TokenStream>) -> T
     let params = plain_params(sig);
     let mut call = core_call(item, sig, true);
     call.args.push(quote!(1.0));
-    let body = wrapper_body(name, path, &call);
-    let stub_allow = path.is_none().then(|| quote!(#[allow(unused_variables)]));
+    let body = wrapper_body(name, core, &call);
+    let stub_allow = core.is_none().then(|| quote!(#[allow(unused_variables)]));
     let lints = lint_attrs(item);
     let grad_ty = pack(&call.grad_types);
     let doc = format!(
@@ -634,7 +643,7 @@ fn hvp_fn(item: &syn::ItemFn, tangent: &Tangent, core: &Core) -> TokenStream {
     let args = &call.args;
     let hv = pack(&call.grads);
     let hv_ty = pack(&call.grad_types);
-    let path = core_path(item, core);
+    let call = core_call_expr(&core_path(item, core), core.sweeps.uses_stack, args);
     let lints = lint_attrs(item);
     let doc = format!(
         "Value, gradient and Hessian-vector product of [`{name}`].\n\n\
@@ -655,7 +664,7 @@ fn hvp_fn(item: &syn::ItemFn, tangent: &Tangent, core: &Core) -> TokenStream {
             #reset
             #direction_copies
             #setup
-            let _ = #path(#(#args),*);
+            let _ = #call;
             (__ad_value, __ad_gradient, #hv)
         }
     }

@@ -2,4 +2,5 @@
 
 pub mod forward;
 pub mod hoist;
+pub mod reserve;
 pub mod reverse;

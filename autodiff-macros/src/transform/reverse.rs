@@ -14,6 +14,8 @@
 //! stack. Branch bits and trip counts are pushed *after* the construct, so the
 //! reverse sweep pops them before replaying it.
 
+use std::collections::BTreeSet;
+
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 
@@ -24,6 +26,7 @@ use crate::ir::{
     RangeSeq, SeqOp, Stmt, Ty, VarId,
 };
 use crate::sig::{Shape, Signature};
+use crate::transform::reserve::{Reserver, Trips};
 
 /// The generated sweeps and the locals they need.
 pub struct Sweeps {
@@ -31,6 +34,8 @@ pub struct Sweeps {
     pub reverse: TokenStream,
     /// Declarations of save slots, branch flags and trip counters.
     pub locals: TokenStream,
+    /// Whether the code uses the stack (pushes, or passes it to a callee): a
+    /// wrapper of a core that does not need not borrow one from the pool.
     pub uses_stack: bool,
     /// `&mut` buffers the reverse sweep rewinds (element restores, call
     /// snapshots): their final state must be snapshot and put back at the end.
@@ -45,20 +50,20 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tb
         float: sig.float_tokens(),
         rt: quote!(::autodiff_runtime),
         locals: TokenStream::new(),
-        uses_stack: false,
         unwound: Default::default(),
         plain: false,
         pos: 0,
         next_local: 0,
         bar_override: Default::default(),
         increments: crate::analysis::increment::find(func, tbr),
+        reserver: Reserver::new(func, sig.float_tokens()),
     };
     let (forward, reverse) = gen.block(&func.body, false);
     Sweeps {
+        uses_stack: mentions_stack(&forward) || mentions_stack(&reverse),
         forward,
         reverse,
         locals: gen.locals,
-        uses_stack: gen.uses_stack,
         unwound: gen.unwound,
     }
 }
@@ -70,7 +75,6 @@ struct Gen<'a> {
     float: TokenStream,
     rt: TokenStream,
     locals: TokenStream,
-    uses_stack: bool,
     unwound: std::collections::BTreeSet<VarId>,
     /// Generating the plain forward body of a checkpointed loop: nothing is saved.
     plain: bool,
@@ -81,6 +85,8 @@ struct Gen<'a> {
     bar_override: std::collections::HashMap<VarId, Ident>,
     /// `a[i] += e` statements whose reverse is one accumulation.
     increments: crate::analysis::increment::Increments,
+    /// Counts of the pushes in the loops being generated (see `reserve`).
+    reserver: Reserver,
 }
 
 /// How a saved value is typed, for hoisted save slots.
@@ -162,8 +168,29 @@ impl Gen<'_> {
         if self.plain {
             (TokenStream::new(), quote!(#value))
         } else if in_loop {
-            self.uses_stack = true;
-            (quote!(__ad_stack.push(#value);), quote!(__ad_stack.pop()))
+            let counted = match ty {
+                SaveTy::Bool => None,
+                SaveTy::Float => self.reserver.counted_push(false),
+                _ => self.reserver.counted_push(true),
+            };
+            match (ty, counted) {
+                (SaveTy::Bool, _) => (
+                    quote!(__ad_stack.push_bit(#value);),
+                    quote!(__ad_stack.pop_bit()),
+                ),
+                (SaveTy::Float, Some(method)) => {
+                    let float = &self.float;
+                    (
+                        quote!(__ad_stack.#method::<#float>(#value);),
+                        quote!(__ad_stack.pop()),
+                    )
+                }
+                (_, Some(method)) => (
+                    quote!(__ad_stack.#method(#value);),
+                    quote!(__ad_stack.pop()),
+                ),
+                (_, None) => (quote!(__ad_stack.push(#value);), quote!(__ad_stack.pop())),
+            }
         } else {
             let slot = self.fresh_local("saved");
             self.declare(&slot, ty);
@@ -314,7 +341,6 @@ impl Gen<'_> {
                 let flag = self.fresh_local("branch");
                 self.declare(&flag, SaveTy::Bool);
                 let (push, pop) = if in_loop && !self.plain {
-                    self.uses_stack = true;
                     (
                         quote!(__ad_stack.push_bit(#flag);),
                         quote!(#flag = __ad_stack.pop_bit();),
@@ -594,7 +620,6 @@ impl Gen<'_> {
             }
         };
         let (save, restore) = if saves && !self.plain {
-            self.uses_stack = true;
             let restore = if is_vec {
                 quote!(__ad_stack.pop_vec_into(&mut #name);)
             } else {
@@ -705,7 +730,6 @@ impl Gen<'_> {
         // reverse:  restore them; re-run the callee's forward and reverse sweeps
         //           (`callee::__reverse`), leaving the arguments as the call left
         //           them; put back the snapshot (the state before the call).
-        self.uses_stack = true;
         let call_pos = self.pos - 1;
         let mut snapshot = TokenStream::new();
         let mut restore_pre_call = TokenStream::new();
@@ -801,7 +825,7 @@ impl Gen<'_> {
             #array_restores
             #snapshot
             #scalar_adjoints
-            #func::__reverse(#(#reverse_args),* #seed);
+            #func::__reverse(__ad_stack, #(#reverse_args),* #seed);
             #scalar_accumulate
             #restore_pre_call
         });
@@ -886,7 +910,6 @@ impl Gen<'_> {
         in_loop: bool,
     ) -> (TokenStream, TokenStream) {
         use crate::ir::ArgTangent;
-        self.uses_stack = true;
         let float = self.float.clone();
         let mut saved = TokenStream::new();
         let mut restored = TokenStream::new();
@@ -1052,7 +1075,7 @@ impl Gen<'_> {
             #restore_pre_call
             #snapshot
             #slots
-            #func::__reverse_forward(#(#interleaved,)* #seed_value, #seed_tangent, 1.0);
+            #func::__reverse_forward(__ad_stack, #(#interleaved,)* #seed_value, #seed_tangent, 1.0);
             #accumulate
             #restore_pre_call
         });
@@ -1150,7 +1173,6 @@ impl Gen<'_> {
         seq: &RangeSeq,
         in_loop: bool,
     ) -> (TokenStream, TokenStream) {
-        self.uses_stack = true;
         let start = self.pos;
         let float = self.float.clone();
         let rt = self.rt.clone();
@@ -1194,7 +1216,10 @@ impl Gen<'_> {
         let post = self.fresh_local("post");
         self.declare(&post, SaveTy::Float);
         self.bar_override = overrides;
+        self.reserver.open(&looped.body, index);
         let (body_fwd, body_rev) = self.block(&looped.body, true);
+        let closed = self.reserver.close(body_fwd, Trips::Once);
+        let (body_fwd, reserve) = (closed.body, closed.before);
         self.bar_override.clear();
         let pattern = self.index_pattern(index);
         let range = self.forward_range(seq);
@@ -1205,6 +1230,7 @@ impl Gen<'_> {
         };
         let forward = quote!(
             #init
+            #reserve
             for #pattern in #range {
                 #body_fwd
                 #post = #acc;
@@ -1244,7 +1270,25 @@ impl Gen<'_> {
                 return self.checkpointed_loop(looped, vars.to_vec(), *index, seq);
             }
         }
+        let index = match looped.kind {
+            LoopKind::For { index, .. } => index,
+            LoopKind::Infinite => None,
+        };
+        self.reserver.open(&looped.body, index);
         let (body_fwd, body_rev) = self.block(&looped.body, true);
+        let trips = match &looped.kind {
+            LoopKind::For { seq, .. } if !self.plain => {
+                let (range, reads) = self.hoisted_range(seq);
+                Trips::Range {
+                    trips: quote!(::core::iter::Iterator::size_hint(&#range).0),
+                    reads,
+                }
+            }
+            _ => Trips::Unknown,
+        };
+        let closed = self.reserver.close(body_fwd, trips);
+        let body_fwd = closed.body;
+        let before = closed.before;
         let resets: TokenStream = looped
             .reset
             .iter()
@@ -1268,11 +1312,13 @@ impl Gen<'_> {
         let exit_check = exit.map(|exit| quote!(if #exit { break; }));
         let body = quote!(#resets #count #body_fwd #exit_check);
         let forward_loop = match &looped.kind {
-            // A top-level loop that pushes and runs a known number of times reserves
-            // its tape after the first iteration (see `__private::Reservation`).
+            // A top-level loop that pushes more than can be counted before it runs
+            // a known number of times: it reserves its tape after the first
+            // iteration (see `__private::Reservation`).
             LoopKind::For { index, seq }
                 if !in_loop
                     && !self.plain
+                    && !closed.reserved
                     && looped.exit.is_none()
                     && mentions_stack(&body_fwd) =>
             {
@@ -1281,12 +1327,12 @@ impl Gen<'_> {
                 let rt = &self.rt;
                 quote!({
                     let mut __ad_reserve = #rt::__private::Reservation::new(
-                        &__ad_stack,
+                        __ad_stack,
                         ::core::iter::Iterator::size_hint(&#range).0,
                     );
                     for #index in #range {
                         #body
-                        __ad_reserve.after_iteration(&mut __ad_stack);
+                        __ad_reserve.after_iteration(__ad_stack);
                     }
                 })
             }
@@ -1298,14 +1344,11 @@ impl Gen<'_> {
             LoopKind::Infinite => quote!(loop { #body }),
         };
         let (init_count, push_count, pop_count) = match &counter {
-            Some(counter) if in_loop && !self.plain => {
-                self.uses_stack = true;
-                (
-                    quote!(#counter = 0;),
-                    quote!(__ad_stack.push(#counter);),
-                    quote!(#counter = __ad_stack.pop();),
-                )
-            }
+            Some(counter) if in_loop && !self.plain => (
+                quote!(#counter = 0;),
+                quote!(__ad_stack.push(#counter);),
+                quote!(#counter = __ad_stack.pop();),
+            ),
             Some(counter) => (
                 quote!(#counter = 0;),
                 TokenStream::new(),
@@ -1313,7 +1356,7 @@ impl Gen<'_> {
             ),
             None => (TokenStream::new(), TokenStream::new(), TokenStream::new()),
         };
-        let forward = quote!(#init_count #forward_loop #push_count);
+        let forward = quote!(#init_count #before #forward_loop #push_count);
         if !needs_reverse {
             return (forward, TokenStream::new());
         }
@@ -1353,14 +1396,19 @@ impl Gen<'_> {
         index: Option<VarId>,
         seq: &RangeSeq,
     ) -> (TokenStream, TokenStream) {
-        self.uses_stack = true;
         let start = self.pos;
         self.plain = true;
+        self.reserver.open(&looped.body, index);
         let (plain_body, _) = self.block(&looped.body, true);
+        let plain_body = self.reserver.close(plain_body, Trips::Once).body;
         self.plain = false;
         let end = self.pos;
         self.pos = start;
+        // Each reversed iteration records its tape and pops it again.
+        self.reserver.open(&looped.body, index);
         let (recorded_body, reverse_body) = self.block(&looped.body, true);
+        let closed = self.reserver.close(recorded_body, Trips::Once);
+        let (recorded_body, reserve) = (closed.body, closed.before);
         debug_assert_eq!(self.pos, end);
         let mut snapshot = TokenStream::new();
         let mut restore = TokenStream::new();
@@ -1378,7 +1426,7 @@ impl Gen<'_> {
         let reverse_range = self.reverse_range(seq);
         (
             quote!(for #index in #forward_range { #snapshot #plain_body }),
-            quote!(for #index in #reverse_range { #restore #recorded_body #reverse_body }),
+            quote!(#reserve for #index in #reverse_range { #restore #recorded_body #reverse_body }),
         )
     }
 
@@ -1430,6 +1478,40 @@ impl Gen<'_> {
             };
         }
         range
+    }
+
+    /// `forward_range` with each bound read through its definition (see
+    /// `Reserver::hoisted`), and the variables it then reads: the trip count of a
+    /// loop, as it can be evaluated before the loops around it.
+    fn hoisted_range(&self, seq: &RangeSeq) -> (TokenStream, BTreeSet<VarId>) {
+        let mut reads = BTreeSet::new();
+        let mut bound = |var: VarId, hoist: bool| {
+            let name = quote::ToTokens::into_token_stream(self.var(var));
+            if !hoist {
+                reads.insert(var);
+                return name;
+            }
+            let (value, var_reads) = self.reserver.hoisted(var, name);
+            reads.extend(var_reads);
+            value
+        };
+        let (lo, hi) = (bound(seq.lo, true), bound(seq.hi, true));
+        let mut range = if seq.inclusive {
+            quote!((#lo..=#hi))
+        } else {
+            quote!((#lo..#hi))
+        };
+        for op in &seq.chain {
+            range = match op {
+                SeqOp::Rev => quote!(#range.rev()),
+                SeqOp::StepBy(step) => {
+                    // Read as the variable, never hoisted: `step_by(0)` panics.
+                    let name = bound(*step, false);
+                    quote!(#range.step_by(#name))
+                }
+            };
+        }
+        (range, reads)
     }
 
     /// The indices of a loop without early exit, in reverse order.
