@@ -517,6 +517,175 @@ impl Stack {
     }
 }
 
+/// One lane of a [`Stack`], taken out of it for the duration of a loop nest
+/// ([`Stack::take_floats`], [`Stack::take_words`]) and put back after it.
+///
+/// A local `Vec` whose length LLVM keeps in a register: pushing through the stack
+/// itself stores the length to memory on every push (the stack outlives the
+/// loop, and a panicking bounds check in the loop may observe it), and the next
+/// push waits for that store.
+///
+/// ```
+/// use autodiff_runtime::stack::Stack;
+/// let mut s = Stack::new();
+/// let mut floats = s.take_floats::<f64>(2);
+/// floats.push(1.0);
+/// floats.push(2.0);
+/// s.put_floats(floats);
+/// assert_eq!(s.bytes_pushed(), 16);
+/// let mut floats = s.take_floats::<f64>(0);
+/// assert_eq!(floats.pop(), 2.0);
+/// s.put_floats(floats);
+/// assert_eq!(s.pop::<f64>(), 1.0);
+/// ```
+///
+/// The counts of [`Stack::bytes_pushed`] and [`Stack::peak_bytes`] are kept without
+/// touching every push and pop: a lane that only grows counts when it is put
+/// back; one whose iterations push and then pop (a loop differentiated as it
+/// runs) is told its turning point in each iteration ([`note_peak`](Lane::note_peak)).
+#[derive(Debug)]
+pub struct Lane<T> {
+    items: Vec<T>,
+    /// The length when taken.
+    start: usize,
+    /// Values pushed by iterations that popped them again (see `note_peak`).
+    pushed: usize,
+    /// The longest the lane was at a noted peak.
+    high: usize,
+}
+
+impl<T: Copy> Lane<T> {
+    fn new(items: Vec<T>) -> Lane<T> {
+        Lane {
+            start: items.len(),
+            high: items.len(),
+            items,
+            pushed: 0,
+        }
+    }
+
+    /// At the turning point of an iteration that pops what it pushed (after its
+    /// pushes, before its pops): counts the pushes and the peak.
+    #[inline]
+    pub fn note_peak(&mut self) {
+        let len = self.items.len();
+        self.pushed += len.saturating_sub(self.start);
+        self.high = self.high.max(len);
+    }
+
+    /// Pushes into the room reserved when the lane was taken.
+    ///
+    /// # Panics
+    ///
+    /// With "autodiff stack reservation exceeded (internal error, please report)"
+    /// if that room is used up.
+    #[inline]
+    pub fn push(&mut self, v: T) {
+        if self.items.len() == self.items.capacity() {
+            reservation_exceeded();
+        }
+        self.items.push(v);
+    }
+
+    /// Pops the most recent value.
+    ///
+    /// # Panics
+    ///
+    /// With "autodiff stack underflow (internal error, please report)" if the lane
+    /// is empty.
+    #[inline]
+    #[track_caller]
+    pub fn pop(&mut self) -> T {
+        match self.items.pop() {
+            Some(v) => v,
+            None => panic!("{UNDERFLOW}"),
+        }
+    }
+}
+
+impl Lane<u64> {
+    /// Pushes an integer (one word, two for 128-bit types).
+    #[inline]
+    pub fn push_int<I: Saved>(&mut self, v: I) {
+        if self.items.capacity() - self.items.len() < I::UNITS {
+            reservation_exceeded();
+        }
+        v.push_words(&mut self.items);
+    }
+
+    /// Pops an integer pushed by [`push_int`](Lane::push_int).
+    #[inline]
+    #[track_caller]
+    pub fn pop_int<I: Saved>(&mut self) -> I {
+        I::pop_words(&mut self.items)
+    }
+}
+
+impl Stack {
+    /// Takes the float lane of type `F` out of the stack, with room for `room` more
+    /// pushes, until [`put_floats`](Stack::put_floats) puts it back. Pushes and
+    /// pops of `F` go through the [`Lane`] meanwhile.
+    #[inline]
+    pub fn take_floats<F: FloatLane>(&mut self, room: usize) -> Lane<F> {
+        self.settle_peak();
+        let lane = F::lane(self);
+        lane.reserve(room);
+        Lane::new(std::mem::take(lane))
+    }
+
+    /// Puts back a lane taken by [`take_floats`](Stack::take_floats), counting
+    /// what was pushed into it.
+    #[inline]
+    pub fn put_floats<F: FloatLane>(&mut self, lane: Lane<F>) {
+        self.settle_lane(&lane, std::mem::size_of::<F>());
+        *F::lane(self) = lane.items;
+    }
+
+    /// Takes the integer lane out of the stack, with room for `room` more words
+    /// (see [`take_floats`](Stack::take_floats)).
+    #[inline]
+    pub fn take_words(&mut self, room: usize) -> Lane<u64> {
+        self.settle_peak();
+        self.words.reserve(room);
+        Lane::new(std::mem::take(&mut self.words))
+    }
+
+    /// Puts back a lane taken by [`take_words`](Stack::take_words).
+    #[inline]
+    pub fn put_words(&mut self, lane: Lane<u64>) {
+        self.settle_lane(&lane, 8);
+        self.words = lane.items;
+    }
+
+    /// Counts what a taken lane pushed, and its peak with what the lanes still in
+    /// the stack hold now (a lane taken beside it counts at its own peak when it
+    /// is put back).
+    fn settle_lane<T>(&mut self, lane: &Lane<T>, size: usize) {
+        let grown = lane.items.len().saturating_sub(lane.start);
+        self.pushed_bytes += (lane.pushed + grown) * size;
+        let high = lane.high.max(lane.items.len()) * size;
+        self.peak_held = self.peak_held.max(self.held_bytes() + high);
+    }
+}
+
+/// `f64` and `f32`, the types with a lane of their own (see [`Stack::take_floats`]).
+pub trait FloatLane: Saved {
+    #[doc(hidden)]
+    fn lane(s: &mut Stack) -> &mut Vec<Self>;
+}
+
+impl FloatLane for f64 {
+    fn lane(s: &mut Stack) -> &mut Vec<f64> {
+        &mut s.f64s
+    }
+}
+
+impl FloatLane for f32 {
+    fn lane(s: &mut Stack) -> &mut Vec<f32> {
+        &mut s.f32s
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn reservation_exceeded() -> ! {
@@ -658,6 +827,16 @@ mod sealed {
             self.push_on(s);
         }
         fn pop_from(s: &mut Stack) -> Self;
+        /// An integer as words on a taken word lane (see `Lane::push_int`).
+        fn push_words(self, words: &mut Vec<u64>) {
+            let _ = words;
+            unreachable!("only integers go to the word lane")
+        }
+        #[track_caller]
+        fn pop_words(words: &mut Vec<u64>) -> Self {
+            let _ = words;
+            unreachable!("only integers go to the word lane")
+        }
         fn lane_len(s: &Stack) -> usize;
         /// The value starting at lane position `pos`.
         fn get(s: &Stack, pos: usize) -> Self;
@@ -790,6 +969,18 @@ macro_rules! word_lane {
             fn pop_from(s: &mut Stack) -> Self {
                 s.pop_word() as $t
             }
+            #[inline]
+            fn push_words(self, words: &mut Vec<u64>) {
+                words.push(self as u64);
+            }
+            #[inline]
+            #[track_caller]
+            fn pop_words(words: &mut Vec<u64>) -> Self {
+                match words.pop() {
+                    Some(w) => w as $t,
+                    None => panic!("{UNDERFLOW}"),
+                }
+            }
             fn lane_len(s: &Stack) -> usize {
                 s.words.len()
             }
@@ -837,6 +1028,20 @@ macro_rules! double_word_lane {
                 let hi = s.pop_word();
                 let lo = s.pop_word();
                 ((u128::from(hi) << 64) | u128::from(lo)) as $t
+            }
+            #[inline]
+            fn push_words(self, words: &mut Vec<u64>) {
+                let bits = self as u128;
+                words.push(bits as u64);
+                words.push((bits >> 64) as u64);
+            }
+            #[inline]
+            #[track_caller]
+            fn pop_words(words: &mut Vec<u64>) -> Self {
+                match (words.pop(), words.pop()) {
+                    (Some(hi), Some(lo)) => ((u128::from(hi) << 64) | u128::from(lo)) as $t,
+                    _ => panic!("{UNDERFLOW}"),
+                }
             }
             fn lane_len(s: &Stack) -> usize {
                 s.words.len()
@@ -903,6 +1108,61 @@ mod tests {
         assert_eq!(s.pop::<i128>(), -3);
         assert_eq!(s.pop::<usize>(), 7);
         assert_eq!(s.pop::<f64>(), 1.5);
+    }
+
+    #[test]
+    fn taken_lanes_round_trip() {
+        let mut s = Stack::new();
+        s.push(0.5_f64);
+        s.push(9_u8);
+        let mut floats = s.take_floats::<f64>(3);
+        let mut words = s.take_words(4);
+        floats.push(1.0);
+        words.push_int(-2_i64);
+        words.push_int(u128::MAX - 1);
+        floats.push(2.0);
+        s.put_floats(floats);
+        s.put_words(words);
+        assert_eq!(s.bytes_pushed(), 8 + 8 + 16 + 8 + 16);
+        assert_eq!(s.peak_bytes(), 3 * 8 + 2 * 8 + 16);
+        let mut floats = s.take_floats::<f64>(0);
+        let mut words = s.take_words(0);
+        assert_eq!(floats.pop(), 2.0);
+        assert_eq!(words.pop_int::<u128>(), u128::MAX - 1);
+        assert_eq!(words.pop_int::<i64>(), -2);
+        assert_eq!(floats.pop(), 1.0);
+        s.put_floats(floats);
+        s.put_words(words);
+        assert_eq!(s.pop::<u8>(), 9);
+        assert_eq!(s.pop::<f64>(), 0.5);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn taken_lane_counts_iterations_at_their_peak() {
+        let mut s = Stack::new();
+        let mut floats = s.take_floats::<f64>(3);
+        for k in 0..4 {
+            for j in 0..=k % 3 {
+                floats.push(j as f64);
+            }
+            floats.note_peak();
+            for _ in 0..=k % 3 {
+                floats.pop();
+            }
+        }
+        s.put_floats(floats);
+        assert_eq!(s.bytes_pushed(), 8 * (1 + 2 + 3 + 1));
+        assert_eq!(s.peak_bytes(), 8 * 3);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "reservation exceeded")]
+    fn lane_push_without_room_panics() {
+        let mut s = Stack::new();
+        let mut words = s.take_words(0);
+        words.push_int(1_u128);
     }
 
     #[test]

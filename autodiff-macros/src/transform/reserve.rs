@@ -57,8 +57,7 @@ struct Frame {
 
 /// A counted loop nest: what it pushes in all, and what that count reads.
 struct Term {
-    floats: Option<TokenStream>,
-    words: Option<TokenStream>,
+    counts: Counts,
     reads: BTreeSet<VarId>,
     site: Ident,
 }
@@ -77,12 +76,37 @@ pub enum Trips {
     Unknown,
 }
 
-/// What a closed loop puts before itself, and its body with pushes resolved.
+/// A closed loop's bodies (pushes resolved) and what goes around its loops.
 pub struct Closed {
-    pub body: TokenStream,
-    pub before: TokenStream,
+    pub body_fwd: TokenStream,
+    pub body_rev: TokenStream,
+    pub wrap: Wrap,
+}
+
+impl Closed {
     /// The loop reserved room for all its pushes (no growth inside it).
-    pub reserved: bool,
+    pub fn reserved(&self) -> bool {
+        matches!(self.wrap, Wrap::Once(_) | Wrap::Own(_))
+    }
+}
+
+/// What goes around a closed loop in both sweeps (see [`Reserver::wrap`]).
+pub enum Wrap {
+    None,
+    /// A loop whose iterations pop what they push: room for one iteration, around
+    /// the region given to [`Reserver::wrap`] as the forward loop.
+    Once(Counts),
+    /// A counted nest whose parent decides: marked until the parent closes.
+    Site(Ident),
+    /// The outermost counted loop: lanes taken (or room reserved) around it.
+    Own(Counts),
+}
+
+/// Values a counted nest pushes, as expressions: floats, and words.
+#[derive(Clone)]
+pub struct Counts {
+    floats: Option<TokenStream>,
+    words: Option<TokenStream>,
 }
 
 pub struct Reserver {
@@ -179,12 +203,12 @@ impl Reserver {
     }
 
     /// Ends the body of the loop opened last (see the module docs).
-    pub fn close(&mut self, body: TokenStream, trips: Trips) -> Closed {
+    pub fn close(&mut self, body_fwd: TokenStream, body_rev: TokenStream, trips: Trips) -> Closed {
         let Some(frame) = self.frames.pop() else {
             return Closed {
-                body,
-                before: TokenStream::new(),
-                reserved: false,
+                body_fwd,
+                body_rev,
+                wrap: Wrap::None,
             };
         };
         let takes_terms = frame
@@ -194,42 +218,26 @@ impl Reserver {
         let counted = !frame.uncounted
             && !matches!(trips, Trips::Unknown)
             && takes_terms
-            && !pushes_uncounted(&body);
+            && !pushes_uncounted(&body_fwd);
         let method = if counted { "push_reserved" } else { "push" };
-        let body = rename(body, &frame.marker, method);
-        let sites: HashMap<String, TokenStream> = frame
-            .terms
-            .iter()
-            .map(|term| {
-                let code = if counted {
-                    TokenStream::new()
-                } else {
-                    self.reservation(term.floats.as_ref(), term.words.as_ref())
-                };
-                (term.site.to_string(), code)
-            })
-            .collect();
-        let body = resolve_sites(body, &sites);
+        let mut body_fwd = rename(body_fwd, &frame.marker, method);
+        let mut body_rev = body_rev;
+        for term in &frame.terms {
+            let own = (!counted).then_some(&term.counts);
+            body_fwd = self.resolve_site(body_fwd, &term.site, own, true);
+            body_rev = self.resolve_site(body_rev, &term.site, own, false);
+        }
         let pushes = frame.floats + frame.words > 0 || !frame.terms.is_empty();
-        if !counted {
-            if pushes || frame.uncounted {
-                if let (Some(parent), false) =
-                    (self.frames.last_mut(), matches!(trips, Trips::Once))
-                {
+        if !counted || !pushes {
+            if !counted && (pushes || frame.uncounted) && !matches!(trips, Trips::Once) {
+                if let Some(parent) = self.frames.last_mut() {
                     parent.uncounted = true;
                 }
             }
             return Closed {
-                body,
-                before: TokenStream::new(),
-                reserved: false,
-            };
-        }
-        if !pushes {
-            return Closed {
-                body,
-                before: TokenStream::new(),
-                reserved: false,
+                body_fwd,
+                body_rev,
+                wrap: Wrap::None,
             };
         }
         let constant = frame.terms.is_empty();
@@ -243,35 +251,37 @@ impl Reserver {
                 _ => Some(quote!((#(#parts)+*))),
             }
         };
-        let floats = sum(
-            frame.floats,
-            frame
-                .terms
-                .iter()
-                .filter_map(|t| t.floats.as_ref())
-                .collect(),
-        );
-        let words = sum(
-            frame.words,
-            frame
-                .terms
-                .iter()
-                .filter_map(|t| t.words.as_ref())
-                .collect(),
-        );
+        let per_iteration = Counts {
+            floats: sum(
+                frame.floats,
+                frame
+                    .terms
+                    .iter()
+                    .filter_map(|t| t.counts.floats.as_ref())
+                    .collect(),
+            ),
+            words: sum(
+                frame.words,
+                frame
+                    .terms
+                    .iter()
+                    .filter_map(|t| t.counts.words.as_ref())
+                    .collect(),
+            ),
+        };
         let mut reads: BTreeSet<VarId> = frame
             .terms
             .iter()
             .flat_map(|term| term.reads.iter().copied())
             .collect();
-        let (floats, words) = match trips {
+        let counts = match trips {
             Trips::Once => {
                 // Room for one iteration, taken before the loop; the parent sees
                 // nothing, since the loop leaves the stack as it found it.
                 return Closed {
-                    body,
-                    before: self.reservation(floats.as_ref(), words.as_ref()),
-                    reserved: true,
+                    body_fwd,
+                    body_rev,
+                    wrap: Wrap::Once(per_iteration),
                 };
             }
             Trips::Range {
@@ -293,39 +303,141 @@ impl Reserver {
                         }
                     })
                 };
-                (times(floats), times(words))
+                Counts {
+                    floats: times(per_iteration.floats),
+                    words: times(per_iteration.words),
+                }
             }
             Trips::Unknown => unreachable!("checked above"),
         };
-        match self.frames.last_mut() {
+        let wrap = match self.frames.last_mut() {
             Some(parent) => {
                 self.next += 1;
                 let site = format_ident!("__ad_site_{}", self.next);
                 parent.terms.push(Term {
-                    floats,
-                    words,
+                    counts,
                     reads,
                     site: site.clone(),
                 });
-                Closed {
-                    body,
-                    before: quote!(#site;),
-                    reserved: false,
-                }
+                Wrap::Site(site)
             }
-            None => Closed {
-                body,
-                before: self.reservation(floats.as_ref(), words.as_ref()),
-                reserved: true,
-            },
+            None => Wrap::Own(counts),
+        };
+        Closed {
+            body_fwd,
+            body_rev,
+            wrap,
         }
     }
 
-    fn reservation(
+    /// A closed loop's forward and reverse loops with what goes around them.
+    pub fn wrap(
         &self,
-        floats: Option<&TokenStream>,
-        words: Option<&TokenStream>,
+        wrap: &Wrap,
+        forward: TokenStream,
+        reverse: TokenStream,
+    ) -> (TokenStream, TokenStream) {
+        match wrap {
+            Wrap::None => (strip_peak(forward, &TokenStream::new()), reverse),
+            Wrap::Once(counts) => (self.pushing_and_popping(counts, forward), reverse),
+            Wrap::Site(site) => (quote!({ #site; #forward }), quote!({ #site; #reverse })),
+            Wrap::Own(counts) => (self.pushing(counts, forward), popping(&self.float, reverse)),
+        }
+    }
+
+    /// `tokens` with the marked blocks of `site` unmarked (the parent reserved for
+    /// them) or, with `own` counts, given their own reservation.
+    fn resolve_site(
+        &self,
+        tokens: TokenStream,
+        site: &Ident,
+        own: Option<&Counts>,
+        forward: bool,
     ) -> TokenStream {
+        tokens
+            .into_iter()
+            .map(|tree| match tree {
+                TokenTree::Group(group) => {
+                    let inner: Vec<TokenTree> = group.stream().into_iter().collect();
+                    let marked = matches!(inner.first(), Some(TokenTree::Ident(id)) if id == site)
+                        && matches!(inner.get(1), Some(TokenTree::Punct(p)) if p.as_char() == ';');
+                    if !marked {
+                        let stream = self.resolve_site(group.stream(), site, own, forward);
+                        return regroup(&group, stream);
+                    }
+                    let body: TokenStream = inner.into_iter().skip(2).collect();
+                    let body = match (own, forward) {
+                        (None, _) => body,
+                        (Some(counts), true) => self.pushing(counts, body),
+                        (Some(_), false) => popping(&self.float, body),
+                    };
+                    regroup(&group, body)
+                }
+                other => other,
+            })
+            .collect()
+    }
+
+    /// A region that pushes and pops (the iterations of a loop that pop what they
+    /// push): lanes taken around it with room for `counts`, if nothing else in it
+    /// uses the stack, else room reserved in the stack.
+    fn pushing_and_popping(&self, counts: &Counts, tokens: TokenStream) -> TokenStream {
+        if !only_methods(&tokens, &["push_reserved", "push_bit", "pop", "pop_bit"]) {
+            let reserve = self.reservation(counts);
+            let tokens = strip_peak(tokens, &TokenStream::new());
+            return quote!(#reserve #tokens);
+        }
+        let (mut floats, mut words) = (counts.floats.is_some(), counts.words.is_some());
+        let body = pops_to_lanes(to_lanes(tokens), &mut floats, &mut words);
+        let mut peak = TokenStream::new();
+        if floats {
+            peak.extend(quote!(__ad_floats.note_peak();));
+        }
+        if words {
+            peak.extend(quote!(__ad_words.note_peak();));
+        }
+        let body = strip_peak(body, &peak);
+        let float = &self.float;
+        let room = |count: &Option<TokenStream>| count.clone().unwrap_or_else(|| quote!(0));
+        let mut take = TokenStream::new();
+        let mut put = TokenStream::new();
+        if floats {
+            let room = room(&counts.floats);
+            take.extend(quote!(let mut __ad_floats = __ad_stack.take_floats::<#float>(#room);));
+            put.extend(quote!(__ad_stack.put_floats(__ad_floats);));
+        }
+        if words {
+            let room = room(&counts.words);
+            take.extend(quote!(let mut __ad_words = __ad_stack.take_words(#room);));
+            put.extend(quote!(__ad_stack.put_words(__ad_words);));
+        }
+        quote!({ #take #body #put })
+    }
+
+    /// A counted nest's forward loop: its pushes go to lanes taken from the stack
+    /// if nothing else in it uses the stack, else to room reserved in the stack.
+    fn pushing(&self, counts: &Counts, tokens: TokenStream) -> TokenStream {
+        if !only_methods(&tokens, &["push_reserved", "push_bit"]) {
+            let reserve = self.reservation(counts);
+            return quote!(#reserve #tokens);
+        }
+        let float = &self.float;
+        let mut take = TokenStream::new();
+        let mut put = TokenStream::new();
+        if let Some(floats) = &counts.floats {
+            take.extend(quote!(let mut __ad_floats = __ad_stack.take_floats::<#float>(#floats);));
+            put.extend(quote!(__ad_stack.put_floats(__ad_floats);));
+        }
+        if let Some(words) = &counts.words {
+            take.extend(quote!(let mut __ad_words = __ad_stack.take_words(#words);));
+            put.extend(quote!(__ad_stack.put_words(__ad_words);));
+        }
+        let body = to_lanes(tokens);
+        quote!({ #take #body #put })
+    }
+
+    fn reservation(&self, counts: &Counts) -> TokenStream {
+        let (floats, words) = (&counts.floats, &counts.words);
         let float = &self.float;
         let mut out = TokenStream::new();
         if let Some(floats) = floats {
@@ -381,26 +493,137 @@ fn rename(tokens: TokenStream, from: &Ident, to: &str) -> TokenStream {
         .collect()
 }
 
-/// `tokens` with every `site;` in `sites` replaced by its code.
-fn resolve_sites(tokens: TokenStream, sites: &HashMap<String, TokenStream>) -> TokenStream {
-    if sites.is_empty() {
-        return tokens;
-    }
+/// `tokens` with the `__ad_peak;` marker (an iteration's turning point, see
+/// `Lane::note_peak`) replaced by `with`.
+fn strip_peak(tokens: TokenStream, with: &TokenStream) -> TokenStream {
     let mut out = TokenStream::new();
     let mut trees = tokens.into_iter().peekable();
     while let Some(tree) = trees.next() {
         match tree {
-            TokenTree::Ident(ident) if sites.contains_key(&ident.to_string()) => {
+            TokenTree::Ident(ident) if ident == "__ad_peak" => {
                 if matches!(trees.peek(), Some(TokenTree::Punct(p)) if p.as_char() == ';') {
                     trees.next();
                 }
-                out.extend(sites[&ident.to_string()].clone());
+                out.extend(with.clone());
             }
             TokenTree::Group(group) => {
-                out.extend([regroup(&group, resolve_sites(group.stream(), sites))]);
+                out.extend([regroup(&group, strip_peak(group.stream(), with))])
             }
             other => out.extend([other]),
         }
+    }
+    out
+}
+
+/// Whether every use of the stack in `tokens` is a call of one of `methods`.
+fn only_methods(tokens: &TokenStream, methods: &[&str]) -> bool {
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    trees.iter().enumerate().all(|(at, tree)| match tree {
+        TokenTree::Ident(ident) if ident == "__ad_stack" => {
+            matches!(trees.get(at + 1), Some(TokenTree::Punct(p)) if p.as_char() == '.')
+                && matches!(trees.get(at + 2), Some(TokenTree::Ident(m)) if methods.iter().any(|name| m == name))
+        }
+        TokenTree::Group(group) => only_methods(&group.stream(), methods),
+        _ => true,
+    })
+}
+
+/// Counted pushes on the stack (`__ad_stack.push_reserved::<F>(v)` for a float,
+/// `__ad_stack.push_reserved(v)` for an integer) turned into pushes on the taken
+/// lanes.
+fn to_lanes(tokens: TokenStream) -> TokenStream {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = TokenStream::new();
+    let mut at = 0;
+    while at < trees.len() {
+        let is_push = matches!(&trees[at], TokenTree::Ident(id) if id == "__ad_stack")
+            && matches!(trees.get(at + 2), Some(TokenTree::Ident(m)) if m == "push_reserved");
+        if is_push {
+            let span = trees[at].span();
+            let typed =
+                matches!(trees.get(at + 3), Some(TokenTree::Punct(p)) if p.as_char() == ':');
+            let (lane, method) = if typed {
+                ("__ad_floats", "push")
+            } else {
+                ("__ad_words", "push_int")
+            };
+            out.extend([
+                TokenTree::Ident(Ident::new(lane, span)),
+                trees[at + 1].clone(),
+                TokenTree::Ident(Ident::new(method, span)),
+            ]);
+            at += 3;
+            // Skip a turbofish: the lane knows its type.
+            while !matches!(trees.get(at), Some(TokenTree::Group(_)) | None) {
+                at += 1;
+            }
+            continue;
+        }
+        out.extend([match &trees[at] {
+            TokenTree::Group(group) => regroup(group, to_lanes(group.stream())),
+            other => other.clone(),
+        }]);
+        at += 1;
+    }
+    out
+}
+
+/// A counted nest's reverse loop: if it uses the stack only to pop, its pops go
+/// to lanes taken from the stack (`pop::<F>()` floats, `pop()` integers).
+fn popping(float: &TokenStream, tokens: TokenStream) -> TokenStream {
+    if !only_methods(&tokens, &["pop", "pop_bit"]) {
+        return tokens;
+    }
+    let (mut floats, mut words) = (false, false);
+    let body = pops_to_lanes(tokens, &mut floats, &mut words);
+    let mut take = TokenStream::new();
+    let mut put = TokenStream::new();
+    if floats {
+        take.extend(quote!(let mut __ad_floats = __ad_stack.take_floats::<#float>(0);));
+        put.extend(quote!(__ad_stack.put_floats(__ad_floats);));
+    }
+    if words {
+        take.extend(quote!(let mut __ad_words = __ad_stack.take_words(0);));
+        put.extend(quote!(__ad_stack.put_words(__ad_words);));
+    }
+    quote!({ #take #body #put })
+}
+
+fn pops_to_lanes(tokens: TokenStream, floats: &mut bool, words: &mut bool) -> TokenStream {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = TokenStream::new();
+    let mut at = 0;
+    while at < trees.len() {
+        let is_pop = matches!(&trees[at], TokenTree::Ident(id) if id == "__ad_stack")
+            && matches!(trees.get(at + 2), Some(TokenTree::Ident(m)) if m == "pop");
+        if is_pop {
+            let span = trees[at].span();
+            let typed =
+                matches!(trees.get(at + 3), Some(TokenTree::Punct(p)) if p.as_char() == ':');
+            let (lane, method) = if typed {
+                *floats = true;
+                ("__ad_floats", "pop")
+            } else {
+                *words = true;
+                ("__ad_words", "pop_int")
+            };
+            out.extend([
+                TokenTree::Ident(Ident::new(lane, span)),
+                trees[at + 1].clone(),
+                TokenTree::Ident(Ident::new(method, span)),
+            ]);
+            at += 3;
+            // Skip a turbofish: the lane knows its type.
+            while !matches!(trees.get(at), Some(TokenTree::Group(_)) | None) {
+                at += 1;
+            }
+            continue;
+        }
+        out.extend([match &trees[at] {
+            TokenTree::Group(group) => regroup(group, pops_to_lanes(group.stream(), floats, words)),
+            other => other.clone(),
+        }]);
+        at += 1;
     }
     out
 }

@@ -179,10 +179,11 @@ impl Gen<'_> {
                     quote!(__ad_stack.pop_bit()),
                 ),
                 (SaveTy::Float, Some(method)) => {
+                    // Typed both ways, so that `reserve` can tell the lanes apart.
                     let float = &self.float;
                     (
                         quote!(__ad_stack.#method::<#float>(#value);),
-                        quote!(__ad_stack.pop()),
+                        quote!(__ad_stack.pop::<#float>()),
                     )
                 }
                 (_, Some(method)) => (
@@ -1218,8 +1219,8 @@ impl Gen<'_> {
         self.bar_override = overrides;
         self.reserver.open(&looped.body, index);
         let (body_fwd, body_rev) = self.block(&looped.body, true);
-        let closed = self.reserver.close(body_fwd, Trips::Once);
-        let (body_fwd, reserve) = (closed.body, closed.before);
+        let closed = self.reserver.close(body_fwd, body_rev, Trips::Once);
+        let (body_fwd, body_rev) = (closed.body_fwd, closed.body_rev);
         self.bar_override.clear();
         let pattern = self.index_pattern(index);
         let range = self.forward_range(seq);
@@ -1228,17 +1229,20 @@ impl Gen<'_> {
             Some(true) => quote!(-__ad_seed),
             None => quote!(1.0),
         };
-        let forward = quote!(
-            #init
-            #reserve
+        let forward_loop = quote!(
             for #pattern in #range {
                 #body_fwd
+                __ad_peak;
                 #post = #acc;
                 #acc_pre = #acc_seed;
                 #body_rev
                 #acc = #post;
             }
         );
+        let (forward_loop, _) = self
+            .reserver
+            .wrap(&closed.wrap, forward_loop, TokenStream::new());
+        let forward = quote!(#init #forward_loop);
         if preacc.checks.is_empty() {
             return (forward, scale);
         }
@@ -1286,9 +1290,8 @@ impl Gen<'_> {
             }
             _ => Trips::Unknown,
         };
-        let closed = self.reserver.close(body_fwd, trips);
-        let body_fwd = closed.body;
-        let before = closed.before;
+        let closed = self.reserver.close(body_fwd, body_rev, trips);
+        let (body_fwd, body_rev) = (closed.body_fwd.clone(), closed.body_rev.clone());
         let resets: TokenStream = looped
             .reset
             .iter()
@@ -1318,7 +1321,7 @@ impl Gen<'_> {
             LoopKind::For { index, seq }
                 if !in_loop
                     && !self.plain
-                    && !closed.reserved
+                    && !closed.reserved()
                     && looped.exit.is_none()
                     && mentions_stack(&body_fwd) =>
             {
@@ -1356,9 +1359,14 @@ impl Gen<'_> {
             ),
             None => (TokenStream::new(), TokenStream::new(), TokenStream::new()),
         };
-        let forward = quote!(#init_count #before #forward_loop #push_count);
         if !needs_reverse {
-            return (forward, TokenStream::new());
+            let (forward_loop, _) =
+                self.reserver
+                    .wrap(&closed.wrap, forward_loop, TokenStream::new());
+            return (
+                quote!(#init_count #forward_loop #push_count),
+                TokenStream::new(),
+            );
         }
         let reverse = match (&looped.kind, &counter) {
             (LoopKind::For { index, seq }, None) => {
@@ -1380,7 +1388,11 @@ impl Gen<'_> {
             (LoopKind::Infinite, Some(counter)) => quote!(for _ in 0..#counter { #body_rev }),
             (LoopKind::Infinite, None) => TokenStream::new(),
         };
-        (forward, quote!(#pop_count #reverse))
+        let (forward_loop, reverse) = self.reserver.wrap(&closed.wrap, forward_loop, reverse);
+        (
+            quote!(#init_count #forward_loop #push_count),
+            quote!(#pop_count #reverse),
+        )
     }
 
     /// A loop checkpointed per iteration (see `tbr::checkpoints`):
@@ -1400,15 +1412,25 @@ impl Gen<'_> {
         self.plain = true;
         self.reserver.open(&looped.body, index);
         let (plain_body, _) = self.block(&looped.body, true);
-        let plain_body = self.reserver.close(plain_body, Trips::Once).body;
+        let plain_body = self
+            .reserver
+            .close(plain_body, TokenStream::new(), Trips::Once)
+            .body_fwd;
         self.plain = false;
         let end = self.pos;
         self.pos = start;
         // Each reversed iteration records its tape and pops it again.
         self.reserver.open(&looped.body, index);
         let (recorded_body, reverse_body) = self.block(&looped.body, true);
-        let closed = self.reserver.close(recorded_body, Trips::Once);
-        let (recorded_body, reserve) = (closed.body, closed.before);
+        let closed = self
+            .reserver
+            .close(recorded_body, reverse_body, Trips::Once);
+        let (recorded_body, reverse_body) = (closed.body_fwd, closed.body_rev);
+        let (iteration, _) = self.reserver.wrap(
+            &closed.wrap,
+            quote!(#recorded_body __ad_peak; #reverse_body),
+            TokenStream::new(),
+        );
         debug_assert_eq!(self.pos, end);
         let mut snapshot = TokenStream::new();
         let mut restore = TokenStream::new();
@@ -1426,7 +1448,7 @@ impl Gen<'_> {
         let reverse_range = self.reverse_range(seq);
         (
             quote!(for #index in #forward_range { #snapshot #plain_body }),
-            quote!(#reserve for #index in #reverse_range { #restore #recorded_body #reverse_body }),
+            quote!(for #index in #reverse_range { #restore #iteration }),
         )
     }
 
