@@ -66,10 +66,14 @@
 //! buffers scaled once the sum's adjoint is known. Outside loops the saves go to local
 //! variables, so loop-free code touches neither the stack nor the heap. The stack's
 //! memory comes from a per-thread pool and is reused from call to call; after the
-//! first call a gradient allocates nothing but its result, and on the first call a
-//! top-level loop reserves its tape once its first iteration has shown what one
-//! pushes ([`stack::Stack::reserve_repeat`]). [`stack::last_bytes_pushed`] tells how
-//! much the last gradient call saved.
+//! first call a gradient allocates nothing but its result. A loop nest whose saves
+//! can be counted before it runs (the inner bounds do not change in the loops
+//! around them) reserves them all up front and pushes into a lane taken out of the
+//! stack ([`stack::Stack::take_floats`], [`stack::Lane`]): no push in it can grow
+//! the stack, so the loop holds no call, and LLVM keeps its accumulators in
+//! registers as in `f`. Other top-level loops reserve their tape once their first
+//! iteration has shown what one pushes ([`stack::Stack::reserve_repeat`]).
+//! [`stack::last_bytes_pushed`] tells how much the last gradient call saved.
 //!
 //! # Non-differentiable points
 //!

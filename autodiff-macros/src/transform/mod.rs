@@ -4,3 +4,4 @@ pub mod forward;
 pub mod hoist;
 pub mod reserve;
 pub mod reverse;
+pub mod slices;

@@ -57,6 +57,12 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tb
         bar_override: Default::default(),
         increments: crate::analysis::increment::find(func, tbr),
         reserver: Reserver::new(func, sig.float_tokens()),
+        arrays: func
+            .vars
+            .iter()
+            .filter(|var| matches!(var.ty, Ty::FloatArray(_) | Ty::IntArray))
+            .flat_map(|var| [var.name.clone(), var.adjoint.clone()])
+            .collect(),
     };
     let (forward, reverse) = gen.block(&func.body, false);
     Sweeps {
@@ -87,6 +93,8 @@ struct Gen<'a> {
     increments: crate::analysis::increment::Increments,
     /// Counts of the pushes in the loops being generated (see `reserve`).
     reserver: Reserver,
+    /// Names of the arrays and their adjoints, for `slices`.
+    arrays: std::collections::HashSet<String>,
 }
 
 /// How a saved value is typed, for hoisted save slots.
@@ -1340,9 +1348,17 @@ impl Gen<'_> {
                 })
             }
             LoopKind::For { index, seq } => {
-                let index = self.index_pattern(*index);
+                let pattern = self.index_pattern(*index);
                 let range = self.forward_range(seq);
-                quote!(for #index in #range { #body })
+                let plain = quote!(for #pattern in #range { #body });
+                self.sliced(
+                    *index,
+                    seq,
+                    &body,
+                    false,
+                    counter.is_none() && looped.exit.is_none(),
+                )
+                .unwrap_or(plain)
             }
             LoopKind::Infinite => quote!(loop { #body }),
         };
@@ -1370,9 +1386,11 @@ impl Gen<'_> {
         }
         let reverse = match (&looped.kind, &counter) {
             (LoopKind::For { index, seq }, None) => {
-                let index = self.index_pattern(*index);
+                let pattern = self.index_pattern(*index);
                 let range = self.reverse_range(seq);
-                quote!(for #index in #range { #body_rev })
+                let plain = quote!(for #pattern in #range { #body_rev });
+                self.sliced(*index, seq, &body_rev, true, true)
+                    .unwrap_or(plain)
             }
             (LoopKind::For { index, seq }, Some(counter)) => {
                 let index = self.index_pattern(*index);
@@ -1500,6 +1518,36 @@ impl Gen<'_> {
             };
         }
         range
+    }
+
+    /// An innermost loop over a plain ascending range, run over slices (see
+    /// `slices`), if it qualifies.
+    fn sliced(
+        &self,
+        index: Option<VarId>,
+        seq: &RangeSeq,
+        body: &TokenStream,
+        reverse: bool,
+        eligible: bool,
+    ) -> Option<TokenStream> {
+        if !eligible || self.plain && reverse || !seq.chain.is_empty() || seq.inclusive {
+            return None;
+        }
+        let index = self.var(index?);
+        let (lo, hi) = (
+            quote::ToTokens::into_token_stream(self.var(seq.lo)),
+            quote::ToTokens::into_token_stream(self.var(seq.hi)),
+        );
+        crate::transform::slices::slice(
+            crate::transform::slices::Loop {
+                index: &index,
+                lo: &lo,
+                hi: &hi,
+                body: body.clone(),
+                reverse,
+            },
+            &self.arrays,
+        )
     }
 
     /// `forward_range` with each bound read through its definition (see

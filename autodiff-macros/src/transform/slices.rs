@@ -1,0 +1,385 @@
+//! Innermost loops over slices, so that LLVM drops their bounds checks and can
+//! vectorise them.
+//!
+//! A generated loop `for b in lo..hi { .. a[(e + b)] .. }` checks every index
+//! against `a.len()`, and a loop with a check that may panic is not vectorised.
+//! Hand-written adjoints slice first (`let q = &mut qx[lo..hi]`), and so does the
+//! generated code where it can: in an innermost loop whose array accesses all have
+//! the form `a[b]` or `a[e + b]` (`e` not written in the loop), or `a[v]` for a
+//! counter `v` that the loop steps by one (`v = v + 1` as its last statement, or
+//! `v = v - 1` as the first of its reverse), each array gets one slice per offset
+//! and the body indexes the slices by the trip number `j`, which LLVM knows is below
+//! their common length.
+//!
+//! The sliced loop runs only if every slice is in bounds; otherwise the original
+//! loop runs and panics where the user's own function would.
+
+use std::collections::{BTreeMap, HashSet};
+
+use proc_macro2::{Delimiter, Group, Ident, Spacing, TokenStream, TokenTree};
+use quote::{format_ident, quote};
+
+/// The loop to slice.
+pub struct Loop<'a> {
+    pub index: &'a Ident,
+    pub lo: &'a TokenStream,
+    pub hi: &'a TokenStream,
+    pub body: TokenStream,
+    /// The loop runs its range backwards (a reverse sweep).
+    pub reverse: bool,
+}
+
+/// An access's offset from the loop index: `e` in `a[e + b]`, or a stepped counter.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Offset {
+    None,
+    Expr(String),
+    Counter(String),
+}
+
+/// The sliced loop with its fallback, or `None` if the loop does not qualify.
+/// `arrays` names the variables that are arrays (primal and adjoint).
+pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
+    let index = looped.index;
+    let mut body: Vec<TokenTree> = looped.body.clone().into_iter().collect();
+    if mentions_any(
+        &looped.body,
+        &["for", "loop", "while", "break", "continue", "return"],
+    ) {
+        return None;
+    }
+    // A counter stepped once per iteration, in the forward body after its uses,
+    // in the reverse body before them.
+    let counter = if looped.reverse {
+        take_step(&mut body, false)
+    } else {
+        take_step(&mut body, true)
+    };
+    let assigned = assigned_names(&body.iter().cloned().collect());
+    if let Some(counter) = &counter {
+        if assigned.contains(&counter.to_string()) {
+            return None;
+        }
+    }
+    if assigned.contains(&index.to_string()) {
+        return None;
+    }
+    // Every access, by array: offsets seen, and whether it is written.
+    let mut slices: BTreeMap<(String, Offset), Ident> = BTreeMap::new();
+    let mut written: HashSet<String> = HashSet::new();
+    let rewritten = rewrite(
+        &body,
+        index,
+        counter.as_ref(),
+        arrays,
+        &assigned,
+        &mut slices,
+        &mut written,
+    )?;
+    // The index must be an array index somewhere (so that it is a `usize`).
+    if !slices
+        .keys()
+        .any(|(_, offset)| !matches!(offset, Offset::Counter(_)))
+    {
+        return None;
+    }
+    // A written array is borrowed mutably: one slice, and no other use in the loop.
+    for (array, _) in slices.keys() {
+        let mutated = written.contains(array) || assigned.contains(array);
+        if mutated
+            && (slices.keys().filter(|(name, _)| name == array).count() > 1
+                || mentions(&rewritten, array))
+        {
+            return None;
+        }
+    }
+    let (lo, hi) = (looped.lo, looped.hi);
+    let mut guards = Vec::new();
+    let mut lets = TokenStream::new();
+    for ((array, offset), slice) in &slices {
+        let name = format_ident!("{}", array);
+        let start = match offset {
+            Offset::None => quote!(#lo),
+            Offset::Expr(expr) => {
+                let expr: TokenStream = expr.parse().ok()?;
+                quote!((#lo).checked_add(#expr)?)
+            }
+            Offset::Counter(counter) => {
+                let counter = format_ident!("{}", counter);
+                if looped.reverse {
+                    quote!({ let __ad_at: usize = #counter; __ad_at.checked_sub(__ad_n)? })
+                } else {
+                    quote!(#counter)
+                }
+            }
+        };
+        guards.push(quote!({
+            let __ad_start: usize = #start;
+            (__ad_start <= #name.len() && __ad_n <= #name.len() - __ad_start).then_some(__ad_start)
+        }));
+        let borrow = if written.contains(array) {
+            quote!(&mut #name)
+        } else {
+            quote!(&#name)
+        };
+        let start_ident = format_ident!("{}_start", slice);
+        lets.extend(quote!(let #slice = #borrow[#start_ident..#start_ident + __ad_n];));
+    }
+    let starts: Vec<Ident> = slices
+        .values()
+        .map(|slice| format_ident!("{}_start", slice))
+        .collect();
+    let trips = if looped.reverse {
+        quote!((0..__ad_n).rev())
+    } else {
+        quote!(0..__ad_n)
+    };
+    let step = counter.as_ref().map(|counter| {
+        if looped.reverse {
+            quote!(#counter -= __ad_n;)
+        } else {
+            quote!(#counter += __ad_n;)
+        }
+    });
+    let body: TokenStream = rewritten;
+    let original_body: Vec<TokenTree> = looped.body.clone().into_iter().collect();
+    let original = if looped.reverse {
+        quote!(for #index in (#lo..#hi).rev() { #(#original_body)* })
+    } else {
+        quote!(for #index in #lo..#hi { #(#original_body)* })
+    };
+    Some(quote!({
+        let (__ad_lo_at, __ad_hi_at): (usize, usize) = (#lo, #hi);
+        let __ad_n: usize = __ad_hi_at.saturating_sub(__ad_lo_at);
+        let __ad_starts = (|| -> ::core::option::Option<_> {
+            ::core::option::Option::Some((#(#guards?,)*))
+        })();
+        if let ::core::option::Option::Some((#(#starts,)*)) = __ad_starts {
+            #lets
+            for __ad_j in #trips {
+                let #index = #lo + __ad_j;
+                #body
+            }
+            #step
+        } else {
+            #original
+        }
+    }))
+}
+
+/// Removes the counter step (`v = (v + (1));` last, or `v = (v - (1));` first) and
+/// returns the counter.
+fn take_step(body: &mut Vec<TokenTree>, last: bool) -> Option<Ident> {
+    let sign = if last { '+' } else { '-' };
+    let matches_step = |window: &[TokenTree]| -> Option<Ident> {
+        // v = ( v ± ( 1 ) ) ;
+        match window {
+            [TokenTree::Ident(v), TokenTree::Punct(eq), TokenTree::Group(value), TokenTree::Punct(semi)]
+                if eq.as_char() == '=' && semi.as_char() == ';' =>
+            {
+                let inner: Vec<TokenTree> = value.stream().into_iter().collect();
+                match inner.as_slice() {
+                    [TokenTree::Ident(w), TokenTree::Punct(op), TokenTree::Group(one)]
+                        if w == v && op.as_char() == sign && one.stream().to_string() == "1" =>
+                    {
+                        Some(v.clone())
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    };
+    if body.len() < 4 {
+        return None;
+    }
+    if last {
+        let at = body.len() - 4;
+        let counter = matches_step(&body[at..])?;
+        body.truncate(at);
+        Some(counter)
+    } else {
+        let counter = matches_step(&body[..4])?;
+        body.drain(..4);
+        Some(counter)
+    }
+}
+
+/// Names assigned in `tokens` (`x = ..`, `x += ..`, `x[..] = ..` count as `x`).
+fn assigned_names(tokens: &TokenStream) -> HashSet<String> {
+    let mut out = HashSet::new();
+    collect_assigned(tokens, &mut out);
+    out
+}
+
+fn collect_assigned(tokens: &TokenStream, out: &mut HashSet<String>) {
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    for (at, tree) in trees.iter().enumerate() {
+        match tree {
+            TokenTree::Ident(ident) => {
+                let mut next = at + 1;
+                if matches!(trees.get(next), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Bracket)
+                {
+                    next += 1;
+                }
+                if is_assignment(&trees, next) {
+                    out.insert(ident.to_string());
+                }
+            }
+            TokenTree::Group(group) => collect_assigned(&group.stream(), out),
+            _ => {}
+        }
+    }
+}
+
+/// Whether an assignment operator (`=`, `+=`, `-=`, `*=`, `/=`) starts at `at`.
+fn is_assignment(trees: &[TokenTree], at: usize) -> bool {
+    match (trees.get(at), trees.get(at + 1)) {
+        (Some(TokenTree::Punct(eq)), next) if eq.as_char() == '=' => {
+            // `=` alone, not `==` or `=>`.
+            !matches!(next, Some(TokenTree::Punct(p)) if eq.spacing() == Spacing::Joint && (p.as_char() == '=' || p.as_char() == '>'))
+        }
+        (Some(TokenTree::Punct(op)), Some(TokenTree::Punct(eq)))
+            if "+-*/".contains(op.as_char())
+                && op.spacing() == Spacing::Joint
+                && eq.as_char() == '=' =>
+        {
+            true
+        }
+        _ => false,
+    }
+}
+
+fn mentions_any(tokens: &TokenStream, names: &[&str]) -> bool {
+    tokens.clone().into_iter().any(|tree| match tree {
+        TokenTree::Ident(ident) => names.iter().any(|name| ident == name),
+        TokenTree::Group(group) => mentions_any(&group.stream(), names),
+        _ => false,
+    })
+}
+
+fn mentions(tokens: &TokenStream, name: &str) -> bool {
+    mentions_any(tokens, &[name])
+}
+
+/// The body with every array access `a[i]` whose index depends on the loop (the
+/// index, or the counter) replaced by a slice access `slice[__ad_j]`; `None` if
+/// one cannot be.
+fn rewrite(
+    trees: &[TokenTree],
+    index: &Ident,
+    counter: Option<&Ident>,
+    arrays: &HashSet<String>,
+    assigned: &HashSet<String>,
+    slices: &mut BTreeMap<(String, Offset), Ident>,
+    written: &mut HashSet<String>,
+) -> Option<TokenStream> {
+    let mut out = TokenStream::new();
+    let mut at = 0;
+    while at < trees.len() {
+        let tree = &trees[at];
+        if let (TokenTree::Ident(array), Some(TokenTree::Group(subscript))) =
+            (tree, trees.get(at + 1))
+        {
+            let preceded_by_dot =
+                at > 0 && matches!(&trees[at - 1], TokenTree::Punct(p) if p.as_char() == '.');
+            if subscript.delimiter() == Delimiter::Bracket
+                && arrays.contains(&array.to_string())
+                && !preceded_by_dot
+            {
+                let subscript_tokens = subscript.stream();
+                let depends = mentions(&subscript_tokens, &index.to_string())
+                    || counter.is_some_and(|c| mentions(&subscript_tokens, &c.to_string()));
+                if depends {
+                    let offset = offset_of(&subscript_tokens, index, counter, assigned)?;
+                    let key = (array.to_string(), offset);
+                    let next = slices.len();
+                    let slice = slices
+                        .entry(key)
+                        .or_insert_with(|| format_ident!("__ad_slice{}", next))
+                        .clone();
+                    if is_assignment(trees, at + 2) {
+                        written.insert(array.to_string());
+                    }
+                    out.extend(quote!(#slice[__ad_j]));
+                    at += 2;
+                    continue;
+                }
+            }
+        }
+        match tree {
+            TokenTree::Group(group) => {
+                let inner: Vec<TokenTree> = group.stream().into_iter().collect();
+                let stream = rewrite(&inner, index, counter, arrays, assigned, slices, written)?;
+                let mut regrouped = Group::new(group.delimiter(), stream);
+                regrouped.set_span(group.span());
+                out.extend([TokenTree::Group(regrouped)]);
+            }
+            TokenTree::Ident(ident) if counter.is_some_and(|c| c == ident) => {
+                // The counter used other than as a whole index.
+                return None;
+            }
+            other => out.extend([other.clone()]),
+        }
+        at += 1;
+    }
+    Some(out)
+}
+
+/// `b` → no offset, `e + b` / `b + e` → `e` (not written in the loop), `v` → the
+/// counter; anything else that depends on the loop: `None`.
+fn offset_of(
+    subscript: &TokenStream,
+    index: &Ident,
+    counter: Option<&Ident>,
+    assigned: &HashSet<String>,
+) -> Option<Offset> {
+    let mut trees: Vec<TokenTree> = subscript.clone().into_iter().collect();
+    // Strip parentheses around the whole index.
+    while let [TokenTree::Group(group)] = trees.as_slice() {
+        if group.delimiter() != Delimiter::Parenthesis {
+            break;
+        }
+        trees = group.stream().into_iter().collect();
+    }
+    if let [TokenTree::Ident(ident)] = trees.as_slice() {
+        if ident == index {
+            return Some(Offset::None);
+        }
+        if counter.is_some_and(|c| c == ident) {
+            return Some(Offset::Counter(ident.to_string()));
+        }
+        return None;
+    }
+    // Terms of a top-level sum.
+    let mut terms: Vec<Vec<TokenTree>> = vec![Vec::new()];
+    for tree in trees {
+        match &tree {
+            TokenTree::Punct(p) if p.as_char() == '+' && p.spacing() == Spacing::Alone => {
+                terms.push(Vec::new());
+            }
+            _ => terms.last_mut().map(|term| term.push(tree.clone()))?,
+        }
+    }
+    let is_index =
+        |term: &Vec<TokenTree>| matches!(term.as_slice(), [TokenTree::Ident(i)] if i == index);
+    if terms.iter().filter(|term| is_index(term)).count() != 1 {
+        return None;
+    }
+    let rest: Vec<TokenStream> = terms
+        .iter()
+        .filter(|term| !is_index(term))
+        .map(|term| term.iter().cloned().collect())
+        .collect();
+    for term in &rest {
+        if term.is_empty()
+            || mentions(term, &index.to_string())
+            || counter.is_some_and(|c| mentions(term, &c.to_string()))
+            || assigned.iter().any(|name| mentions(term, name))
+        {
+            return None;
+        }
+    }
+    let expr = quote!((#(#rest)+*));
+    Some(Offset::Expr(expr.to_string()))
+}

@@ -1,0 +1,159 @@
+//! Innermost loops run over slices (the macro's `transform::slices`): offsets,
+//! counters stepped by one (forward and reverse), written arrays, empty and
+//! reversed-bound ranges, and loops whose accesses go out of bounds, which must
+//! panic as the user's function does. Gradients are checked against dual numbers.
+#![allow(clippy::needless_range_loop)] // the macro differentiates index loops
+
+mod common;
+
+use autodiff_runtime::differentiate;
+use common::*;
+
+/// `q = L x` for packed strictly lower-triangular factors read through a counter,
+/// summed over points, as in GMM's `Q (x − μ)`: the counter is undone in the
+/// reverse sweep, and both triangular loops run over slices.
+#[differentiate]
+fn packed_lower(l: &[f64], x: &[f64], d: usize, m: usize) -> f64 {
+    let points = x.len() / d;
+    let mut q = vec![0.0; d];
+    let mut total = 0.0;
+    for p in 0..points {
+        let mut s = 0.0;
+        for k in 0..2 {
+            for j in 0..d {
+                q[j] = x[p * d + j] * (k as f64 + 1.0);
+            }
+            let mut at = k * m;
+            for a in 0..d {
+                for b in a + 1..d {
+                    q[b] += l[at] * x[p * d + a];
+                    at += 1;
+                }
+            }
+            for j in 0..d {
+                s += q[j] * q[j];
+            }
+        }
+        total += s.ln();
+    }
+    total
+}
+
+fn packed_lower_o(l: &[Dual64], x: &[f64], d: usize, m: usize) -> Dual64 {
+    let points = x.len() / d;
+    let mut q = vec![c(0.0); d];
+    let mut total = c(0.0);
+    for p in 0..points {
+        let mut s = c(0.0);
+        for k in 0..2 {
+            for j in 0..d {
+                q[j] = c(x[p * d + j] * (k as f64 + 1.0));
+            }
+            let mut at = k * m;
+            for a in 0..d {
+                for b in a + 1..d {
+                    q[b] += l[at] * x[p * d + a];
+                    at += 1;
+                }
+            }
+            for j in 0..d {
+                s += q[j] * q[j];
+            }
+        }
+        total += s.ln();
+    }
+    total
+}
+
+#[test]
+fn counter_stepped_loops() {
+    for d in [1_usize, 2, 5, 9] {
+        let m = d * (d - 1) / 2;
+        let x: Vec<f64> = (0..3 * d).map(|i| 0.3 + 0.1 * i as f64).collect();
+        let l: Vec<f64> = (0..2 * m).map(|i| (i as f64 * 0.7).sin()).collect();
+        let (v, (gl, gx)) = packed_lower_grad(&l, &x, d, m);
+        assert_bits(v, packed_lower(&l, &x, d, m));
+        assert_close_slice(&gl, &dual_grad(|p| packed_lower_o(p, &x, d, m), &l));
+        assert_eq!(gx.len(), x.len());
+    }
+}
+
+/// A window read at an offset, and an array written in place.
+#[differentiate]
+fn smooth(x: &[f64], w: f64, from: usize) -> f64 {
+    let n = x.len();
+    let mut y = vec![0.0; n];
+    for i in from..n - 1 {
+        y[i] = x[i] * w + x[i + 1] * (1.0 - w);
+    }
+    for i in from..n {
+        y[i] = y[i] * y[i] + x[i].sin();
+    }
+    let mut s = 0.0;
+    for i in 0..n {
+        s += y[i];
+    }
+    s
+}
+
+fn smooth_o(x: &[Dual64], w: Dual64, from: usize) -> Dual64 {
+    let n = x.len();
+    let mut y = vec![c(0.0); n];
+    for i in from..n - 1 {
+        y[i] = x[i] * w + x[i + 1] * (-w + 1.0);
+    }
+    for i in from..n {
+        y[i] = y[i] * y[i] + x[i].sin();
+    }
+    let mut s = c(0.0);
+    for i in 0..n {
+        s += y[i];
+    }
+    s
+}
+
+#[test]
+fn offsets_and_in_place_writes() {
+    let x = [0.2, -0.4, 1.1, 0.7, -1.3, 0.5];
+    // `from` past the end: empty ranges (and `from..n - 1` with from > n - 1).
+    for from in [0, 2, 5, 6, 9] {
+        let (v, (gx, gw)) = smooth_grad(&x, 0.3, from);
+        assert_bits(v, smooth(&x, 0.3, from));
+        let mut all = x.to_vec();
+        all.push(0.3);
+        let expected = dual_grad(|p| smooth_o(&p[..6], p[6], from), &all);
+        assert_close_slice(&gx, &expected[..6]);
+        assert_close(gw, expected[6]);
+    }
+}
+
+/// Reads one past the end on the last iteration: the user's function panics there,
+/// and so must the gradient (the sliced loop's bounds check fails, and the original
+/// loop runs).
+#[differentiate]
+fn overrun(x: &[f64], n: usize) -> f64 {
+    let mut s = 0.0;
+    for i in 0..n {
+        s += x[i + 1] * x[i];
+    }
+    s
+}
+
+#[test]
+fn out_of_bounds_panics_as_the_function_does() {
+    let x = [1.0, 2.0, 3.0];
+    let primal = std::panic::catch_unwind(|| overrun(&x, 3)).expect_err("primal panics");
+    let grad = std::panic::catch_unwind(|| overrun_grad(&x, 3)).expect_err("gradient panics");
+    let message = |e: &Box<dyn std::any::Any + Send>| {
+        e.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    };
+    assert_eq!(message(&primal), message(&grad));
+    assert!(message(&grad).contains("index out of bounds"));
+    // In bounds, the same function differentiates.
+    let (v, g) = overrun_grad(&x, 2);
+    assert_bits(v, overrun(&x, 2));
+    assert_close_slice(&g, &[2.0, 1.0 + 3.0, 2.0]);
+}
