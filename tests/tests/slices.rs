@@ -157,3 +157,59 @@ fn out_of_bounds_panics_as_the_function_does() {
     assert_bits(v, overrun(&x, 2));
     assert_close_slice(&g, &[2.0, 1.0 + 3.0, 2.0]);
 }
+
+/// An offset that would panic (`k / m` with `m == 0`) where the branch around its
+/// access never runs, and an empty range: the sliced loop's checks must not
+/// evaluate what the user's loop does not.
+#[differentiate]
+fn guarded_offset(x: &[f64], k: usize, m: usize, n: usize, tail: usize, go: bool) -> f64 {
+    let mut s = 0.0;
+    for i in 0..n {
+        if go {
+            s += x[k / m + i] * x[i];
+        }
+        s = s * 0.5 + x[i];
+    }
+    for i in 0..tail {
+        s += x[k / m + i];
+    }
+    s
+}
+
+#[test]
+fn offsets_are_not_evaluated_where_the_loop_would_not() {
+    let x = [0.5, 1.5, -0.25, 2.0];
+    // `k / m` panics for m == 0: neither loop may evaluate it when the branch is
+    // not taken and the range is empty.
+    let (v, g) = guarded_offset_grad(&x, 1, 0, 3, 0, false);
+    assert_bits(v, guarded_offset(&x, 1, 0, 3, 0, false));
+    let expected = dual_grad(
+        |p| {
+            let mut s = c(0.0);
+            for i in 0..3 {
+                s = s * 0.5 + p[i];
+            }
+            s
+        },
+        &x,
+    );
+    assert_close_slice(&g, &expected);
+    // With the offset defined, both loops differentiate.
+    let (v, g) = guarded_offset_grad(&x, 2, 2, 3, 3, true);
+    assert_bits(v, guarded_offset(&x, 2, 2, 3, 3, true));
+    let expected = dual_grad(
+        |p| {
+            let mut s = c(0.0);
+            for i in 0..3 {
+                s += p[1 + i] * p[i];
+                s = s * 0.5 + p[i];
+            }
+            for i in 0..3 {
+                s += p[1 + i];
+            }
+            s
+        },
+        &x,
+    );
+    assert_close_slice(&g, &expected);
+}

@@ -76,6 +76,17 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
         &mut slices,
         &mut written,
     )?;
+    // An offset is evaluated before the loop: only where the loop evaluates it on
+    // every iteration (no branch in the body), and only if it cannot panic or act.
+    let branches = mentions_any(&looped.body, &["if", "match"]);
+    for (_, offset) in slices.keys() {
+        if let Offset::Expr(expr) = offset {
+            let expr: TokenStream = expr.parse().ok()?;
+            if branches || !pure_arithmetic(&expr) {
+                return None;
+            }
+        }
+    }
     // The index must be an array index somewhere (so that it is a `usize`).
     if !slices
         .keys()
@@ -151,7 +162,11 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
     Some(quote!({
         let (__ad_lo_at, __ad_hi_at): (usize, usize) = (#lo, #hi);
         let __ad_n: usize = __ad_hi_at.saturating_sub(__ad_lo_at);
+        // No trip, no check: the original loop evaluates nothing either.
         let __ad_starts = (|| -> ::core::option::Option<_> {
+            if __ad_n == 0 {
+                return ::core::option::Option::None;
+            }
             ::core::option::Option::Some((#(#guards?,)*))
         })();
         if let ::core::option::Option::Some((#(#starts,)*)) = __ad_starts {
@@ -165,6 +180,27 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
             #original
         }
     }))
+}
+
+/// Names, literals, `+ - *`, parentheses and `.len()`: an expression that, given
+/// the values the loop sees, evaluates the same and has no effect (`/` and `%` could
+/// divide by zero; a call could do anything).
+fn pure_arithmetic(tokens: &TokenStream) -> bool {
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    trees.iter().enumerate().all(|(at, tree)| match tree {
+        TokenTree::Ident(ident) => {
+            ident != "as"
+                && !matches!(trees.get(at + 1), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis && ident != "len")
+                && (ident != "len"
+                    || matches!(trees.get(at + 1), Some(TokenTree::Group(g)) if g.stream().is_empty()))
+        }
+        TokenTree::Literal(_) => true,
+        TokenTree::Punct(p) => "+-*.".contains(p.as_char()),
+        TokenTree::Group(group) => {
+            group.delimiter() == Delimiter::Parenthesis
+                && (group.stream().is_empty() || pure_arithmetic(&group.stream()))
+        }
+    })
 }
 
 /// Removes the counter step (`v = (v + (1));` last, or `v = (v - (1));` first) and
