@@ -213,3 +213,49 @@ fn offsets_are_not_evaluated_where_the_loop_would_not() {
     );
     assert_close_slice(&g, &expected);
 }
+
+/// A stencil reading below the index (`u[i - 1]`), as the heat equation does.
+#[differentiate]
+fn stencil(u: &[f64], r: f64, from: usize) -> f64 {
+    let m = u.len();
+    let mut next = u.to_vec();
+    for i in from..m - 1 {
+        next[i] = u[i] + r * (u[i - 1] - 2.0 * u[i] + u[i + 1]) + u[i].sin();
+    }
+    let mut s = 0.0;
+    for i in 0..m {
+        s += next[i] * next[i];
+    }
+    s
+}
+
+fn stencil_o(u: &[Dual64], r: Dual64, from: usize) -> Dual64 {
+    let m = u.len();
+    let mut next = u.to_vec();
+    for i in from..m - 1 {
+        next[i] = u[i] + r * (u[i - 1] - u[i] * 2.0 + u[i + 1]) + u[i].sin();
+    }
+    let mut s = c(0.0);
+    for i in 0..m {
+        s += next[i] * next[i];
+    }
+    s
+}
+
+#[test]
+fn offsets_below_the_index() {
+    let u = [0.3, -0.2, 0.9, 1.4, -0.6, 0.1];
+    for from in [1, 2, 4, 5] {
+        let (v, (gu, gr)) = stencil_grad(&u, 0.25, from);
+        assert_bits(v, stencil(&u, 0.25, from));
+        let mut all = u.to_vec();
+        all.push(0.25);
+        let expected = dual_grad(|p| stencil_o(&p[..6], p[6], from), &all);
+        assert_close_slice(&gu, &expected[..6]);
+        assert_close(gr, expected[6]);
+    }
+    // From 0, `u[i - 1]` underflows in the user's loop: the gradient panics too.
+    let primal = std::panic::catch_unwind(|| stencil(&u, 0.25, 0));
+    let grad = std::panic::catch_unwind(|| stencil_grad(&u, 0.25, 0));
+    assert!(primal.is_err() && grad.is_err());
+}

@@ -5,7 +5,7 @@
 //! against `a.len()`, and a loop with a check that may panic is not vectorised.
 //! Hand-written adjoints slice first (`let q = &mut qx[lo..hi]`), and so does the
 //! generated code where it can: in an innermost loop whose array accesses all have
-//! the form `a[b]` or `a[e + b]` (`e` not written in the loop), or `a[v]` for a
+//! the form `a[b]`, `a[e + b]` or `a[b - e]` (`e` not written in the loop), or `a[v]` for a
 //! counter `v` that the loop steps by one (`v = v + 1` as its last statement, or
 //! `v = v - 1` as the first of its reverse), each array gets one slice per offset
 //! and the body indexes the slices by the trip number `j`, which LLVM knows is below
@@ -34,6 +34,8 @@ pub struct Loop<'a> {
 enum Offset {
     None,
     Expr(String),
+    /// `e` in `a[b - e]`.
+    Below(String),
     Counter(String),
 }
 
@@ -80,7 +82,7 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
     // every iteration (no branch in the body), and only if it cannot panic or act.
     let branches = mentions_any(&looped.body, &["if", "match"]);
     for (_, offset) in slices.keys() {
-        if let Offset::Expr(expr) = offset {
+        if let Offset::Expr(expr) | Offset::Below(expr) = offset {
             let expr: TokenStream = expr.parse().ok()?;
             if branches || !pure_arithmetic(&expr) {
                 return None;
@@ -114,6 +116,10 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
             Offset::Expr(expr) => {
                 let expr: TokenStream = expr.parse().ok()?;
                 quote!((#lo).checked_add(#expr)?)
+            }
+            Offset::Below(expr) => {
+                let expr: TokenStream = expr.parse().ok()?;
+                quote!((#lo).checked_sub(#expr)?)
             }
             Offset::Counter(counter) => {
                 let counter = format_ident!("{}", counter);
@@ -386,6 +392,23 @@ fn offset_of(
             return Some(Offset::Counter(ident.to_string()));
         }
         return None;
+    }
+    // `b - e`, with `e` one term (no top-level `+` or `-`).
+    if let [TokenTree::Ident(first), TokenTree::Punct(minus), rest @ ..] = trees.as_slice() {
+        if first == index && minus.as_char() == '-' && !rest.is_empty() {
+            let rest: TokenStream = rest.iter().cloned().collect();
+            let one_term = rest.clone().into_iter().all(
+                |tree| !matches!(tree, TokenTree::Punct(p) if p.as_char() == '+' || p.as_char() == '-'),
+            );
+            if !one_term
+                || mentions(&rest, &index.to_string())
+                || counter.is_some_and(|c| mentions(&rest, &c.to_string()))
+                || assigned.iter().any(|name| mentions(&rest, name))
+            {
+                return None;
+            }
+            return Some(Offset::Below(quote!((#rest)).to_string()));
+        }
     }
     // Terms of a top-level sum.
     let mut terms: Vec<Vec<TokenTree>> = vec![Vec::new()];
