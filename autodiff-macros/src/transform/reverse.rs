@@ -228,7 +228,16 @@ impl Gen<'_> {
             let replay_at = self.tbr.replayed_at(pos);
             let (fwd, rev) = self.stmt(stmt, in_loop);
             if let Some(at) = replay_at {
-                replayed.push((at, fwd.clone()));
+                // The replay recomputes; it saves nothing (a replayed `if` whose
+                // flag is also saved pushed its bit a second time, which the
+                // reverse sweep never popped).
+                let (end, plain) = (self.pos, self.plain);
+                self.pos = pos;
+                self.plain = true;
+                let (replay, _) = self.stmt(stmt, in_loop);
+                self.plain = plain;
+                debug_assert_eq!(self.pos, end);
+                replayed.push((at, replay));
             }
             forward.extend(fwd);
             reverse_pieces.push((pos, rev));
