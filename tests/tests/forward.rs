@@ -316,8 +316,10 @@ fn replayed_saved_branch_in_second_order() {
 /// loop, which writes one array element twice per iteration through nonlinear
 /// operations (`v[i] = atan(x[i])`, then `v[1] = tanh(a)`). `f_grad`, `f_jvp` and
 /// the gradient from `f_hvp` agree with dual numbers; `H·v` does not (here 0.343
-/// against 0.375 from hyper-dual numbers). Not yet found: which save the
-/// reverse-over-forward core misses. Run with `cargo test --test forward -- --ignored`.
+/// against 0.375 from hyper-dual numbers). The same tangent code written out by hand
+/// as a plain function and differentiated with `f_grad` gives 0.375: the fault is in
+/// how the reverse-over-forward core treats the generated tangent IR, not in reverse
+/// mode on code of this shape. Run with `cargo test --test forward -- --ignored`.
 #[differentiate(hvp)]
 fn twice_written_element(x: &[f64]) -> f64 {
     let mut a = x[0] * 0.5;
