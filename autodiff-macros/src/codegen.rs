@@ -218,12 +218,10 @@ fn core_fn(func: &Function, core: &Core) -> TokenStream {
             }
         }
     }
-    let mut stack = TokenStream::new();
-    if !final_push.is_empty() {
-        // The reverse sweep rewinds these buffers; their final state is kept on a
-        // second pooled stack, since it is pushed last but restored last.
-        stack.extend(quote!(let mut __ad_final = ::autodiff_runtime::stack::Stack::acquire();));
-    }
+    // The reverse sweep rewinds these buffers; their final state is kept on a
+    // second pooled stack, since it is pushed last but restored last.
+    let final_stack = (!final_push.is_empty())
+        .then(|| quote!(let mut __ad_final = ::autodiff_runtime::stack::Stack::acquire();));
     let (seed, result) = match func.ret {
         Some(ret) => {
             let ret_ident = crate::ir::ident(&func.var(ret).name, Span::call_site());
@@ -252,7 +250,7 @@ fn core_fn(func: &Function, core: &Core) -> TokenStream {
             #locals
             #adjoints
             #sweep_locals
-            #stack
+            #final_stack
             // Forward sweep.
             #forward
             #final_push

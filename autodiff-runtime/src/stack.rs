@@ -821,9 +821,13 @@ mod sealed {
         fn push_on(self, s: &mut Stack);
         /// Pushes into capacity reserved beforehand ([`Stack::reserve`]): a full
         /// lane panics instead of growing, so that the loop holding the push has
-        /// no call that returns (and LLVM keeps its values in registers).
+        /// no call that returns (and LLVM keeps its values in registers). The bit
+        /// lane (`bool`) grows as with `push`.
         #[inline]
         fn push_reserved_on(self, s: &mut Stack) {
+            if Self::ON_WORD_LANE && s.words.capacity() - s.words.len() < Self::UNITS {
+                super::reservation_exceeded();
+            }
             self.push_on(s);
         }
         fn pop_from(s: &mut Stack) -> Self;
@@ -904,8 +908,7 @@ macro_rules! float_lane {
                 if s.$lane.len() == s.$lane.capacity() {
                     reservation_exceeded();
                 }
-                s.$lane.push(self);
-                s.pushed_bytes += std::mem::size_of::<$t>();
+                self.push_on(s);
             }
             #[inline]
             #[track_caller]
@@ -958,13 +961,6 @@ macro_rules! word_lane {
                 s.push_word(self as u64);
             }
             #[inline]
-            fn push_reserved_on(self, s: &mut Stack) {
-                if s.words.len() == s.words.capacity() {
-                    reservation_exceeded();
-                }
-                s.push_word(self as u64);
-            }
-            #[inline]
             #[track_caller]
             fn pop_from(s: &mut Stack) -> Self {
                 s.pop_word() as $t
@@ -1011,13 +1007,6 @@ macro_rules! double_word_lane {
                 let bits = self as u128;
                 s.push_word(bits as u64);
                 s.push_word((bits >> 64) as u64);
-            }
-            #[inline]
-            fn push_reserved_on(self, s: &mut Stack) {
-                if s.words.capacity() - s.words.len() < 2 {
-                    reservation_exceeded();
-                }
-                self.push_on(s);
             }
             #[inline]
             #[track_caller]

@@ -5,3 +5,4 @@ pub mod hoist;
 pub mod reserve;
 pub mod reverse;
 pub mod slices;
+pub mod tokens;

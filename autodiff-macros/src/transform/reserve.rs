@@ -35,10 +35,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use proc_macro2::{Group, Ident, TokenStream, TokenTree};
+use proc_macro2::{Ident, TokenStream, TokenTree};
 use quote::{format_ident, quote};
 
 use crate::ir::{walk, Block, Function, LoopKind, PExpr, Stmt, VarId};
+use crate::transform::tokens::regroup;
 
 /// The pushes of one loop being generated.
 struct Frame {
@@ -83,10 +84,10 @@ pub struct Closed {
     pub wrap: Wrap,
 }
 
-impl Closed {
-    /// The loop reserved room for all its pushes (no growth inside it).
-    pub fn reserved(&self) -> bool {
-        matches!(self.wrap, Wrap::Once(_) | Wrap::Own(_))
+impl Wrap {
+    /// The loop reserves room for all its pushes (no growth inside it).
+    pub fn reserves(&self) -> bool {
+        matches!(self, Wrap::Once(_) | Wrap::Own(_))
     }
 }
 
@@ -339,9 +340,12 @@ impl Reserver {
     ) -> (TokenStream, TokenStream) {
         match wrap {
             Wrap::None => (strip_peak(forward, &TokenStream::new()), reverse),
-            Wrap::Once(counts) => (self.pushing_and_popping(counts, forward), reverse),
+            Wrap::Once(counts) => (self.lanes(forward, Some(counts), PUSHES_AND_POPS), reverse),
             Wrap::Site(site) => (quote!({ #site; #forward }), quote!({ #site; #reverse })),
-            Wrap::Own(counts) => (self.pushing(counts, forward), popping(&self.float, reverse)),
+            Wrap::Own(counts) => (
+                self.lanes(forward, Some(counts), PUSHES),
+                self.lanes(reverse, None, POPS),
+            ),
         }
     }
 
@@ -368,8 +372,8 @@ impl Reserver {
                     let body: TokenStream = inner.into_iter().skip(2).collect();
                     let body = match (own, forward) {
                         (None, _) => body,
-                        (Some(counts), true) => self.pushing(counts, body),
-                        (Some(_), false) => popping(&self.float, body),
+                        (Some(counts), true) => self.lanes(body, Some(counts), PUSHES),
+                        (Some(_), false) => self.lanes(body, None, POPS),
                     };
                     regroup(&group, body)
                 }
@@ -378,61 +382,46 @@ impl Reserver {
             .collect()
     }
 
-    /// A region that pushes and pops (the iterations of a loop that pop what they
-    /// push): lanes taken around it with room for `counts`, if nothing else in it
-    /// uses the stack, else room reserved in the stack.
-    fn pushing_and_popping(&self, counts: &Counts, tokens: TokenStream) -> TokenStream {
-        if !only_methods(&tokens, &["push_reserved", "push_bit", "pop", "pop_bit"]) {
-            let reserve = self.reservation(counts);
+    /// A region whose only uses of the stack are calls of `methods`: its counted
+    /// pushes and its pops go to lanes taken out of the stack around it, with room
+    /// for `counts` (see `stack::Lane`), and an iteration's turning point
+    /// (`__ad_peak;`) notes the lanes' peak. Any other use: room for `counts`
+    /// reserved in the stack, and the region as it is.
+    fn lanes(&self, tokens: TokenStream, counts: Option<&Counts>, methods: &[&str]) -> TokenStream {
+        if !only_methods(&tokens, methods) {
+            let reserve = counts.map(|counts| self.reservation(counts));
             let tokens = strip_peak(tokens, &TokenStream::new());
             return quote!(#reserve #tokens);
         }
-        let (mut floats, mut words) = (counts.floats.is_some(), counts.words.is_some());
-        let body = pops_to_lanes(to_lanes(tokens), &mut floats, &mut words);
-        let mut peak = TokenStream::new();
-        if floats {
-            peak.extend(quote!(__ad_floats.note_peak();));
-        }
-        if words {
-            peak.extend(quote!(__ad_words.note_peak();));
+        let mut used = [false; 2];
+        let body = to_lanes(tokens, &mut used);
+        let float = &self.float;
+        let (mut take, mut put, mut peak) =
+            (TokenStream::new(), TokenStream::new(), TokenStream::new());
+        for (lane, used) in [Lane::Floats, Lane::Words].into_iter().zip(used) {
+            if !used {
+                continue;
+            }
+            let (name, take_method, put_method, count) = match lane {
+                Lane::Floats => (
+                    quote!(__ad_floats),
+                    quote!(take_floats::<#float>),
+                    quote!(put_floats),
+                    counts.and_then(|counts| counts.floats.as_ref()),
+                ),
+                Lane::Words => (
+                    quote!(__ad_words),
+                    quote!(take_words),
+                    quote!(put_words),
+                    counts.and_then(|counts| counts.words.as_ref()),
+                ),
+            };
+            let room = count.cloned().unwrap_or_else(|| quote!(0));
+            take.extend(quote!(let mut #name = __ad_stack.#take_method(#room);));
+            put.extend(quote!(__ad_stack.#put_method(#name);));
+            peak.extend(quote!(#name.note_peak();));
         }
         let body = strip_peak(body, &peak);
-        let float = &self.float;
-        let room = |count: &Option<TokenStream>| count.clone().unwrap_or_else(|| quote!(0));
-        let mut take = TokenStream::new();
-        let mut put = TokenStream::new();
-        if floats {
-            let room = room(&counts.floats);
-            take.extend(quote!(let mut __ad_floats = __ad_stack.take_floats::<#float>(#room);));
-            put.extend(quote!(__ad_stack.put_floats(__ad_floats);));
-        }
-        if words {
-            let room = room(&counts.words);
-            take.extend(quote!(let mut __ad_words = __ad_stack.take_words(#room);));
-            put.extend(quote!(__ad_stack.put_words(__ad_words);));
-        }
-        quote!({ #take #body #put })
-    }
-
-    /// A counted nest's forward loop: its pushes go to lanes taken from the stack
-    /// if nothing else in it uses the stack, else to room reserved in the stack.
-    fn pushing(&self, counts: &Counts, tokens: TokenStream) -> TokenStream {
-        if !only_methods(&tokens, &["push_reserved", "push_bit"]) {
-            let reserve = self.reservation(counts);
-            return quote!(#reserve #tokens);
-        }
-        let float = &self.float;
-        let mut take = TokenStream::new();
-        let mut put = TokenStream::new();
-        if let Some(floats) = &counts.floats {
-            take.extend(quote!(let mut __ad_floats = __ad_stack.take_floats::<#float>(#floats);));
-            put.extend(quote!(__ad_stack.put_floats(__ad_floats);));
-        }
-        if let Some(words) = &counts.words {
-            take.extend(quote!(let mut __ad_words = __ad_stack.take_words(#words);));
-            put.extend(quote!(__ad_stack.put_words(__ad_words);));
-        }
-        let body = to_lanes(tokens);
         quote!({ #take #body #put })
     }
 
@@ -528,24 +517,44 @@ fn only_methods(tokens: &TokenStream, methods: &[&str]) -> bool {
     })
 }
 
-/// Counted pushes on the stack (`__ad_stack.push_reserved::<F>(v)` for a float,
-/// `__ad_stack.push_reserved(v)` for an integer) turned into pushes on the taken
-/// lanes.
-fn to_lanes(tokens: TokenStream) -> TokenStream {
+/// The stack methods a counted region may use, by what it does with lanes.
+const PUSHES: &[&str] = &["push_reserved", "push_bit"];
+const POPS: &[&str] = &["pop", "pop_bit"];
+const PUSHES_AND_POPS: &[&str] = &["push_reserved", "push_bit", "pop", "pop_bit"];
+
+/// A lane a counted region takes out of the stack.
+#[derive(Clone, Copy)]
+enum Lane {
+    Floats,
+    Words,
+}
+
+/// Counted pushes and pops on the stack turned into pushes and pops on the taken
+/// lanes: `__ad_stack.push_reserved::<F>(v)` and `__ad_stack.pop::<F>()` (typed: a
+/// float) to `__ad_floats`, the untyped ones (integers) to `__ad_words`. `used`
+/// records which lanes appear (floats, words).
+fn to_lanes(tokens: TokenStream, used: &mut [bool; 2]) -> TokenStream {
     let trees: Vec<TokenTree> = tokens.into_iter().collect();
     let mut out = TokenStream::new();
     let mut at = 0;
     while at < trees.len() {
-        let is_push = matches!(&trees[at], TokenTree::Ident(id) if id == "__ad_stack")
-            && matches!(trees.get(at + 2), Some(TokenTree::Ident(m)) if m == "push_reserved");
-        if is_push {
+        let method = match (&trees[at], trees.get(at + 2)) {
+            (TokenTree::Ident(stack), Some(TokenTree::Ident(method))) if stack == "__ad_stack" => {
+                Some(method.to_string())
+            }
+            _ => None,
+        };
+        if let Some(method @ ("push_reserved" | "pop")) = method.as_deref() {
             let span = trees[at].span();
             let typed =
                 matches!(trees.get(at + 3), Some(TokenTree::Punct(p)) if p.as_char() == ':');
-            let (lane, method) = if typed {
-                ("__ad_floats", "push")
-            } else {
-                ("__ad_words", "push_int")
+            let lane = if typed { Lane::Floats } else { Lane::Words };
+            used[lane as usize] = true;
+            let (lane, method) = match (lane, method) {
+                (Lane::Floats, "pop") => ("__ad_floats", "pop"),
+                (Lane::Floats, _) => ("__ad_floats", "push"),
+                (Lane::Words, "pop") => ("__ad_words", "pop_int"),
+                (Lane::Words, _) => ("__ad_words", "push_int"),
             };
             out.extend([
                 TokenTree::Ident(Ident::new(lane, span)),
@@ -560,76 +569,10 @@ fn to_lanes(tokens: TokenStream) -> TokenStream {
             continue;
         }
         out.extend([match &trees[at] {
-            TokenTree::Group(group) => regroup(group, to_lanes(group.stream())),
+            TokenTree::Group(group) => regroup(group, to_lanes(group.stream(), used)),
             other => other.clone(),
         }]);
         at += 1;
     }
     out
-}
-
-/// A counted nest's reverse loop: if it uses the stack only to pop, its pops go
-/// to lanes taken from the stack (`pop::<F>()` floats, `pop()` integers).
-fn popping(float: &TokenStream, tokens: TokenStream) -> TokenStream {
-    if !only_methods(&tokens, &["pop", "pop_bit"]) {
-        return tokens;
-    }
-    let (mut floats, mut words) = (false, false);
-    let body = pops_to_lanes(tokens, &mut floats, &mut words);
-    let mut take = TokenStream::new();
-    let mut put = TokenStream::new();
-    if floats {
-        take.extend(quote!(let mut __ad_floats = __ad_stack.take_floats::<#float>(0);));
-        put.extend(quote!(__ad_stack.put_floats(__ad_floats);));
-    }
-    if words {
-        take.extend(quote!(let mut __ad_words = __ad_stack.take_words(0);));
-        put.extend(quote!(__ad_stack.put_words(__ad_words);));
-    }
-    quote!({ #take #body #put })
-}
-
-fn pops_to_lanes(tokens: TokenStream, floats: &mut bool, words: &mut bool) -> TokenStream {
-    let trees: Vec<TokenTree> = tokens.into_iter().collect();
-    let mut out = TokenStream::new();
-    let mut at = 0;
-    while at < trees.len() {
-        let is_pop = matches!(&trees[at], TokenTree::Ident(id) if id == "__ad_stack")
-            && matches!(trees.get(at + 2), Some(TokenTree::Ident(m)) if m == "pop");
-        if is_pop {
-            let span = trees[at].span();
-            let typed =
-                matches!(trees.get(at + 3), Some(TokenTree::Punct(p)) if p.as_char() == ':');
-            let (lane, method) = if typed {
-                *floats = true;
-                ("__ad_floats", "pop")
-            } else {
-                *words = true;
-                ("__ad_words", "pop_int")
-            };
-            out.extend([
-                TokenTree::Ident(Ident::new(lane, span)),
-                trees[at + 1].clone(),
-                TokenTree::Ident(Ident::new(method, span)),
-            ]);
-            at += 3;
-            // Skip a turbofish: the lane knows its type.
-            while !matches!(trees.get(at), Some(TokenTree::Group(_)) | None) {
-                at += 1;
-            }
-            continue;
-        }
-        out.extend([match &trees[at] {
-            TokenTree::Group(group) => regroup(group, pops_to_lanes(group.stream(), floats, words)),
-            other => other.clone(),
-        }]);
-        at += 1;
-    }
-    out
-}
-
-fn regroup(group: &Group, stream: TokenStream) -> TokenTree {
-    let mut out = Group::new(group.delimiter(), stream);
-    out.set_span(group.span());
-    TokenTree::Group(out)
 }

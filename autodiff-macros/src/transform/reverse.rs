@@ -16,7 +16,7 @@
 
 use std::collections::BTreeSet;
 
-use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
 use crate::analysis::activity::Activity;
@@ -26,7 +26,7 @@ use crate::ir::{
     RangeSeq, SeqOp, Stmt, Ty, VarId,
 };
 use crate::sig::{Shape, Signature};
-use crate::transform::reserve::{Reserver, Trips};
+use crate::transform::reserve::{Closed, Reserver, Trips};
 
 /// The generated sweeps and the locals they need.
 pub struct Sweeps {
@@ -1236,8 +1236,11 @@ impl Gen<'_> {
         self.bar_override = overrides;
         self.reserver.open(&looped.body, index);
         let (body_fwd, body_rev) = self.block(&looped.body, true);
-        let closed = self.reserver.close(body_fwd, body_rev, Trips::Once);
-        let (body_fwd, body_rev) = (closed.body_fwd, closed.body_rev);
+        let Closed {
+            body_fwd,
+            body_rev,
+            wrap,
+        } = self.reserver.close(body_fwd, body_rev, Trips::Once);
         self.bar_override.clear();
         let pattern = self.index_pattern(index);
         let range = self.forward_range(seq);
@@ -1256,9 +1259,7 @@ impl Gen<'_> {
                 #acc = #post;
             }
         );
-        let (forward_loop, _) = self
-            .reserver
-            .wrap(&closed.wrap, forward_loop, TokenStream::new());
+        let (forward_loop, _) = self.reserver.wrap(&wrap, forward_loop, TokenStream::new());
         let forward = quote!(#init #forward_loop);
         if preacc.checks.is_empty() {
             return (forward, scale);
@@ -1307,8 +1308,11 @@ impl Gen<'_> {
             }
             _ => Trips::Unknown,
         };
-        let closed = self.reserver.close(body_fwd, body_rev, trips);
-        let (body_fwd, body_rev) = (closed.body_fwd.clone(), closed.body_rev.clone());
+        let Closed {
+            body_fwd,
+            body_rev,
+            wrap,
+        } = self.reserver.close(body_fwd, body_rev, trips);
         let resets: TokenStream = looped
             .reset
             .iter()
@@ -1338,7 +1342,7 @@ impl Gen<'_> {
             LoopKind::For { index, seq }
                 if !in_loop
                     && !self.plain
-                    && !closed.reserved()
+                    && !wrap.reserves()
                     && looped.exit.is_none()
                     && mentions_stack(&body_fwd) =>
             {
@@ -1385,9 +1389,7 @@ impl Gen<'_> {
             None => (TokenStream::new(), TokenStream::new(), TokenStream::new()),
         };
         if !needs_reverse {
-            let (forward_loop, _) =
-                self.reserver
-                    .wrap(&closed.wrap, forward_loop, TokenStream::new());
+            let (forward_loop, _) = self.reserver.wrap(&wrap, forward_loop, TokenStream::new());
             return (
                 quote!(#init_count #forward_loop #push_count),
                 TokenStream::new(),
@@ -1415,7 +1417,7 @@ impl Gen<'_> {
             (LoopKind::Infinite, Some(counter)) => quote!(for _ in 0..#counter { #body_rev }),
             (LoopKind::Infinite, None) => TokenStream::new(),
         };
-        let (forward_loop, reverse) = self.reserver.wrap(&closed.wrap, forward_loop, reverse);
+        let (forward_loop, reverse) = self.reserver.wrap(&wrap, forward_loop, reverse);
         (
             quote!(#init_count #forward_loop #push_count),
             quote!(#pop_count #reverse),
@@ -1449,12 +1451,15 @@ impl Gen<'_> {
         // Each reversed iteration records its tape and pops it again.
         self.reserver.open(&looped.body, index);
         let (recorded_body, reverse_body) = self.block(&looped.body, true);
-        let closed = self
+        let Closed {
+            body_fwd: recorded_body,
+            body_rev: reverse_body,
+            wrap,
+        } = self
             .reserver
             .close(recorded_body, reverse_body, Trips::Once);
-        let (recorded_body, reverse_body) = (closed.body_fwd, closed.body_rev);
         let (iteration, _) = self.reserver.wrap(
-            &closed.wrap,
+            &wrap,
             quote!(#recorded_body __ad_peak; #reverse_body),
             TokenStream::new(),
         );
@@ -1511,22 +1516,8 @@ impl Gen<'_> {
     }
 
     fn forward_range(&self, seq: &RangeSeq) -> TokenStream {
-        let (lo, hi) = (self.var(seq.lo), self.var(seq.hi));
-        let mut range = if seq.inclusive {
-            quote!((#lo..=#hi))
-        } else {
-            quote!((#lo..#hi))
-        };
-        for op in &seq.chain {
-            range = match op {
-                SeqOp::Rev => quote!(#range.rev()),
-                SeqOp::StepBy(step) => {
-                    let step = self.var(*step);
-                    quote!(#range.step_by(#step))
-                }
-            };
-        }
-        range
+        let var = |id: VarId| quote::ToTokens::into_token_stream(self.var(id));
+        range_of(seq, var(seq.lo), var(seq.hi), var)
     }
 
     /// An innermost loop over a plain ascending range, run over slices (see
@@ -1575,21 +1566,8 @@ impl Gen<'_> {
             value
         };
         let (lo, hi) = (bound(seq.lo, true), bound(seq.hi, true));
-        let mut range = if seq.inclusive {
-            quote!((#lo..=#hi))
-        } else {
-            quote!((#lo..#hi))
-        };
-        for op in &seq.chain {
-            range = match op {
-                SeqOp::Rev => quote!(#range.rev()),
-                SeqOp::StepBy(step) => {
-                    // Read as the variable, never hoisted: `step_by(0)` panics.
-                    let name = bound(*step, false);
-                    quote!(#range.step_by(#name))
-                }
-            };
-        }
+        // A step is read as the variable, never hoisted: `step_by(0)` panics.
+        let range = range_of(seq, lo, hi, |step| bound(step, false));
         (range, reads)
     }
 
@@ -1632,13 +1610,34 @@ impl Gen<'_> {
     }
 }
 
+/// `seq`'s iterator from its bounds and step as given: `(lo..hi)`, `(lo..=hi)`,
+/// then `.rev()` and `.step_by(step)` in order.
+fn range_of(
+    seq: &RangeSeq,
+    lo: TokenStream,
+    hi: TokenStream,
+    mut step: impl FnMut(VarId) -> TokenStream,
+) -> TokenStream {
+    let mut range = if seq.inclusive {
+        quote!((#lo..=#hi))
+    } else {
+        quote!((#lo..#hi))
+    };
+    for op in &seq.chain {
+        range = match op {
+            SeqOp::Rev => quote!(#range.rev()),
+            SeqOp::StepBy(id) => {
+                let step = step(*id);
+                quote!(#range.step_by(#step))
+            }
+        };
+    }
+    range
+}
+
 /// Whether generated tokens use the stack (a loop body that pushes).
 fn mentions_stack(tokens: &TokenStream) -> bool {
-    tokens.clone().into_iter().any(|tree| match tree {
-        TokenTree::Ident(ident) => ident == "__ad_stack",
-        TokenTree::Group(group) => mentions_stack(&group.stream()),
-        _ => false,
-    })
+    crate::transform::tokens::mentions(tokens, "__ad_stack")
 }
 
 /// A passive expression's tokens, parenthesized when it is not a single token.

@@ -16,8 +16,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use proc_macro2::{Delimiter, Group, Ident, Spacing, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Ident, Spacing, TokenStream, TokenTree};
 use quote::{format_ident, quote};
+
+use crate::transform::tokens::{mentions, mentions_any, regroup};
 
 /// The loop to slice.
 pub struct Loop<'a> {
@@ -52,11 +54,7 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
     }
     // A counter stepped once per iteration, in the forward body after its uses,
     // in the reverse body before them.
-    let counter = if looped.reverse {
-        take_step(&mut body, false)
-    } else {
-        take_step(&mut body, true)
-    };
+    let counter = take_step(&mut body, !looped.reverse);
     let assigned = assigned_names(&body.iter().cloned().collect());
     if let Some(counter) = &counter {
         if assigned.contains(&counter.to_string()) {
@@ -158,12 +156,11 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
             quote!(#counter += __ad_n;)
         }
     });
-    let body: TokenStream = rewritten;
-    let original_body: Vec<TokenTree> = looped.body.clone().into_iter().collect();
+    let original_body = &looped.body;
     let original = if looped.reverse {
-        quote!(for #index in (#lo..#hi).rev() { #(#original_body)* })
+        quote!(for #index in (#lo..#hi).rev() { #original_body })
     } else {
-        quote!(for #index in #lo..#hi { #(#original_body)* })
+        quote!(for #index in #lo..#hi { #original_body })
     };
     Some(quote!({
         let (__ad_lo_at, __ad_hi_at): (usize, usize) = (#lo, #hi);
@@ -179,7 +176,7 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
             #lets
             for __ad_j in #trips {
                 let #index = #lo + __ad_j;
-                #body
+                #rewritten
             }
             #step
         } else {
@@ -292,18 +289,6 @@ fn is_assignment(trees: &[TokenTree], at: usize) -> bool {
     }
 }
 
-fn mentions_any(tokens: &TokenStream, names: &[&str]) -> bool {
-    tokens.clone().into_iter().any(|tree| match tree {
-        TokenTree::Ident(ident) => names.iter().any(|name| ident == name),
-        TokenTree::Group(group) => mentions_any(&group.stream(), names),
-        _ => false,
-    })
-}
-
-fn mentions(tokens: &TokenStream, name: &str) -> bool {
-    mentions_any(tokens, &[name])
-}
-
 /// The body with every array access `a[i]` whose index depends on the loop (the
 /// index, or the counter) replaced by a slice access `slice[__ad_j]`; `None` if
 /// one cannot be.
@@ -353,9 +338,7 @@ fn rewrite(
             TokenTree::Group(group) => {
                 let inner: Vec<TokenTree> = group.stream().into_iter().collect();
                 let stream = rewrite(&inner, index, counter, arrays, assigned, slices, written)?;
-                let mut regrouped = Group::new(group.delimiter(), stream);
-                regrouped.set_span(group.span());
-                out.extend([TokenTree::Group(regrouped)]);
+                out.extend([regroup(group, stream)]);
             }
             TokenTree::Ident(ident) if counter.is_some_and(|c| c == ident) => {
                 // The counter used other than as a whole index.
@@ -376,6 +359,12 @@ fn offset_of(
     counter: Option<&Ident>,
     assigned: &HashSet<String>,
 ) -> Option<Offset> {
+    // An offset must not change during the loop.
+    let varies = |term: &TokenStream| {
+        mentions(term, &index.to_string())
+            || counter.is_some_and(|c| mentions(term, &c.to_string()))
+            || assigned.iter().any(|name| mentions(term, name))
+    };
     let mut trees: Vec<TokenTree> = subscript.clone().into_iter().collect();
     // Strip parentheses around the whole index.
     while let [TokenTree::Group(group)] = trees.as_slice() {
@@ -400,11 +389,7 @@ fn offset_of(
             let one_term = rest.clone().into_iter().all(
                 |tree| !matches!(tree, TokenTree::Punct(p) if p.as_char() == '+' || p.as_char() == '-'),
             );
-            if !one_term
-                || mentions(&rest, &index.to_string())
-                || counter.is_some_and(|c| mentions(&rest, &c.to_string()))
-                || assigned.iter().any(|name| mentions(&rest, name))
-            {
+            if !one_term || varies(&rest) {
                 return None;
             }
             return Some(Offset::Below(quote!((#rest)).to_string()));
@@ -431,11 +416,7 @@ fn offset_of(
         .map(|term| term.iter().cloned().collect())
         .collect();
     for term in &rest {
-        if term.is_empty()
-            || mentions(term, &index.to_string())
-            || counter.is_some_and(|c| mentions(term, &c.to_string()))
-            || assigned.iter().any(|name| mentions(term, name))
-        {
+        if term.is_empty() || varies(term) {
             return None;
         }
     }
