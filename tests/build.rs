@@ -40,7 +40,9 @@ enum Expr {
     /// `a / (1 + b*b)`: division that cannot blow up.
     SafeDiv(Box<Expr>, Box<Expr>),
     Unary(&'static str, Box<Expr>),
-    /// `(a*a + 1).sqrt()` and `(a*a + 1).ln()`.
+    /// `(a*a + 1).sqrt()`, `(a*a + 1).ln()` and `(a*a + 1).recip()`; `exp` is
+    /// the bounded `(-(a*a)).exp()`. `recip`, `exp` and `sqrt` have rules that
+    /// read their own result.
     Shifted(&'static str, Box<Expr>),
     Max(Box<Expr>, Box<Expr>),
 }
@@ -104,7 +106,7 @@ impl Gen {
                 Expr::Unary(op, sub(self))
             }
             6 => {
-                let op = ["sqrt", "ln"][self.rng.below(2) as usize];
+                let op = ["sqrt", "ln", "recip", "exp"][self.rng.below(4) as usize];
                 Expr::Shifted(op, sub(self))
             }
             7 => Expr::Max(sub(self), sub(self)),
@@ -189,6 +191,10 @@ impl Render {
                 )
             }
             Expr::Unary(op, a) => format!("{}.{op}()", self.expr(a, loops)),
+            Expr::Shifted("exp", a) => {
+                let a = self.expr(a, loops);
+                format!("(-({a} * {a})).exp()")
+            }
             Expr::Shifted(op, a) => {
                 let a = self.expr(a, loops);
                 format!("({a} * {a} + {}).{op}()", self.constant(1.0))

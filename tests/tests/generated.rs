@@ -62,6 +62,11 @@ proptest! {
         for Entry { name, primal, grad, dual, .. } in PROGRAMS {
             let (value, gradient) = grad(&x);
             let (dual_value, dual_gradient) = dual_gradient(*dual, &x);
+            // A loop-carried value can grow past where num-dual's own formulas
+            // overflow (its `tanh` divides `sinh` by `cosh`): no oracle there.
+            if !dual_gradient.iter().all(|d| d.is_finite()) {
+                continue;
+            }
             prop_assert_eq!(value.to_bits(), primal(&x).to_bits(), "{}: value differs from the function's", name);
             prop_assert!((value - dual_value).abs() <= 1e-12 * value.abs().max(1.0), "{}: value {} vs dual {}", name, value, dual_value);
             for (k, (g, d)) in gradient.iter().zip(&dual_gradient).enumerate() {
@@ -87,16 +92,28 @@ proptest! {
             prop_assert_eq!(value.to_bits(), primal(&x).to_bits(), "{}: jvp value", name);
             let seeded: Vec<Dual64> = x.iter().zip(&v).map(|(&x, &v)| Dual64::new(x, v)).collect();
             let expected = dual(&seeded).eps;
+            if !expected.is_finite() {
+                continue;
+            }
             prop_assert!(close(tangent, expected), "{}: jvp {} vs dual {}", name, tangent, expected);
 
-            let (value, _, hv) = hvp(&x, &v);
+            let (value, gradient, hv) = hvp(&x, &v);
             prop_assert_eq!(value.to_bits(), primal(&x).to_bits(), "{}: hvp value", name);
+            // `H·v` sums terms as large as the gradient that may cancel (seed 16:
+            // terms of ~470 give 1.27); both sides round at the scale of the terms.
+            let terms = gradient.iter().fold(1.0f64, |m, g| m.max(g.abs()));
             for (i, hv_i) in hv.iter().enumerate() {
                 let seeded: Vec<HyperDual64> = (0..x.len())
                     .map(|k| HyperDual64::new(x[k], if k == i { 1.0 } else { 0.0 }, v[k], 0.0))
                     .collect();
                 let expected = hyper(&seeded).eps1eps2;
-                prop_assert!(close(*hv_i, expected), "{}: (Hv)[{}] = {} but hyper-dual numbers give {}", name, i, hv_i, expected);
+                if !expected.is_finite() {
+                    continue;
+                }
+                prop_assert!(
+                    (hv_i - expected).abs() <= 1e-10 * terms.max(hv_i.abs()).max(expected.abs()),
+                    "{}: (Hv)[{}] = {} but hyper-dual numbers give {}", name, i, hv_i, expected
+                );
             }
         }
     }

@@ -293,6 +293,7 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
         })
         .map(|(var, site)| (*var, site.clone()))
         .collect();
+    let output_read_vars: HashSet<VarId> = output_reads.iter().map(|(var, _)| *var).collect();
     loop {
         let replays = decide_replays(
             func,
@@ -308,6 +309,7 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
                 emit: &emit,
                 ends: &ends,
                 saved_outputs: &saved_outputs,
+                output_read: &output_read_vars,
             },
             &stable,
         );
@@ -651,6 +653,9 @@ struct Inputs<'a> {
     ends: &'a HashMap<StmtPos, StmtPos>,
     /// Saved primitive results a replay may read after them (see `analyze`).
     saved_outputs: &'a HashMap<VarId, Site>,
+    /// Results the rule of their own statement reads (`r = d.recip()`): the
+    /// reverse sweep needs them although no other statement reads them.
+    output_read: &'a HashSet<VarId>,
 }
 
 /// The replay decisions for one choice of restored arrays.
@@ -686,6 +691,7 @@ fn decide_replays(func: &Function, inputs: &Inputs, stable: &dyn Fn(VarId) -> bo
         emit,
         ends,
         saved_outputs,
+        output_read,
     } = *inputs;
     let saved_before = |var: VarId, site: &Site| {
         saved_outputs
@@ -843,7 +849,7 @@ fn decide_replays(func: &Function, inputs: &Inputs, stable: &dyn Fn(VarId) -> bo
         .flat_map(|(_, cond_reads, _)| cond_reads.iter().copied())
         .collect();
     let needed = |var: VarId, wanted: &HashSet<VarId>| {
-        !reads[var.0 as usize].is_empty() || wanted.contains(&var)
+        !reads[var.0 as usize].is_empty() || output_read.contains(&var) || wanted.contains(&var)
     };
     let mut next_if = ifs.len();
     for candidate in candidates.iter().rev() {
@@ -879,6 +885,8 @@ fn decide_replays(func: &Function, inputs: &Inputs, stable: &dyn Fn(VarId) -> bo
         }
         wanted.extend(candidate.reads.iter().copied());
     }
+    // A value whose replay was dropped is not recomputed: the saves must see it.
+    replayed_vars.retain(|_, def| replay.contains(&def.pos));
     Replays {
         replay,
         inside_replayed_if,
