@@ -105,45 +105,62 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
         }
     }
     let (lo, hi) = (looped.lo, looped.hi);
-    let mut guards = Vec::new();
-    let mut lets = TokenStream::new();
+    // Each slice is taken with `get`: one check per slice, and LLVM knows the
+    // slices' common length (a check computed apart from the slicing was not
+    // merged with the slicing's own: GMM's short loops paid both).
+    let mut takes = TokenStream::new();
     for ((array, offset), slice) in &slices {
         let name = format_ident!("{}", array);
-        let start = match offset {
-            Offset::None => quote!(#lo),
+        // The start as a `usize`, or as an `Option` where computing it may overflow.
+        let (start, checked) = match offset {
+            Offset::None => (quote!(#lo), false),
             Offset::Expr(expr) => {
                 let expr: TokenStream = expr.parse().ok()?;
-                quote!((#lo).checked_add(#expr)?)
+                (quote!((#lo).checked_add(#expr)), true)
             }
             Offset::Below(expr) => {
                 let expr: TokenStream = expr.parse().ok()?;
-                quote!((#lo).checked_sub(#expr)?)
+                (quote!((#lo).checked_sub(#expr)), true)
             }
             Offset::Counter(counter) => {
                 let counter = format_ident!("{}", counter);
                 if looped.reverse {
-                    quote!({ let __ad_at: usize = #counter; __ad_at.checked_sub(__ad_n)? })
+                    (
+                        // A path call: the counter's own type may be inferred later.
+                        quote!(usize::checked_sub(#counter, __ad_n)),
+                        true,
+                    )
                 } else {
-                    quote!(#counter)
+                    (quote!(#counter), false)
                 }
             }
         };
-        guards.push(quote!({
-            let __ad_start: usize = #start;
-            (__ad_start <= #name.len() && __ad_n <= #name.len() - __ad_start).then_some(__ad_start)
-        }));
-        let borrow = if written.contains(array) {
-            quote!(&mut #name)
-        } else {
-            quote!(&#name)
-        };
         let start_ident = format_ident!("{}_start", slice);
-        lets.extend(quote!(let #slice = #borrow[#start_ident..#start_ident + __ad_n];));
+        if checked {
+            takes.extend(quote!(
+                let ::core::option::Option::Some(#start_ident) = #start else {
+                    break '__ad_guard (::core::option::Option::None);
+                };
+            ));
+        } else {
+            takes.extend(quote!(let #start_ident: usize = #start;));
+        }
+        let get = if written.contains(array) {
+            quote!(get_mut)
+        } else {
+            quote!(get)
+        };
+        // A start past the end makes `start + n` wrap below `start` (n > 0), and
+        // `get` refuses the range.
+        takes.extend(quote!(
+            let ::core::option::Option::Some(#slice) =
+                #name.#get(#start_ident..#start_ident.wrapping_add(__ad_n))
+            else {
+                break '__ad_guard (::core::option::Option::None);
+            };
+        ));
     }
-    let starts: Vec<Ident> = slices
-        .values()
-        .map(|slice| format_ident!("{}_start", slice))
-        .collect();
+    let names: Vec<&Ident> = slices.values().collect();
     let trips = if looped.reverse {
         quote!((0..__ad_n).rev())
     } else {
@@ -166,14 +183,14 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
         let (__ad_lo_at, __ad_hi_at): (usize, usize) = (#lo, #hi);
         let __ad_n: usize = __ad_hi_at.saturating_sub(__ad_lo_at);
         // No trip, no check: the original loop evaluates nothing either.
-        let __ad_starts = (|| -> ::core::option::Option<_> {
+        let __ad_slices = '__ad_guard: {
             if __ad_n == 0 {
-                return ::core::option::Option::None;
+                break '__ad_guard (::core::option::Option::None);
             }
-            ::core::option::Option::Some((#(#guards?,)*))
-        })();
-        if let ::core::option::Option::Some((#(#starts,)*)) = __ad_starts {
-            #lets
+            #takes
+            ::core::option::Option::Some((#(#names,)*))
+        };
+        if let ::core::option::Option::Some((#(#names,)*)) = __ad_slices {
             for __ad_j in #trips {
                 let #index = #lo + __ad_j;
                 #rewritten
