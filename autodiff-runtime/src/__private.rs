@@ -266,6 +266,22 @@ fn run_on<R>(
     core(stack)
 }
 
+/// Runs the original form of a loop the generated code would run over slices,
+/// when a slice is out of bounds: every access runs on every iteration of such a
+/// loop, so it panics where `f` does, with `f`'s message. Out of line so that the
+/// function that holds the loop keeps only the sliced copy.
+///
+/// # Panics
+///
+/// Always: through `run`, or (if the loop's index arithmetic wrapped around to
+/// valid indices, where `f` itself would have read elsewhere) here.
+#[cold]
+#[inline(never)]
+pub fn out_of_bounds(run: impl FnOnce()) -> ! {
+    run();
+    panic!("autodiff: index arithmetic of a loop overflowed (`f` reads elements other than those it names)")
+}
+
 /// Stack memory for a top-level loop of known trip count: after its first
 /// iteration, reserves room for the others to push as much again (exactly, where
 /// doubling would leave up to half the capacity unused).

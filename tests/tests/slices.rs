@@ -158,6 +158,61 @@ fn out_of_bounds_panics_as_the_function_does() {
     assert_close_slice(&g, &[2.0, 1.0 + 3.0, 2.0]);
 }
 
+/// A loop whose access is behind a branch: the slice's check fails for `n` past the
+/// end, but the user's loop does not panic, so the generated one must not either
+/// (it runs the original loop inline; a loop whose accesses all run on every
+/// iteration runs it out of line, where it is sure to panic).
+#[differentiate]
+fn clipped(x: &[f64], n: usize) -> f64 {
+    let mut s = 0.0;
+    for i in 0..n {
+        if i < x.len() {
+            s += x[i] * x[i];
+        }
+    }
+    s
+}
+
+#[test]
+fn failed_checks_with_conditional_accesses_do_not_panic() {
+    let x = [1.0, -2.0, 3.0];
+    for n in [0, 2, 3, 5] {
+        let (v, g) = clipped_grad(&x, n);
+        assert_bits(v, clipped(&x, n));
+        let expected: Vec<f64> = (0..3)
+            .map(|i| if i < n { 2.0 * x[i] } else { 0.0 })
+            .collect();
+        assert_close_slice(&g, &expected);
+    }
+}
+
+/// Writes a `&mut` buffer before the element that is out of bounds: a panicking
+/// `f_vjp` leaves the buffer as `f` leaves it (the out-of-line copy of the loop
+/// writes through the same reference).
+#[differentiate]
+fn scale_into(x: &[f64], y: &mut [f64], n: usize) {
+    for i in 0..n {
+        y[i] = 2.0 * x[i];
+    }
+}
+
+#[test]
+fn a_panicking_loop_leaves_buffers_as_the_function_does() {
+    let x = [1.0, 2.0, 3.0, 4.0];
+    let mut primal_y = [0.0; 3];
+    let primal = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scale_into(&x, &mut primal_y, 4)
+    }));
+    let mut y = [0.0; 3];
+    let mut y_bar = [1.0; 3];
+    let vjp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scale_into_vjp(&x, &mut y, &mut y_bar, 4)
+    }));
+    assert!(primal.is_err() && vjp.is_err());
+    assert_eq!(primal_y, [2.0, 4.0, 6.0]);
+    assert_eq!(y, primal_y);
+}
+
 /// An offset that would panic (`k / m` with `m == 0`) where the branch around its
 /// access never runs, and an empty range: the sliced loop's checks must not
 /// evaluate what the user's loop does not.
