@@ -127,3 +127,37 @@ fn results_read_only_by_their_own_rule_in_a_loop() {
         approx::assert_relative_eq!(*g, closed_form, max_relative = 1e-14);
     }
 }
+
+/// A value whose rule reads its own result (`a = a.tanh()`) just before a loop that
+/// overwrites it as a running sum. The loop's saves were dropped as unread (its old
+/// values are all partial sums), on the grounds that the save of `a = a.tanh()`
+/// gives back the value before the loop; but that save gives back the value before
+/// `tanh`, and the rule needs the value after it, which the loop had overwritten.
+/// Found by the generated programs (seed 41), reduced to this.
+#[differentiate]
+fn squashed_then_summed(x: &[f64]) -> f64 {
+    let mut a = (x[0] * 0.5).tanh();
+    a = a.tanh();
+    for i in 0..2 {
+        a = a * 0.5 + (x[3] * x[i]).tanh();
+    }
+    a
+}
+
+#[test]
+fn own_result_read_before_a_loop_that_overwrites_it() {
+    use num_dual::{Dual64, DualNum};
+    let x = [0.22, 0.0, -0.94, 0.0];
+    let (_, gradient) = squashed_then_summed_grad(&x);
+    for (i, g) in gradient.iter().enumerate() {
+        let seeded: Vec<Dual64> = (0..4)
+            .map(|k| Dual64::new(x[k], if k == i { 1.0 } else { 0.0 }))
+            .collect();
+        let mut a = (seeded[0] * 0.5).tanh();
+        a = a.tanh();
+        for k in 0..2 {
+            a = a * 0.5 + (seeded[3] * seeded[k]).tanh();
+        }
+        approx::assert_relative_eq!(*g, a.eps, max_relative = 1e-13, epsilon = 1e-15);
+    }
+}

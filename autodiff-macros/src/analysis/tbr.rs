@@ -495,15 +495,17 @@ fn drop_killed_saves(
             let Some(&span_end) = ends.get(&inner_loop) else {
                 return false;
             };
+            // A read at `reset` itself sees the value before it (which the save of
+            // `reset` gives back), except a rule reading `reset`'s own result
+            // (`a = a.tanh()` before a loop that overwrites `a`): that needs the
+            // value the loop's first write overwrites.
             reads[var.0 as usize]
                 .iter()
-                .chain(
-                    output_reads
-                        .iter()
-                        .filter(|(read_var, _)| *read_var == var)
-                        .map(|(_, site)| site),
-                )
                 .all(|read| read.pos <= reset.site.pos || read.pos >= span_end)
+                && output_reads
+                    .iter()
+                    .filter(|(read_var, _)| *read_var == var)
+                    .all(|(_, read)| read.pos < reset.site.pos || read.pos >= span_end)
         });
         if killed {
             dropped.insert((write.site.pos, var));
