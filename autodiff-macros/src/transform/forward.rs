@@ -365,9 +365,11 @@ impl Builder {
                 unary(self, f)
             }
             "tanh" => {
+                // (1 - t)(1 + t), not 1 - t²: precise where tanh saturates.
                 let t = self.prim("tanh", vec![x]);
-                let t2 = self.mul(t.clone(), t);
-                let f = self.sub(one, t2);
+                let below = self.sub(one.clone(), t.clone());
+                let above = self.add(one, t);
+                let f = self.mul(below, above);
                 unary(self, f)
             }
             "exp" | "exp_m1" => {

@@ -114,9 +114,10 @@ unary_rules! {
     jvp(x, dx) { (x.cosh(), dx * x.sinh()) }
 
     tanh, tanh_vjp, tanh_jvp, deriv "1 - tanh²(x)", at "0.5",
-        edge "Computed from `t = tanh(x)` as `1 - t·t`; exactly 0 once `tanh` saturates at ±1.";
-    vjp(x, g) { let t = x.tanh(); g * (T::ONE - t * t) }
-    jvp(x, dx) { let t = x.tanh(); (t, dx * (T::ONE - t * t)) }
+        edge "Computed from `t = tanh(x)` as `(1 - t)(1 + t)`, which keeps its relative \
+              precision as `tanh` saturates (`1 - t·t` loses it); exactly 0 once `t` is ±1.";
+    vjp(x, g) { let t = x.tanh(); g * ((T::ONE - t) * (T::ONE + t)) }
+    jvp(x, dx) { let t = x.tanh(); (t, dx * ((T::ONE - t) * (T::ONE + t))) }
 
     exp, exp_vjp, exp_jvp, deriv "exp(x)", at "0.5",
         edge "Uses the value `exp(x)` itself, so it is as accurate as the primal and overflows exactly when it does.";
@@ -606,8 +607,8 @@ macro_rules! output_rules {
 }
 
 output_rules! {
-    tanh, tanh_vjp_from_output, tanh_vjp, deriv "(1 - y²)", at "0.5";
-    vjp(t, g) { g * (T::ONE - t * t) }
+    tanh, tanh_vjp_from_output, tanh_vjp, deriv "(1 - y)(1 + y)", at "0.5";
+    vjp(t, g) { g * ((T::ONE - t) * (T::ONE + t)) }
 
     exp, exp_vjp_from_output, exp_vjp, deriv "y", at "0.5";
     vjp(y, g) { g * y }
