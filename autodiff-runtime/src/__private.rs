@@ -279,7 +279,7 @@ fn run_on<R>(
 #[inline(never)]
 pub fn out_of_bounds(run: impl FnOnce()) -> ! {
     run();
-    panic!("autodiff: index arithmetic of a loop overflowed (`f` reads elements other than those it names)")
+    panic!("autodiff: index arithmetic overflowed in a loop of the differentiated function")
 }
 
 /// Stack memory for a top-level loop of known trip count: after its first
