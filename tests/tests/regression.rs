@@ -161,3 +161,87 @@ fn own_result_read_before_a_loop_that_overwrites_it() {
         approx::assert_relative_eq!(*g, a.eps, max_relative = 1e-13, epsilon = 1e-15);
     }
 }
+
+/// Shapes around the two fixes above, in outer loops: `tanh` then a running sum in
+/// an inner loop, and a chain of rules reading their own results (`exp`, `recip`,
+/// `sqrt`) whose variables the next iteration overwrites, one of them in a branch.
+#[differentiate]
+fn squashed_in_an_outer_loop(x: &[f64]) -> f64 {
+    let mut a = x[0];
+    let mut s = 0.0;
+    for k in 0..3 {
+        a = (a + x[k]).tanh();
+        for i in 0..4 {
+            a = a * 0.5 + (x[i] * a).sin();
+        }
+        s += a * x[3];
+        a = a.exp();
+    }
+    s + a
+}
+
+fn squashed_in_an_outer_loop_dual<D: num_dual::DualNum<f64> + Copy>(x: &[D]) -> D {
+    let mut a = x[0];
+    let mut s = D::from(0.0);
+    for k in 0..3 {
+        a = (a + x[k]).tanh();
+        for i in 0..4 {
+            a = a * 0.5 + (x[i] * a).sin();
+        }
+        s += a * x[3];
+        a = a.exp();
+    }
+    s + a
+}
+
+#[differentiate]
+fn own_results_overwritten(x: &[f64]) -> f64 {
+    let mut a = x[1];
+    let mut b = x[3];
+    for k in 0..4 {
+        let e = (a * b).exp();
+        a = e.recip() + x[k];
+        b = (b * b + a).sqrt();
+        if k == 2 {
+            a = a.tanh();
+        }
+    }
+    a * b
+}
+
+fn own_results_overwritten_dual<D: num_dual::DualNum<f64> + Copy>(x: &[D]) -> D {
+    let mut a = x[1];
+    let mut b = x[3];
+    for k in 0..4 {
+        let e = (a * b).exp();
+        a = e.recip() + x[k];
+        b = (b * b + a).sqrt();
+        if k == 2 {
+            a = a.tanh();
+        }
+    }
+    a * b
+}
+
+#[test]
+fn rules_reading_their_results_in_nested_and_chained_loops() {
+    use num_dual::Dual64;
+    type Pair = (fn(&[f64]) -> (f64, Vec<f64>), fn(&[Dual64]) -> Dual64);
+    let pairs: [Pair; 2] = [
+        (
+            squashed_in_an_outer_loop_grad,
+            squashed_in_an_outer_loop_dual,
+        ),
+        (own_results_overwritten_grad, own_results_overwritten_dual),
+    ];
+    let x = [0.22, 0.61, -0.94, 0.35];
+    for (grad, dual) in pairs {
+        let (_, gradient) = grad(&x);
+        for (i, g) in gradient.iter().enumerate() {
+            let seeded: Vec<Dual64> = (0..4)
+                .map(|k| Dual64::new(x[k], if k == i { 1.0 } else { 0.0 }))
+                .collect();
+            approx::assert_relative_eq!(*g, dual(&seeded).eps, max_relative = 1e-13);
+        }
+    }
+}
