@@ -112,8 +112,21 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
     // slices' common length (a check computed apart from the slicing was not
     // merged with the slicing's own: GMM's short loops paid both).
     let mut takes = TokenStream::new();
+    // One start per offset: `x` and `x_bar` at `e + i` share theirs.
+    let mut starts: BTreeMap<&Offset, Ident> = BTreeMap::new();
     for ((array, offset), slice) in &slices {
         let name = format_ident!("{}", array);
+        let get = if written.contains(array) {
+            quote!(get_mut)
+        } else {
+            quote!(get)
+        };
+        if let Some(start) = starts.get(offset) {
+            takes.extend(take_slice(slice, &name, &get, start));
+            continue;
+        }
+        let start_ident = format_ident!("__ad_start{}", starts.len());
+        starts.insert(offset, start_ident.clone());
         // The start as a `usize`, or as an `Option` where computing it may overflow.
         let (start, checked) = match offset {
             Offset::None => (quote!(#lo), false),
@@ -138,7 +151,6 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
                 }
             }
         };
-        let start_ident = format_ident!("{}_start", slice);
         if checked {
             takes.extend(quote!(
                 let ::core::option::Option::Some(#start_ident) = #start else {
@@ -148,20 +160,7 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
         } else {
             takes.extend(quote!(let #start_ident: usize = #start;));
         }
-        let get = if written.contains(array) {
-            quote!(get_mut)
-        } else {
-            quote!(get)
-        };
-        // A start past the end makes `start + n` wrap below `start` (n > 0), and
-        // `get` refuses the range.
-        takes.extend(quote!(
-            let ::core::option::Option::Some(#slice) =
-                #name.#get(#start_ident..#start_ident.wrapping_add(__ad_n))
-            else {
-                break '__ad_guard (::core::option::Option::None);
-            };
-        ));
+        takes.extend(take_slice(slice, &name, &get, &start_ident));
     }
     let names: Vec<&Ident> = slices.values().collect();
     let trips = if looped.reverse {
@@ -212,6 +211,18 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
             #original
         }
     }))
+}
+
+/// `let Some(slice) = name.get(start..start + n) else { break .. };`. A start past
+/// the end makes `start + n` wrap below `start` (n > 0), and `get` refuses the range.
+fn take_slice(slice: &Ident, name: &Ident, get: &TokenStream, start: &Ident) -> TokenStream {
+    quote!(
+        let ::core::option::Option::Some(#slice) =
+            #name.#get(#start..#start.wrapping_add(__ad_n))
+        else {
+            break '__ad_guard (::core::option::Option::None);
+        };
+    )
 }
 
 /// Whether `tokens` may skip part of themselves: `&&`, `||`, `?` or a closure.
