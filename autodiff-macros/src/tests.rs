@@ -216,6 +216,27 @@ fn flatten(tokens: TokenStream) -> Vec<String> {
     out
 }
 
+// A buffer refilled per iteration and read whole by a call: its copy at the call
+// is counted (`push_slice_reserved`), so the loop takes the stack's lanes, and the
+// callee's reverse runs on the stack while they are out.
+snapshot!(
+    call_copies_counted_in_loop,
+    quote!(),
+    quote! {
+        fn f(x: &[f64], k: usize) -> f64 {
+            let mut q = vec![0.0; x.len()];
+            let mut total = 0.0;
+            for c in 0..k {
+                for j in 0..x.len() {
+                    q[j] = x[j] * (c as f64);
+                }
+                total += norm2(&q);
+            }
+            total
+        }
+    }
+);
+
 snapshot!(
     mut_param_read_by_callee_then_written,
     quote!(),

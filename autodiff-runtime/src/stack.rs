@@ -78,6 +78,13 @@ pub struct Stack {
     /// reached just before the first pop that follows pushes, so only pops (and
     /// [`peak_bytes`](Stack::peak_bytes)) look, and a push costs one store.
     unnoted: bool,
+    /// Bytes in lanes taken out (see [`Stack::take_floats`]) when they were taken.
+    lent: usize,
+    /// Memory for the lanes while they are taken out: a callee given the stack
+    /// meanwhile pushes here, and what it grew is kept for the next time.
+    spare_f64s: Vec<f64>,
+    spare_f32s: Vec<f32>,
+    spare_words: Vec<u64>,
 }
 
 impl fmt::Debug for Stack {
@@ -185,7 +192,11 @@ impl Stack {
 
     /// Bytes held right now (bits rounded up to bytes).
     pub fn held_bytes(&self) -> usize {
-        self.f64s.len() * 8 + self.f32s.len() * 4 + self.words.len() * 8 + self.bit_len.div_ceil(8)
+        self.f64s.len() * 8
+            + self.f32s.len() * 4
+            + self.words.len() * 8
+            + self.bit_len.div_ceil(8)
+            + self.lent
     }
 
     /// The most bytes held at once since the stack was acquired: the memory a
@@ -308,6 +319,50 @@ impl Stack {
     pub fn push_slice<T: Saved>(&mut self, s: &[T]) {
         T::push_all(self, s);
         self.push(s.len() as u64);
+    }
+
+    /// Pushes the elements of `s` into room made by [`reserve`](Stack::reserve),
+    /// without its length: what generated loops use to save an array whose length
+    /// does not change inside them. [`pop_slice_reserved`](Stack::pop_slice_reserved)
+    /// takes the length from its buffer.
+    ///
+    /// # Panics
+    ///
+    /// With "autodiff stack reservation exceeded (internal error, please report)"
+    /// if the lane has less room than `s.len()`.
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// s.reserve::<f64>(2);
+    /// s.push_slice_reserved(&[1.0_f64, 2.0]);
+    /// let mut back = vec![0.0; 2];
+    /// s.pop_slice_reserved(&mut back);
+    /// assert_eq!(back, [1.0, 2.0]);
+    /// ```
+    #[inline]
+    pub fn push_slice_reserved<F: FloatLane>(&mut self, s: &[F]) {
+        let lane = F::lane(self);
+        if lane.capacity() - lane.len() < s.len() {
+            reservation_exceeded();
+        }
+        lane.extend_from_slice(s);
+        self.pushed_bytes += std::mem::size_of_val(s);
+        self.unnoted = true;
+    }
+
+    /// Pops `dst.len()` values saved by
+    /// [`push_slice_reserved`](Stack::push_slice_reserved) into `dst`.
+    ///
+    /// # Panics
+    ///
+    /// With "autodiff stack underflow (internal error, please report)" if the lane
+    /// holds fewer values.
+    #[inline]
+    #[track_caller]
+    pub fn pop_slice_reserved<F: FloatLane>(&mut self, dst: &mut [F]) {
+        self.settle_peak();
+        pop_slice_from(F::lane(self), dst);
     }
 
     /// Pops a slice saved by [`push_slice`](Stack::push_slice) into `dst`, restoring it
@@ -493,6 +548,10 @@ impl Stack {
         self.pushed_bits = 0;
         self.peak_held = 0;
         self.unnoted = false;
+        self.lent = 0;
+        self.spare_f64s.clear();
+        self.spare_f32s.clear();
+        self.spare_words.clear();
     }
 
     #[track_caller]
@@ -552,15 +611,18 @@ pub struct Lane<T> {
     pushed: usize,
     /// The longest the lane was at a noted peak.
     high: usize,
+    /// The stack's peak when the lane was taken (see `Stack::settle_lane`).
+    outer_peak: usize,
 }
 
 impl<T: Copy> Lane<T> {
-    fn new(items: Vec<T>) -> Lane<T> {
+    fn new(items: Vec<T>, outer_peak: usize) -> Lane<T> {
         Lane {
             start: items.len(),
             high: items.len(),
             items,
             pushed: 0,
+            outer_peak,
         }
     }
 
@@ -603,6 +665,47 @@ impl<T: Copy> Lane<T> {
     }
 }
 
+impl<T: Copy> Lane<T> {
+    /// Pushes a slice into the room reserved when the lane was taken (see
+    /// [`Stack::push_slice_reserved`]).
+    ///
+    /// # Panics
+    ///
+    /// With "autodiff stack reservation exceeded (internal error, please report)"
+    /// if that room is too small.
+    #[inline]
+    pub fn push_slice(&mut self, s: &[T]) {
+        if self.items.capacity() - self.items.len() < s.len() {
+            reservation_exceeded();
+        }
+        self.items.extend_from_slice(s);
+    }
+
+    /// Pops `dst.len()` values pushed by [`push_slice`](Lane::push_slice) into
+    /// `dst`.
+    ///
+    /// # Panics
+    ///
+    /// With "autodiff stack underflow (internal error, please report)" if the lane
+    /// holds fewer values.
+    #[inline]
+    #[track_caller]
+    pub fn pop_slice_into(&mut self, dst: &mut [T]) {
+        pop_slice_from(&mut self.items, dst);
+    }
+}
+
+/// Moves the last `dst.len()` values of `lane` into `dst`.
+#[inline]
+#[track_caller]
+fn pop_slice_from<T: Copy>(lane: &mut Vec<T>, dst: &mut [T]) {
+    let Some(start) = lane.len().checked_sub(dst.len()) else {
+        panic!("{UNDERFLOW}")
+    };
+    dst.copy_from_slice(&lane[start..]);
+    lane.truncate(start);
+}
+
 impl Lane<u64> {
     /// Pushes an integer (one word, two for 128-bit types).
     #[inline]
@@ -628,17 +731,20 @@ impl Stack {
     #[inline]
     pub fn take_floats<F: FloatLane>(&mut self, room: usize) -> Lane<F> {
         self.settle_peak();
+        let spare = std::mem::take(F::spare(self));
         let lane = F::lane(self);
         lane.reserve(room);
-        Lane::new(std::mem::take(lane))
+        let items = std::mem::replace(lane, spare);
+        self.lend(items, std::mem::size_of::<F>())
     }
 
     /// Puts back a lane taken by [`take_floats`](Stack::take_floats), counting
     /// what was pushed into it.
     #[inline]
     pub fn put_floats<F: FloatLane>(&mut self, lane: Lane<F>) {
-        self.settle_lane(&lane, std::mem::size_of::<F>());
-        *F::lane(self) = lane.items;
+        let items = self.settle_lane(lane, std::mem::size_of::<F>());
+        let callee = std::mem::replace(F::lane(self), items);
+        *F::spare(self) = callee;
     }
 
     /// Takes the integer lane out of the stack, with room for `room` more words
@@ -647,24 +753,45 @@ impl Stack {
     pub fn take_words(&mut self, room: usize) -> Lane<u64> {
         self.settle_peak();
         self.words.reserve(room);
-        Lane::new(std::mem::take(&mut self.words))
+        let spare = std::mem::take(&mut self.spare_words);
+        let items = std::mem::replace(&mut self.words, spare);
+        self.lend(items, 8)
     }
 
     /// Puts back a lane taken by [`take_words`](Stack::take_words).
     #[inline]
     pub fn put_words(&mut self, lane: Lane<u64>) {
-        self.settle_lane(&lane, 8);
-        self.words = lane.items;
+        let items = self.settle_lane(lane, 8);
+        self.spare_words = std::mem::replace(&mut self.words, items);
     }
 
-    /// Counts what a taken lane pushed, and its peak with what the lanes still in
-    /// the stack hold now (a lane taken beside it counts at its own peak when it
-    /// is put back).
-    fn settle_lane<T>(&mut self, lane: &Lane<T>, size: usize) {
+    /// A lane's values taken out: held as before (counted in `lent`), while the
+    /// stack's peak restarts from what it holds now, to measure what the stack
+    /// holds beside the lane while it is out (see `settle_lane`).
+    fn lend<T: Copy>(&mut self, items: Vec<T>, size: usize) -> Lane<T> {
+        self.lent += items.len() * size;
+        let lane = Lane::new(items, self.peak_held);
+        self.peak_held = self.held_bytes();
+        lane
+    }
+
+    /// Counts what a taken lane pushed and gives back its values.
+    ///
+    /// While a lane is out, the stack's lane in its place is the spare one: a
+    /// callee given the stack pushes and pops there (it pops all it pushes before
+    /// it returns), and the memory it grew stays spare for the next time. The
+    /// lane's own length is not seen meanwhile, so the peak counts it at its
+    /// longest (noted at iterations' turning points and at the end) beside the
+    /// most the stack held while it was out: an upper bound, exact when nothing
+    /// else runs on the stack.
+    fn settle_lane<T>(&mut self, lane: Lane<T>, size: usize) -> Vec<T> {
+        self.settle_peak();
+        self.lent = self.lent.saturating_sub(lane.start * size);
         let grown = lane.items.len().saturating_sub(lane.start);
         self.pushed_bytes += (lane.pushed + grown) * size;
-        let high = lane.high.max(lane.items.len()) * size;
-        self.peak_held = self.peak_held.max(self.held_bytes() + high);
+        let extra = lane.high.max(lane.items.len()).saturating_sub(lane.start) * size;
+        self.peak_held = lane.outer_peak.max(self.peak_held + extra);
+        lane.items
     }
 }
 
@@ -672,17 +799,25 @@ impl Stack {
 pub trait FloatLane: Saved {
     #[doc(hidden)]
     fn lane(s: &mut Stack) -> &mut Vec<Self>;
+    #[doc(hidden)]
+    fn spare(s: &mut Stack) -> &mut Vec<Self>;
 }
 
 impl FloatLane for f64 {
     fn lane(s: &mut Stack) -> &mut Vec<f64> {
         &mut s.f64s
     }
+    fn spare(s: &mut Stack) -> &mut Vec<f64> {
+        &mut s.spare_f64s
+    }
 }
 
 impl FloatLane for f32 {
     fn lane(s: &mut Stack) -> &mut Vec<f32> {
         &mut s.f32s
+    }
+    fn spare(s: &mut Stack) -> &mut Vec<f32> {
+        &mut s.spare_f32s
     }
 }
 
@@ -1144,6 +1279,89 @@ mod tests {
         assert_eq!(s.bytes_pushed(), 8 * (1 + 2 + 3 + 1));
         assert_eq!(s.peak_bytes(), 8 * 3);
         assert!(s.is_empty());
+    }
+
+    /// What a callee's reverse sweep does with the stack it is given.
+    fn callee(s: &mut Stack, n: usize) {
+        let mut floats = s.take_floats::<f64>(n);
+        for k in 0..n {
+            floats.push(k as f64);
+        }
+        s.put_floats(floats);
+        s.push(n);
+        assert_eq!(s.pop::<usize>(), n);
+        let mut floats = s.take_floats::<f64>(0);
+        for k in (0..n).rev() {
+            assert_eq!(floats.pop(), k as f64);
+        }
+        s.put_floats(floats);
+    }
+
+    #[test]
+    fn callees_use_the_stack_while_its_lanes_are_out() {
+        let mut s = Stack::new();
+        s.push(0.25_f64);
+        let mut floats = s.take_floats::<f64>(2);
+        let mut words = s.take_words(2);
+        floats.push(1.0);
+        words.push_int(5_usize);
+        callee(&mut s, 3);
+        floats.push(2.0);
+        callee(&mut s, 4);
+        let capacity = s.f64s.capacity();
+        assert!(capacity >= 4, "the callee's memory stays as the spare");
+        s.put_floats(floats);
+        s.put_words(words);
+        assert_eq!(s.spare_f64s.capacity(), capacity);
+        assert_eq!(s.bytes_pushed(), 8 + 2 * 8 + 8 + (3 + 1 + 4 + 1) * 8);
+        // Held at the peak: the first value, the lanes' two floats and one word,
+        // and the larger callee's four floats and one word.
+        assert_eq!(s.peak_bytes(), 8 + 2 * 8 + 8 + 4 * 8 + 8);
+        let mut floats = s.take_floats::<f64>(0);
+        assert_eq!(s.f64s.capacity(), capacity, "the spare comes back");
+        assert_eq!(floats.pop(), 2.0);
+        assert_eq!(floats.pop(), 1.0);
+        s.put_floats(floats);
+        assert_eq!(s.pop::<usize>(), 5);
+        assert_eq!(s.pop::<f64>(), 0.25);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn slices_in_lanes_and_reserved_room() {
+        let mut s = Stack::new();
+        s.reserve::<f64>(3);
+        s.push_slice_reserved(&[1.0_f64, 2.0, 3.0]);
+        let mut floats = s.take_floats::<f64>(2);
+        floats.push_slice(&[4.0, 5.0]);
+        s.put_floats(floats);
+        assert_eq!(s.bytes_pushed(), 5 * 8);
+        let mut floats = s.take_floats::<f64>(0);
+        let mut two = vec![0.0; 2];
+        floats.pop_slice_into(&mut two);
+        assert_eq!(two, [4.0, 5.0]);
+        s.put_floats(floats);
+        let mut three = [0.0; 3];
+        s.pop_slice_reserved(&mut three);
+        assert_eq!(three, [1.0, 2.0, 3.0]);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "reservation exceeded")]
+    fn slice_push_without_room_panics() {
+        let mut s = Stack::new();
+        let mut floats = s.take_floats::<f64>(1);
+        // `Vec::reserve` may make a little more room than asked for.
+        floats.push_slice(&[1.0; 64]);
+    }
+
+    #[test]
+    #[should_panic(expected = "underflow")]
+    fn slice_pop_beyond_the_lane_panics() {
+        let mut s = Stack::new();
+        s.push(1.0_f64);
+        s.pop_slice_reserved(&mut [0.0_f64; 2]);
     }
 
     #[test]

@@ -328,3 +328,184 @@ fn checkpointed_iterations() {
         assert_close_slice(&g, &dual_grad(|p| layered_o(p, steps, 2), &w));
     }
 }
+
+/// Log-sum-exp: its reverse sweep pushes on the stack (the running maximum, the
+/// exponentials), so it is a callee that uses the stack.
+#[differentiate]
+fn lse(v: &[f64]) -> f64 {
+    let mut mx = v[0];
+    for i in 1..v.len() {
+        mx = mx.max(v[i]);
+    }
+    let mut s = 0.0;
+    for i in 0..v.len() {
+        s += (v[i] - mx).exp();
+    }
+    s.ln() + mx
+}
+
+#[differentiate]
+fn sumsq(v: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..v.len() {
+        s += v[i] * v[i];
+    }
+    s
+}
+
+fn lse_o(v: &[Dual64]) -> Dual64 {
+    let mut mx = v[0];
+    for &a in &v[1..] {
+        if a.re > mx.re {
+            mx = a;
+        }
+    }
+    let s: Dual64 = v.iter().map(|&a| (a - mx).exp()).sum();
+    s.ln() + mx
+}
+
+/// GMM's shape with helper functions: per point and component a `Vec` and a fixed
+/// array are refilled and read whole by calls, so each call copies them to the
+/// stack. Their lengths do not change in the loops, so the copies are counted: the
+/// loop over points takes the stack's lanes once, and the callees (one of which
+/// pushes) run on the stack while the lanes are out.
+#[differentiate(wrt(means))]
+fn mixture(x: &[f64], means: &[f64], d: usize, k: usize, n: usize) -> f64 {
+    let mut centred = vec![0.0; d];
+    let mut pair = [0.0; 2];
+    let mut terms = vec![0.0; k];
+    let mut total = 0.0;
+    for i in 0..n {
+        for c in 0..k {
+            for j in 0..d {
+                centred[j] = x[i * d + j] - means[c * d + j];
+            }
+            pair[0] = centred[0];
+            pair[1] = means[c * d] * 0.5;
+            terms[c] = lse(&pair) - 0.5 * sumsq(&centred);
+        }
+        total += lse(&terms);
+    }
+    total
+}
+
+fn mixture_o(x: &[f64], means: &[Dual64], d: usize, k: usize, n: usize) -> Dual64 {
+    let mut total = c(0.0);
+    for i in 0..n {
+        let mut terms = Vec::new();
+        for cc in 0..k {
+            let centred: Vec<Dual64> = (0..d).map(|j| -means[cc * d + j] + x[i * d + j]).collect();
+            let pair = [centred[0], means[cc * d] * 0.5];
+            let sq: Dual64 = centred.iter().map(|&a| a * a).sum();
+            terms.push(lse_o(&pair) - sq * 0.5);
+        }
+        total += lse_o(&terms);
+    }
+    total
+}
+
+#[test]
+fn counted_copies_for_calls_and_callees_that_push_while_lanes_are_out() {
+    let (d, k) = (3, 4);
+    let means: Vec<f64> = (0..k * d).map(|t| (t as f64 * 0.37).sin()).collect();
+    for n in [0, 1, 5] {
+        let x: Vec<f64> = (0..n * d).map(|t| (t as f64 * 0.61).cos()).collect();
+        let (v, g) = mixture_grad(&x, &means, d, k, n);
+        assert_bits(v, mixture(&x, &means, d, k, n));
+        assert_close_slice(&g, &dual_grad(|p| mixture_o(&x, p, d, k, n), &means));
+        // Per point and component: `centred` and `pair` copied (d + 2 values);
+        // per point, what the loop over points saves itself. Run again to check
+        // that the count is the same: the stack's memory is reused.
+        let pushed = last_bytes_pushed();
+        let _ = mixture_grad(&x, &means, d, k, n);
+        assert_eq!(last_bytes_pushed(), pushed);
+        assert!(pushed >= n * k * (d + 2) * 8, "{pushed}");
+    }
+}
+
+/// An array created anew in every iteration, with a length that changes: its
+/// copies at the call cannot be counted before the loop, so they are pushed with
+/// their lengths (a miscount would panic with "reservation exceeded").
+#[differentiate]
+fn regrown(x: &[f64], rounds: usize) -> f64 {
+    let mut total = 0.0;
+    for r in 0..rounds {
+        let mut v = vec![0.0; r % 3 + 1];
+        for i in 0..v.len() {
+            v[i] = x[i] * (r as f64 + 1.0) + total;
+        }
+        total = 0.5 * total + lse(&v);
+        v[0] = total * total;
+        total += v[0].sin();
+    }
+    total
+}
+
+fn regrown_o(x: &[Dual64], rounds: usize) -> Dual64 {
+    let mut total = c(0.0);
+    for r in 0..rounds {
+        let v: Vec<Dual64> = (0..r % 3 + 1)
+            .map(|i| x[i] * (r as f64 + 1.0) + total)
+            .collect();
+        total = total * 0.5 + lse_o(&v);
+        total += (total * total).sin();
+    }
+    total
+}
+
+#[test]
+fn arrays_created_in_the_loop_are_copied_uncounted() {
+    let x = [0.3, -0.5, 0.8];
+    for rounds in [0, 1, 2, 7] {
+        let (v, g) = regrown_grad(&x, rounds);
+        assert_bits(v, regrown(&x, rounds));
+        assert_close_slice(&g, &dual_grad(|p| regrown_o(p, rounds), &x));
+    }
+}
+
+/// A `&mut [f64]` parameter read whole by a call and then overwritten, in a loop
+/// (a counted copy, restored into the slice in place) and after it (a plain one).
+#[differentiate]
+fn refreshed(state: &mut [f64], rate: f64, rounds: usize) -> f64 {
+    let mut total = 0.0;
+    for _ in 0..rounds {
+        total += lse(state);
+        for i in 0..state.len() {
+            state[i] = state[i] * rate + 0.1 * total;
+        }
+    }
+    let last = lse(state);
+    state[0] = last * rate;
+    total + last * state[0]
+}
+
+fn refreshed_o(p: &[Dual64], rounds: usize) -> Dual64 {
+    let n = p.len() - 1;
+    let (mut state, rate) = (p[..n].to_vec(), p[n]);
+    let mut total = c(0.0);
+    for _ in 0..rounds {
+        total += lse_o(&state);
+        for s in state.iter_mut() {
+            *s = *s * rate + total * 0.1;
+        }
+    }
+    let last = lse_o(&state);
+    state[0] = last * rate;
+    total + last * state[0]
+}
+
+#[test]
+fn mut_slice_parameters_copied_at_calls() {
+    let s0 = [0.4, -0.2, 0.9, 0.1];
+    for rounds in [0, 1, 4] {
+        let mut s = s0.to_vec();
+        let (v, (g, grate)) = refreshed_grad(&mut s, 0.8, rounds);
+        let mut sf = s0.to_vec();
+        assert_bits(v, refreshed(&mut sf, 0.8, rounds));
+        let mut all = s0.to_vec();
+        all.push(0.8);
+        let mut got = g.clone();
+        got.push(grate);
+        assert_close_slice(&got, &dual_grad(|p| refreshed_o(p, rounds), &all));
+    }
+}

@@ -35,7 +35,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use proc_macro2::{Ident, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Ident, TokenStream, TokenTree};
 use quote::{format_ident, quote};
 
 use crate::ir::{walk, Block, Function, LoopKind, PExpr, Stmt, VarId};
@@ -48,6 +48,15 @@ struct Frame {
     /// Counted pushes per iteration at this loop's own level.
     floats: usize,
     words: usize,
+    /// Placeholder methods of this loop's own array saves: the push, and the pop
+    /// into a `Vec` or into a fixed array.
+    slice_markers: [Ident; 3],
+    /// Lengths of the arrays saved whole per iteration at this loop's own level.
+    slices: Vec<TokenStream>,
+    /// The arrays whose lengths those are.
+    len_reads: BTreeSet<VarId>,
+    /// Arrays created in the body (`NewArray`): the only writes that change a length.
+    resizes: BTreeSet<VarId>,
     /// Counted inner loops, per iteration of this loop.
     terms: Vec<Term>,
     /// Pushes the count does not cover (an inner loop that was not counted).
@@ -60,6 +69,8 @@ struct Frame {
 struct Term {
     counts: Counts,
     reads: BTreeSet<VarId>,
+    /// Arrays whose lengths the count reads.
+    len_reads: BTreeSet<VarId>,
     site: Ident,
 }
 
@@ -156,8 +167,12 @@ impl Reserver {
     /// Starts the body of a loop.
     pub fn open(&mut self, body: &Block, index: Option<VarId>) {
         let mut writes: BTreeSet<VarId> = index.into_iter().collect();
+        let mut resizes = BTreeSet::new();
         walk(body, true, &mut |stmt, _| {
             writes.extend(stmt.writes());
+            if let Stmt::NewArray { dst, .. } = stmt {
+                resizes.insert(*dst);
+            }
             if let Stmt::Loop(looped) = stmt {
                 if let LoopKind::For {
                     index: Some(index), ..
@@ -169,10 +184,19 @@ impl Reserver {
             }
         });
         self.next += 1;
+        let n = self.next;
         self.frames.push(Frame {
-            marker: format_ident!("__ad_push_{}", self.next),
+            marker: format_ident!("__ad_push_{}", n),
             floats: 0,
             words: 0,
+            slice_markers: [
+                format_ident!("__ad_push_slice_{}", n),
+                format_ident!("__ad_pop_vec_{}", n),
+                format_ident!("__ad_pop_slice_{}", n),
+            ],
+            slices: Vec::new(),
+            len_reads: BTreeSet::new(),
+            resizes,
             terms: Vec::new(),
             uncounted: false,
             writes,
@@ -189,6 +213,28 @@ impl Reserver {
             frame.floats += 1;
         }
         Some(frame.marker.clone())
+    }
+
+    /// The push and pop methods of a float array `name` (`array`) saved whole in the
+    /// current loop (`None` outside loops), counted as `name.len()` values: the pop
+    /// is into a `Vec` (`&mut name`) or, if `fixed`, into a fixed array
+    /// (`&mut name[..]`). Counted only if no loop around it, up to where the room is
+    /// reserved, creates the array anew (its length is then the same throughout),
+    /// and then neither push nor pop has the length on the stack.
+    pub fn counted_slice(
+        &mut self,
+        array: VarId,
+        name: &TokenStream,
+        fixed: bool,
+    ) -> Option<(Ident, Ident)> {
+        let frame = self.frames.last_mut()?;
+        frame.slices.push(quote!(#name.len()));
+        frame.len_reads.insert(array);
+        let [push, vec, slice] = &frame.slice_markers;
+        Some((
+            push.clone(),
+            if fixed { slice.clone() } else { vec.clone() },
+        ))
     }
 
     /// A variable's value as an expression that can be evaluated before enclosing
@@ -212,23 +258,37 @@ impl Reserver {
                 wrap: Wrap::None,
             };
         };
-        let takes_terms = frame
-            .terms
-            .iter()
-            .all(|term| term.reads.is_disjoint(&frame.writes));
+        let takes_terms = frame.terms.iter().all(|term| {
+            term.reads.is_disjoint(&frame.writes) && term.len_reads.is_disjoint(&frame.resizes)
+        });
         let counted = !frame.uncounted
             && !matches!(trips, Trips::Unknown)
             && takes_terms
+            && frame.len_reads.is_disjoint(&frame.resizes)
             && !pushes_uncounted(&body_fwd);
         let method = if counted { "push_reserved" } else { "push" };
         let mut body_fwd = rename(body_fwd, &frame.marker, method);
         let mut body_rev = body_rev;
+        let slice_methods = if counted {
+            [
+                "push_slice_reserved",
+                "pop_slice_reserved",
+                "pop_slice_reserved",
+            ]
+        } else {
+            ["push_slice", "pop_vec_into", "pop_slice_into"]
+        };
+        for (marker, method) in frame.slice_markers.iter().zip(slice_methods) {
+            body_fwd = rename(body_fwd, marker, method);
+            body_rev = rename(body_rev, marker, method);
+        }
         for term in &frame.terms {
             let own = (!counted).then_some(&term.counts);
             body_fwd = self.resolve_site(body_fwd, &term.site, own, true);
             body_rev = self.resolve_site(body_rev, &term.site, own, false);
         }
-        let pushes = frame.floats + frame.words > 0 || !frame.terms.is_empty();
+        let pushes =
+            frame.floats + frame.words > 0 || !frame.slices.is_empty() || !frame.terms.is_empty();
         if !counted || !pushes {
             if !counted && (pushes || frame.uncounted) && !matches!(trips, Trips::Once) {
                 if let Some(parent) = self.frames.last_mut() {
@@ -256,9 +316,9 @@ impl Reserver {
             floats: sum(
                 frame.floats,
                 frame
-                    .terms
+                    .slices
                     .iter()
-                    .filter_map(|t| t.counts.floats.as_ref())
+                    .chain(frame.terms.iter().filter_map(|t| t.counts.floats.as_ref()))
                     .collect(),
             ),
             words: sum(
@@ -274,6 +334,12 @@ impl Reserver {
             .terms
             .iter()
             .flat_map(|term| term.reads.iter().copied())
+            .collect();
+        let len_reads: BTreeSet<VarId> = frame
+            .terms
+            .iter()
+            .flat_map(|term| term.len_reads.iter().copied())
+            .chain(frame.len_reads.iter().copied())
             .collect();
         let counts = match trips {
             Trips::Once => {
@@ -318,6 +384,7 @@ impl Reserver {
                 parent.terms.push(Term {
                     counts,
                     reads,
+                    len_reads,
                     site: site.clone(),
                 });
                 Wrap::Site(site)
@@ -418,7 +485,9 @@ impl Reserver {
             };
             let room = count.cloned().unwrap_or_else(|| quote!(0));
             take.extend(quote!(let mut #name = __ad_stack.#take_method(#room);));
-            put.extend(quote!(__ad_stack.#put_method(#name);));
+            // Put back in the reverse order of the takes, which keeps the peak
+            // the stack counts tight (see `Stack::put_floats`).
+            put = quote!(__ad_stack.#put_method(#name); #put);
             peak.extend(quote!(#name.note_peak();));
         }
         let body = strip_peak(body, &peak);
@@ -504,7 +573,11 @@ fn strip_peak(tokens: TokenStream, with: &TokenStream) -> TokenStream {
     out
 }
 
-/// Whether every use of the stack in `tokens` is a call of one of `methods`.
+/// Whether every use of the stack in `tokens` is a call of one of `methods`, or
+/// the stack given to a callee's reverse sweep (`f::__reverse(__ad_stack, ..)`).
+///
+/// A callee may run while the region's lanes are out: it finds the stack's spare
+/// lanes in their place, and pops everything it pushes before it returns.
 fn only_methods(tokens: &TokenStream, methods: &[&str]) -> bool {
     let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
     trees.iter().enumerate().all(|(at, tree)| match tree {
@@ -512,15 +585,35 @@ fn only_methods(tokens: &TokenStream, methods: &[&str]) -> bool {
             matches!(trees.get(at + 1), Some(TokenTree::Punct(p)) if p.as_char() == '.')
                 && matches!(trees.get(at + 2), Some(TokenTree::Ident(m)) if methods.iter().any(|name| m == name))
         }
-        TokenTree::Group(group) => only_methods(&group.stream(), methods),
+        TokenTree::Group(group) => {
+            let reverse_call = at > 0
+                && group.delimiter() == Delimiter::Parenthesis
+                && matches!(&trees[at - 1], TokenTree::Ident(f) if f == "__reverse" || f == "__reverse_forward");
+            let args: Vec<TokenTree> = group.stream().into_iter().collect();
+            match args.as_slice() {
+                [TokenTree::Ident(stack), TokenTree::Punct(comma), rest @ ..]
+                    if reverse_call && stack == "__ad_stack" && comma.as_char() == ',' =>
+                {
+                    only_methods(&rest.iter().cloned().collect(), methods)
+                }
+                _ => only_methods(&group.stream(), methods),
+            }
+        }
         _ => true,
     })
 }
 
 /// The stack methods a counted region may use, by what it does with lanes.
-const PUSHES: &[&str] = &["push_reserved", "push_bit"];
-const POPS: &[&str] = &["pop", "pop_bit"];
-const PUSHES_AND_POPS: &[&str] = &["push_reserved", "push_bit", "pop", "pop_bit"];
+const PUSHES: &[&str] = &["push_reserved", "push_slice_reserved", "push_bit"];
+const POPS: &[&str] = &["pop", "pop_slice_reserved", "pop_bit"];
+const PUSHES_AND_POPS: &[&str] = &[
+    "push_reserved",
+    "push_slice_reserved",
+    "push_bit",
+    "pop",
+    "pop_slice_reserved",
+    "pop_bit",
+];
 
 /// A lane a counted region takes out of the stack.
 #[derive(Clone, Copy)]
@@ -544,7 +637,10 @@ fn to_lanes(tokens: TokenStream, used: &mut [bool; 2]) -> TokenStream {
             }
             _ => None,
         };
-        if let Some(method @ ("push_reserved" | "pop")) = method.as_deref() {
+        if let Some(
+            method @ ("push_reserved" | "pop" | "push_slice_reserved" | "pop_slice_reserved"),
+        ) = method.as_deref()
+        {
             let span = trees[at].span();
             let typed =
                 matches!(trees.get(at + 3), Some(TokenTree::Punct(p)) if p.as_char() == ':');
@@ -552,6 +648,8 @@ fn to_lanes(tokens: TokenStream, used: &mut [bool; 2]) -> TokenStream {
             used[lane as usize] = true;
             let (lane, method) = match (lane, method) {
                 (Lane::Floats, "pop") => ("__ad_floats", "pop"),
+                (_, "push_slice_reserved") => ("__ad_floats", "push_slice"),
+                (_, "pop_slice_reserved") => ("__ad_floats", "pop_slice_into"),
                 (Lane::Floats, _) => ("__ad_floats", "push"),
                 (Lane::Words, "pop") => ("__ad_words", "pop_int"),
                 (Lane::Words, _) => ("__ad_words", "push_int"),

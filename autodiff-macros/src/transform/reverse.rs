@@ -771,7 +771,7 @@ impl Gen<'_> {
                 }
                 CallArg::Array { var, by, written } => {
                     if self.tbr.snapshots_call_arg(call_pos, *var) && !self.plain {
-                        let (push, pop) = self.whole_save(*var);
+                        let (push, pop) = self.call_snapshot(*var, in_loop);
                         array_copies.extend(push);
                         array_restores = {
                             let mut ordered = pop;
@@ -1487,6 +1487,36 @@ impl Gen<'_> {
     /// Pushing a variable's whole value on the stack and popping it back into
     /// place: arrays as slices (a `Vec` refilled, a fixed array copied into),
     /// scalars as one value.
+    /// `whole_save` of an array read by a call; in a loop, a float array's save
+    /// is counted for the loop's reservation (see `Reserver::counted_slice`).
+    fn call_snapshot(&mut self, var: VarId, in_loop: bool) -> (TokenStream, TokenStream) {
+        // Anything but a `Vec` is refilled in place.
+        let fixed = match &self.func.var(var).ty {
+            Ty::FloatArray(shape) => !matches!(shape, Shape::Vec),
+            _ => return self.whole_save(var),
+        };
+        let name = self.var(var);
+        let name = quote!(#name);
+        let counted = if in_loop {
+            self.reserver.counted_slice(var, &name, fixed)
+        } else {
+            None
+        };
+        let Some((push, pop)) = counted else {
+            return self.whole_save(var);
+        };
+        let float = &self.float;
+        let dst = if fixed {
+            quote!(&mut #name[..])
+        } else {
+            quote!(&mut #name)
+        };
+        (
+            quote!(__ad_stack.#push::<#float>(&#name[..]);),
+            quote!(__ad_stack.#pop::<#float>(#dst);),
+        )
+    }
+
     fn whole_save(&self, var: VarId) -> (TokenStream, TokenStream) {
         let name = self.var(var);
         match &self.func.var(var).ty {
