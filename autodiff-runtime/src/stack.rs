@@ -934,6 +934,11 @@ impl Drop for StackGuard {
         stack.clear();
         let _ = POOL.try_with(|pool| {
             if let Ok(mut pool) = pool.try_borrow_mut() {
+                // Most threads only ever hold one stack: room for one, not the
+                // four a first push would make.
+                if pool.capacity() == 0 {
+                    pool.reserve_exact(1);
+                }
                 pool.push(stack);
             }
         });

@@ -166,7 +166,8 @@ fn early_exit() {
 }
 
 /// An integer overwritten in the loop and needed by the reverse sweep (an index):
-/// saved on the word lane, two words reserved per save.
+/// saved on the word lane; its type is not written out, so two words are reserved
+/// per save.
 #[differentiate]
 fn hops(x: &[f64], reps: usize) -> f64 {
     let n = x.len();
@@ -201,6 +202,48 @@ fn integer_saves() {
         let (v, g) = hops_grad(&x, reps);
         assert_bits(v, hops(&x, reps));
         assert_close_slice(&g, &dual_grad(|p| hops_o(p, reps), &x));
+    }
+}
+
+/// Integers of written-out types: a `u32` takes one word of the reservation, an
+/// `i128` two (a reservation one word short would panic).
+#[differentiate]
+fn typed_hops(x: &[f64], reps: usize) -> f64 {
+    let n = x.len();
+    let mut idx: u32 = 0;
+    let mut wide: i128 = 1;
+    let mut s = 1.0;
+    for _ in 0..reps {
+        for _ in 0..n {
+            idx = (idx * 7 + 3) % (n as u32);
+            wide = (wide * 5 + 1) % (n as i128);
+            s = s * x[idx as usize] + (s * 0.5).sin() * x[wide as usize];
+        }
+    }
+    s
+}
+
+fn typed_hops_o(x: &[Dual64], reps: usize) -> Dual64 {
+    let n = x.len();
+    let (mut idx, mut wide) = (0usize, 1usize);
+    let mut s = c(1.0);
+    for _ in 0..reps {
+        for _ in 0..n {
+            idx = (idx * 7 + 3) % n;
+            wide = (wide * 5 + 1) % n;
+            s = s * x[idx] + (s * 0.5).sin() * x[wide];
+        }
+    }
+    s
+}
+
+#[test]
+fn integer_saves_of_written_out_types() {
+    let x = [0.9, 1.1, -0.4, 0.7, 1.3];
+    for reps in [0, 1, 3] {
+        let (v, g) = typed_hops_grad(&x, reps);
+        assert_bits(v, typed_hops(&x, reps));
+        assert_close_slice(&g, &dual_grad(|p| typed_hops_o(p, reps), &x));
     }
 }
 

@@ -10,8 +10,8 @@
 //!
 //! While the reverse transform generates a loop body it keeps a [`Frame`] for the
 //! loop. Scalar saves in the body push through the frame's placeholder method
-//! (`marker`) and are counted: a float as one `f64`/`f32`, an integer as two words
-//! (enough for `i128`). Both arms of a branch count, so the count is an upper
+//! (`marker`) and are counted: a float as one `f64`/`f32`, an integer as one word
+//! (two for `i128`, `u128` or a type not written out). Both arms of a branch count, so the count is an upper
 //! bound. When the body is done the frame closes:
 //!
 //! - its placeholder becomes `push_reserved` if the whole nest is counted, `push`
@@ -204,11 +204,11 @@ impl Reserver {
     }
 
     /// The push method of a counted scalar save in the current loop (`None` outside
-    /// loops): `words` for an integer, a float otherwise.
-    pub fn counted_push(&mut self, words: bool) -> Option<Ident> {
+    /// loops): an integer of `words` words, or a float if `words` is 0.
+    pub fn counted_push(&mut self, words: usize) -> Option<Ident> {
         let frame = self.frames.last_mut()?;
-        if words {
-            frame.words += 2;
+        if words > 0 {
+            frame.words += words;
         } else {
             frame.floats += 1;
         }

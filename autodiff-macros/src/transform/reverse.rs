@@ -105,6 +105,18 @@ enum SaveTy {
     Usize,
 }
 
+/// Words an integer of type `ty` takes on the stack: one up to 64 bits, two for
+/// 128-bit integers or a type not written out.
+fn int_words(ty: Option<&TokenStream>) -> usize {
+    let one_word = [
+        "u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize",
+    ];
+    match ty.map(|ty| ty.to_string()) {
+        Some(ty) if one_word.contains(&ty.as_str()) => 1,
+        _ => 2,
+    }
+}
+
 impl Gen<'_> {
     fn var(&self, id: VarId) -> Ident {
         let var = self.func.var(id);
@@ -176,10 +188,11 @@ impl Gen<'_> {
         if self.plain {
             (TokenStream::new(), quote!(#value))
         } else if in_loop {
-            let counted = match ty {
+            let counted = match &ty {
                 SaveTy::Bool => None,
-                SaveTy::Float => self.reserver.counted_push(false),
-                _ => self.reserver.counted_push(true),
+                SaveTy::Float => self.reserver.counted_push(0),
+                SaveTy::Usize => self.reserver.counted_push(1),
+                SaveTy::Int(ty) => self.reserver.counted_push(int_words(ty.as_ref())),
             };
             match (ty, counted) {
                 (SaveTy::Bool, _) => (
