@@ -81,6 +81,7 @@ pub fn emit(
     if let Some((seeded, core)) = &modes.reverse_forward {
         forward_core.extend(core_fn(seeded, core));
     }
+    let fills = fills_fns(func, full.sig);
     let doc = format!(
         "Reverse-mode derivative code of [`{name}`], called by the reverse sweeps of other `#[differentiate]` functions."
     );
@@ -98,6 +99,7 @@ pub fn emit(
             #wrt_core
             #hvp_core
             #forward_core
+            #fills
         }
 
         #vjp
@@ -106,6 +108,65 @@ pub fn emit(
         #hvp
         #jacobian
     }
+}
+
+/// `__fills_argN` for each `&mut` array parameter `N`: whether, given the
+/// lengths of the arrays and the integers a call passes, the function writes
+/// that array whole before it reads any of it (see `preacc::fills`). Callers
+/// that preaccumulate a loop around the call evaluate it before the loop.
+fn fills_fns(func: &Function, sig: &Signature) -> TokenStream {
+    let float = float(sig);
+    let params: Vec<TokenStream> = sig
+        .params
+        .iter()
+        .enumerate()
+        .map(|(index, param)| {
+            let name = func
+                .vars
+                .iter()
+                .find(|var| var.origin == Origin::Param(index))
+                .map(|var| crate::ir::ident(&var.name, Span::call_site()));
+            let name = match name {
+                Some(name) => quote!(#name),
+                None => quote!(_),
+            };
+            let ty = match &param.kind {
+                ParamKind::Array { .. } => quote!(&[#float]),
+                ParamKind::Scalar => quote!(#float),
+                ParamKind::Passive(_) => {
+                    let ty = &param.ty;
+                    quote!(#ty)
+                }
+            };
+            quote!(#name: #ty)
+        })
+        .collect();
+    let mut out = TokenStream::new();
+    for (index, len) in crate::analysis::preacc::fills(func) {
+        let param = &sig.params[index];
+        if !param.is_mut_buffer() {
+            continue;
+        }
+        let name = format_ident!("__fills_arg{}", index);
+        let array = func
+            .vars
+            .iter()
+            .find(|var| var.origin == Origin::Param(index))
+            .map(|var| crate::ir::ident(&var.name, Span::call_site()));
+        let body = match (len, array) {
+            (Some(len), Some(array)) => quote!((#len) == #array.len()),
+            _ => quote!(false),
+        };
+        out.extend(quote! {
+            #[doc(hidden)]
+            #[inline]
+            #[allow(unused_variables, unused_parens, clippy::all)]
+            pub fn #name(#(#params),*) -> bool {
+                #body
+            }
+        });
+    }
+    out
 }
 
 fn float(sig: &Signature) -> TokenStream {

@@ -23,6 +23,12 @@
 //! `0` or `lo2`. A read at a constant index (`main_term[0]`) is covered when the
 //! index lies in the range, which is checked when the function runs: the loop is
 //! generated both ways and the check picks one.
+//!
+//! A call may write a scratch array through `&mut` (ADBench's `Qtimesx(.., out)`)
+//! when the callee writes it whole before reading any of it. The callee's own
+//! expansion states for which length it does so ([`fills`]); the caller asks it,
+//! through the generated `callee::__fills_argN`, with the lengths of the arrays
+//! it passes, as one more run-time check.
 
 use std::collections::{HashMap, HashSet};
 
@@ -32,7 +38,7 @@ use crate::ir::{
     VarId,
 };
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{format_ident, quote};
 
 /// How one loop is preaccumulated.
 #[derive(Clone, Debug)]
@@ -131,15 +137,20 @@ fn candidate(
                 }
             }
             // A call to another differentiated function: its result must be a
-            // body local, and it may read arrays (`sqnorm(&qx)`) but not write any.
+            // body local; it may read arrays (`sqnorm(&qx)`) and write scratch
+            // arrays through `&mut` (`qtimesx(.., &mut qx)`) if it writes them
+            // whole before reading them, which `Coverage` checks.
             Stmt::Call {
                 dst, args, tangent, ..
             } => {
-                ok &= tangent.is_none()
-                    && dst.is_none_or(local)
-                    && !args
-                        .iter()
-                        .any(|arg| matches!(arg, CallArg::MutArray { .. }));
+                ok &= tangent.is_none() && dst.is_none_or(local);
+                for arg in args {
+                    if let CallArg::MutArray { var, .. } = arg {
+                        if !local(*var) {
+                            scratch.insert(*var);
+                        }
+                    }
+                }
             }
             // Exit flags reset per iteration are writes no statement shows.
             Stmt::Loop(inner) => ok &= inner.reset.iter().all(|flag| local(*flag)),
@@ -163,7 +174,7 @@ fn candidate(
         }
     }
     let defs = single_defs(func);
-    let lengths = array_lengths(func);
+    let lengths = array_lengths(func, loop_body);
     let mut checks = Vec::new();
     let mut coverage = Coverage {
         func,
@@ -175,6 +186,7 @@ fn candidate(
         facts: Vec::new(),
         loops: Vec::new(),
         checks: &mut checks,
+        fills: true,
         ok: true,
     };
     coverage.block(loop_body);
@@ -294,11 +306,13 @@ fn mentioned(block: &[Stmt]) -> HashSet<VarId> {
 }
 
 /// Local arrays created by exactly one statement, outside loops, with a length
-/// (`vec![0.0; d]`, `[0.0; 4]`), and written otherwise only element by element:
-/// their length as a comparable string.
-fn array_lengths(func: &Function) -> HashMap<VarId, String> {
+/// (`vec![0.0; d]`, `[0.0; 4]`), and written otherwise only element by element or
+/// by calls in `body` (the loop being preaccumulated, where `Coverage` requires a
+/// call given one `&mut` to write it whole, so that its length stays): their
+/// length as a comparable string.
+fn array_lengths(func: &Function, body: &Block) -> HashMap<VarId, String> {
     let mut creations: HashMap<VarId, Vec<Option<String>>> = HashMap::new();
-    let mut whole_writes: HashSet<VarId> = HashSet::new();
+    let mut whole_writes: HashMap<VarId, usize> = HashMap::new();
     walk(&func.body, false, &mut |stmt, in_loop| match stmt {
         Stmt::NewArray { dst, init, .. } => {
             let len = match init {
@@ -311,15 +325,26 @@ fn array_lengths(func: &Function) -> HashMap<VarId, String> {
         Stmt::Call { args, .. } => {
             for arg in args {
                 if let CallArg::MutArray { var, .. } = arg {
-                    whole_writes.insert(*var);
+                    *whole_writes.entry(*var).or_default() += 1;
                 }
             }
         }
         _ => {}
     });
+    walk(body, true, &mut |stmt, _| {
+        if let Stmt::Call { args, .. } = stmt {
+            for arg in args {
+                if let CallArg::MutArray { var, .. } = arg {
+                    if let Some(count) = whole_writes.get_mut(var) {
+                        *count -= 1;
+                    }
+                }
+            }
+        }
+    });
     creations
         .into_iter()
-        .filter(|(var, lens)| lens.len() == 1 && !whole_writes.contains(var))
+        .filter(|(var, lens)| lens.len() == 1 && whole_writes.get(var).is_none_or(|n| *n == 0))
         .filter_map(|(var, mut lens)| lens.pop().flatten().map(|len| (var, len)))
         .collect()
 }
@@ -357,6 +382,9 @@ struct Coverage<'a> {
     /// Enclosing loops inside the body: (index, lo, hi).
     loops: Vec<(Option<VarId>, Option<String>, Option<String>)>,
     checks: &'a mut Vec<TokenStream>,
+    /// Whether a call may write a scratch array through `&mut`, under a check
+    /// that it writes it whole before reading it (see [`fills`]).
+    fills: bool,
     ok: bool,
 }
 
@@ -365,10 +393,23 @@ impl Coverage<'_> {
     /// being preaccumulated (it reads nothing the body writes, bar indices).
     fn bound(&self, var: VarId) -> Option<String> {
         let (value, _, _) = self.defs.get(&var)?;
+        let text = normalize(&value.tokens);
         let fixed = value.reads.iter().all(|read| {
-            self.loops.iter().any(|(index, _, _)| *index == Some(*read)) || self.invariant(*read)
+            self.loops.iter().any(|(index, _, _)| *index == Some(*read))
+                || self.invariant(*read)
+                || self.length_only(*read, &text)
         });
-        fixed.then(|| normalize(&value.tokens))
+        fixed.then_some(text)
+    }
+
+    /// A scratch array that a bound reads only for its length (`out.len()`),
+    /// which element writes do not change.
+    fn length_only(&self, var: VarId, text: &str) -> bool {
+        let name = &self.func.var(var).name;
+        self.scratch.contains(&var)
+            && matches!(self.func.var(var).ty, Ty::FloatArray(_))
+            && text.matches(name.as_str()).count()
+                == text.matches(&format!("{name} . len ()")).count()
     }
 
     /// A variable the preaccumulated loop does not write.
@@ -414,11 +455,18 @@ impl Coverage<'_> {
                 self.block(then_block);
                 self.block(else_block);
             }
-            Stmt::Call { args, .. } => {
+            Stmt::Call { func, args, .. } => {
                 for arg in args {
                     if let CallArg::Array { var, .. } = arg {
                         if self.scratch.contains(var) {
                             self.whole(*var);
+                        }
+                    }
+                }
+                for (position, arg) in args.iter().enumerate() {
+                    if let CallArg::MutArray { var, .. } = arg {
+                        if self.scratch.contains(var) {
+                            self.filled_by_call(func, args, position, *var);
                         }
                     }
                 }
@@ -452,6 +500,57 @@ impl Coverage<'_> {
             }
             _ => {}
         }
+    }
+
+    /// A scratch array given to a call as its `&mut` argument at `position`:
+    /// covered from here on if the callee writes it whole before reading it.
+    /// The callee's `__fills_argN` tells, from the lengths of the arrays passed
+    /// and the integers (see [`fills`]); it is called with them before the loop,
+    /// so they must be known then: integers fixed before the loop, arrays of a
+    /// fixed length.
+    fn filled_by_call(
+        &mut self,
+        callee: &TokenStream,
+        args: &[CallArg],
+        position: usize,
+        array: VarId,
+    ) {
+        let Some(len) = self.lengths.get(&array).cloned() else {
+            self.ok = false;
+            return;
+        };
+        if !self.fills {
+            self.ok = false;
+            return;
+        }
+        let mut values = Vec::new();
+        for arg in args {
+            let value = match arg {
+                CallArg::Float(_) => quote!(::core::default::Default::default()),
+                CallArg::Array { var, .. } | CallArg::MutArray { var, .. } => {
+                    let fixed = self.lengths.contains_key(var)
+                        || matches!(self.func.var(*var).origin, Origin::Param(_));
+                    if !fixed {
+                        self.ok = false;
+                        return;
+                    }
+                    let name =
+                        crate::ir::ident(&self.func.var(*var).name, proc_macro2::Span::call_site());
+                    quote!(&#name)
+                }
+                CallArg::Passive(value) => {
+                    if !self.known_at_start(&normalize(&value.tokens)) {
+                        self.ok = false;
+                        return;
+                    }
+                    value.tokens.clone()
+                }
+            };
+            values.push(value);
+        }
+        let check = format_ident!("__fills_arg{}", position);
+        self.checks.push(quote!(#callee::#check(#(#values),*)));
+        self.facts.push((array, "0".to_string(), len));
     }
 
     /// A read of a whole scratch array (passed to a call): covered when the
@@ -549,4 +648,115 @@ fn normalize(tokens: &TokenStream) -> String {
         }
     }
     tokens.to_string()
+}
+
+/// For each `&mut` float array parameter, by position: the length to which the
+/// function writes it, from index 0, before it reads any element of it, as an
+/// expression of the integer parameters and the lengths of the array
+/// parameters (`x.len()`); `None` if that is not shown. A caller that passes a
+/// scratch array there can then preaccumulate a loop around the call: the
+/// callee never sees what an earlier iteration left in the array, and if the
+/// expression equals the array's length, it leaves none of it either (checked
+/// by the caller through the generated `__fills_argN`).
+pub fn fills(func: &Function) -> Vec<(usize, Option<TokenStream>)> {
+    let params: Vec<(usize, VarId)> = func
+        .vars
+        .iter()
+        .enumerate()
+        .filter_map(|(id, var)| match var.origin {
+            Origin::Param(position) => Some((position, VarId(id as u32))),
+            _ => None,
+        })
+        .collect();
+    let defs = single_defs(func);
+    let lengths = HashMap::new();
+    let mut out = Vec::new();
+    for &(position, array) in &params {
+        if !matches!(func.var(array).ty, Ty::FloatArray(_)) {
+            continue;
+        }
+        let scratch: HashSet<VarId> = [array].into_iter().collect();
+        let mut checks = Vec::new();
+        let mut coverage = Coverage {
+            func,
+            defs: &defs,
+            lengths: &lengths,
+            scratch: &scratch,
+            local: &|_| false,
+            loop_pos: usize::MAX,
+            facts: Vec::new(),
+            loops: Vec::new(),
+            checks: &mut checks,
+            fills: false,
+            ok: true,
+        };
+        for stmt in &func.body {
+            coverage.stmt(stmt);
+        }
+        let mut recreated = false;
+        walk(&func.body, false, &mut |stmt, _| {
+            recreated |= matches!(stmt, Stmt::NewArray { dst, .. } if *dst == array);
+        });
+        let allowed: HashSet<String> = params
+            .iter()
+            .filter(|(_, var)| matches!(func.var(*var).ty, Ty::Int(_) | Ty::FloatArray(_)))
+            .map(|(_, var)| func.var(*var).name.clone())
+            .chain(
+                ["len", "as", "usize", "isize", "u32", "i32", "u64", "i64"]
+                    .into_iter()
+                    .map(String::from),
+            )
+            .collect();
+        let len = coverage
+            .facts
+            .iter()
+            .find(|(fact_array, lo, _)| *fact_array == array && lo == "0")
+            .and_then(|(_, _, hi)| hi.parse::<TokenStream>().ok())
+            .map(|hi| inline_defs(func, &defs, hi, 8))
+            .filter(|hi| idents(hi).iter().all(|name| allowed.contains(name)));
+        let len = if coverage.ok && checks.is_empty() && !recreated {
+            len
+        } else {
+            None
+        };
+        out.push((position, len));
+    }
+    out
+}
+
+/// `tokens` with each local written once outside loops replaced by its value (in
+/// parentheses), `depth` levels deep: `d` for `let d = x.len();`.
+fn inline_defs(
+    func: &Function,
+    defs: &HashMap<VarId, (PExpr, usize, bool)>,
+    tokens: TokenStream,
+    depth: usize,
+) -> TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            TokenTree::Ident(ident) if depth > 0 => {
+                let def = defs.iter().find(|(var, (_, _, in_loop))| {
+                    !in_loop
+                        && matches!(func.var(**var).origin, Origin::Local)
+                        && ident == func.var(**var).name.as_str()
+                });
+                match def {
+                    Some((_, (value, _, _))) => {
+                        let inner = inline_defs(func, defs, value.tokens.clone(), depth - 1);
+                        TokenTree::Group(Group::new(proc_macro2::Delimiter::Parenthesis, inner))
+                    }
+                    None => TokenTree::Ident(ident),
+                }
+            }
+            TokenTree::Group(group) => {
+                let inner = inline_defs(func, defs, group.stream(), depth);
+                let mut regrouped = Group::new(group.delimiter(), inner);
+                regrouped.set_span(group.span());
+                TokenTree::Group(regrouped)
+            }
+            other => other,
+        })
+        .collect()
 }

@@ -395,7 +395,7 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
                 continue;
             };
             let var = write.var;
-            if restored_by_reverse(&array_writes[&var], &saves)
+            if restored_by_reverse(&array_writes[&var], &saves, &undoable)
                 && step_reads.iter().all(|read| *read == var || stable(*read))
             {
                 undone.insert(write.site.pos);
@@ -411,7 +411,9 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
             .copied()
             .filter(|var| {
                 !array_writes[var].iter().all(|write| {
-                    undone.contains(&write.site.pos) || saves.contains(&(write.site.pos, *var))
+                    undone.contains(&write.site.pos)
+                        || saves.contains(&(write.site.pos, *var))
+                        || before_updates(write, &array_writes[var], &undoable)
                 })
             })
             .collect();
@@ -548,10 +550,34 @@ fn restorable(
 }
 
 /// Whether every write of a variable is saved (so the reverse sweep restores it).
-fn restored_by_reverse(writes: &[&Write], saves: &HashSet<(StmtPos, VarId)>) -> bool {
-    writes
-        .iter()
-        .all(|write| saves.contains(&(write.site.pos, write.var)))
+/// A write that runs before every update of the variable that can be undone,
+/// and never again after one (`let mut k = 0;` before the loop that counts `k`):
+/// the reverse sweep undoes all the updates before it gets back to it, so it
+/// need not be restored for them.
+fn before_updates(
+    write: &Write,
+    writes: &[&Write],
+    undoable: &HashMap<StmtPos, Vec<VarId>>,
+) -> bool {
+    !undoable.contains_key(&write.site.pos)
+        && writes
+            .iter()
+            .filter(|update| undoable.contains_key(&update.site.pos))
+            .all(|update| {
+                write.site.pos < update.site.pos && !shares_loop(&write.site, &update.site)
+            })
+}
+
+/// Whether every write of a variable is saved (so the reverse sweep restores it),
+/// but for writes that come before all its updates (see [`before_updates`]).
+fn restored_by_reverse(
+    writes: &[&Write],
+    saves: &HashSet<(StmtPos, VarId)>,
+    undoable: &HashMap<StmtPos, Vec<VarId>>,
+) -> bool {
+    writes.iter().all(|write| {
+        saves.contains(&(write.site.pos, write.var)) || before_updates(write, writes, undoable)
+    })
 }
 
 /// Where the reverse sweep replays each candidate: just before the reverse of the
