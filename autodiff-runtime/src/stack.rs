@@ -351,6 +351,31 @@ impl Stack {
         self.unnoted = true;
     }
 
+    /// Copies the last `dst.len()` values saved by
+    /// [`push_slice_reserved`](Stack::push_slice_reserved) into `dst` and leaves
+    /// them on the stack.
+    ///
+    /// # Panics
+    ///
+    /// With "autodiff stack underflow (internal error, please report)" if the lane
+    /// holds fewer values.
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// s.reserve::<f64>(2);
+    /// s.push_slice_reserved(&[1.0_f64, 2.0]);
+    /// let mut seen = [0.0; 2];
+    /// s.peek_slice_reserved(&mut seen);
+    /// assert_eq!(seen, [1.0, 2.0]);
+    /// assert_eq!(s.pop::<f64>(), 2.0);
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn peek_slice_reserved<F: FloatLane>(&mut self, dst: &mut [F]) {
+        peek_slice_from(F::lane(self), dst);
+    }
+
     /// Pops `dst.len()` values saved by
     /// [`push_slice_reserved`](Stack::push_slice_reserved) into `dst`.
     ///
@@ -681,6 +706,19 @@ impl<T: Copy> Lane<T> {
         self.items.extend_from_slice(s);
     }
 
+    /// Copies the last `dst.len()` values pushed by
+    /// [`push_slice`](Lane::push_slice) into `dst`, leaving them on the lane.
+    ///
+    /// # Panics
+    ///
+    /// With "autodiff stack underflow (internal error, please report)" if the lane
+    /// holds fewer values.
+    #[inline]
+    #[track_caller]
+    pub fn peek_slice_into(&self, dst: &mut [T]) {
+        peek_slice_from(&self.items, dst);
+    }
+
     /// Pops `dst.len()` values pushed by [`push_slice`](Lane::push_slice) into
     /// `dst`.
     ///
@@ -693,6 +731,16 @@ impl<T: Copy> Lane<T> {
     pub fn pop_slice_into(&mut self, dst: &mut [T]) {
         pop_slice_from(&mut self.items, dst);
     }
+}
+
+/// Copies the last `dst.len()` values of `lane` into `dst`.
+#[inline]
+#[track_caller]
+fn peek_slice_from<T: Copy>(lane: &[T], dst: &mut [T]) {
+    let Some(start) = lane.len().checked_sub(dst.len()) else {
+        panic!("{UNDERFLOW}")
+    };
+    dst.copy_from_slice(&lane[start..]);
 }
 
 /// Moves the last `dst.len()` values of `lane` into `dst`.

@@ -773,6 +773,14 @@ impl Gen<'_> {
         let mut scalar_adjoints = TokenStream::new();
         let mut scalar_accumulate = TokenStream::new();
         let mut passed: Vec<VarId> = Vec::new();
+        // One `&mut` argument: its snapshot is pushed first, and the reverse peeks
+        // at it for the callee and pops it after (no second push).
+        let single_mut = args
+            .iter()
+            .filter(|arg| matches!(arg, CallArg::MutArray { .. }))
+            .count()
+            == 1;
+        let mut mut_snapshot: Option<(TokenStream, TokenStream, TokenStream)> = None;
         for (k, arg) in args.iter().enumerate() {
             match arg {
                 CallArg::Float(operand) => {
@@ -813,6 +821,12 @@ impl Gen<'_> {
                     passed.push(*var);
                     reverse_args.push(quote!(#primal, #adjoint));
                 }
+                CallArg::MutArray { var, written } if single_mut => {
+                    self.unwound.insert(*var);
+                    mut_snapshot = Some(self.mut_snapshot(*var, in_loop));
+                    let adjoint = self.array_adjoint_arg(*var);
+                    reverse_args.push(quote!(#written, #adjoint));
+                }
                 CallArg::MutArray { var, written } => {
                     let name = self.var(*var);
                     self.unwound.insert(*var);
@@ -846,6 +860,22 @@ impl Gen<'_> {
         // Pushed in the reverse order of the pops below: the result's old value
         // last, since the reverse puts it back first (`x = f(x)` re-runs `f` on
         // the old `x`).
+        if let Some((push, pop, peek)) = mut_snapshot {
+            let forward = quote_spanned!(span=> #push #array_copies #dst_save #assign);
+            // The callee re-runs from the state before the call (peeked) and leaves
+            // the argument as the call left it; the snapshot is then popped.
+            let reverse = quote_spanned!(span=> {
+                #take_seed
+                #dst_restore
+                #array_restores
+                #peek
+                #scalar_adjoints
+                #func::__reverse(__ad_stack, #(#reverse_args),* #seed);
+                #scalar_accumulate
+                #pop
+            });
+            return (forward, reverse);
+        }
         let forward = quote_spanned!(span=> #array_copies #snapshot #dst_save #assign);
         // The callee re-runs from the state before the call and leaves its `&mut`
         // arguments as the call left them; the snapshot is then put back.
@@ -1515,7 +1545,7 @@ impl Gen<'_> {
         } else {
             None
         };
-        let Some((push, pop)) = counted else {
+        let Some([push, pop, _]) = counted else {
             return self.whole_save(var);
         };
         let float = &self.float;
@@ -1528,6 +1558,35 @@ impl Gen<'_> {
             quote!(__ad_stack.#push::<#float>(&#name[..]);),
             quote!(__ad_stack.#pop::<#float>(#dst);),
         )
+    }
+
+    /// The snapshot of an array a call writes through `&mut`: its push, its pop
+    /// and a peek that copies it back without popping it, counted in a loop (see
+    /// `Reserver::counted_slice`).
+    fn mut_snapshot(
+        &mut self,
+        var: VarId,
+        in_loop: bool,
+    ) -> (TokenStream, TokenStream, TokenStream) {
+        let name = self.var(var);
+        let float = self.float.clone();
+        let counted = if in_loop && matches!(self.func.var(var).ty, Ty::FloatArray(_)) {
+            self.reserver.counted_slice(var, &quote!(#name), true)
+        } else {
+            None
+        };
+        match counted {
+            Some([push, pop, peek]) => (
+                quote!(__ad_stack.#push::<#float>(&#name[..]);),
+                quote!(__ad_stack.#pop::<#float>(&mut #name[..]);),
+                quote!(__ad_stack.#peek::<#float>(&mut #name[..]);),
+            ),
+            None => (
+                quote!(__ad_stack.push_slice(&#name[..]);),
+                quote!(__ad_stack.pop_slice_into(&mut #name[..]);),
+                quote!(__ad_stack.peek_slice_into(&mut #name[..]);),
+            ),
+        }
     }
 
     fn whole_save(&self, var: VarId) -> (TokenStream, TokenStream) {
