@@ -113,6 +113,10 @@ impl_objective!(gmm::GmmCalls, gmm::gmm_calls_hand_saved_bytes, |g| format!(
     "GMM (helper fns) d={} K={} n={}",
     g.0.d, g.0.k, g.0.n
 ));
+impl_objective!(gmm::GmmPort, gmm::gmm_port_hand_saved_bytes, |g| format!(
+    "GMM (ADBench port) d={} K={} n={}",
+    g.0.d, g.0.k, g.0.n
+));
 impl_objective!(lstm::LstmData, lstm::lstm_hand_saved_bytes, |g| format!(
     "LSTM l={} c={}",
     g.l, g.c
@@ -128,11 +132,13 @@ impl_objective!(heat::HeatData, heat::heat_hand_saved_bytes, |h| format!(
     h.steps
 ));
 
-/// The four objectives (GMM twice: inline and with helper functions) at ADBench / issue #5 reference sizes.
+/// The four objectives (GMM three times: inline, with helper functions, and as a
+/// port of ADBench's C++ code) at ADBench / issue #5 reference sizes.
 pub fn reference_objectives() -> Vec<Box<dyn Objective>> {
     vec![
         Box::new(gmm::GmmData::new(10, 25, 1000)),
         Box::new(gmm::GmmCalls(gmm::GmmData::new(10, 25, 1000))),
+        Box::new(gmm::GmmPort(gmm::GmmData::new(10, 25, 1000))),
         Box::new(lstm::LstmData::new(2, 1024, 14)),
         Box::new(spring::SpringData::new(1000, 1000)),
         Box::new(heat::HeatData::new(1000, 1000)),
@@ -144,6 +150,7 @@ pub fn small_objectives() -> Vec<Box<dyn Objective>> {
     vec![
         Box::new(gmm::GmmData::new(3, 4, 7)),
         Box::new(gmm::GmmCalls(gmm::GmmData::new(3, 4, 7))),
+        Box::new(gmm::GmmPort(gmm::GmmData::new(3, 4, 7))),
         Box::new(lstm::LstmData::new(2, 6, 5)),
         Box::new(spring::SpringData::new(6, 30)),
         Box::new(heat::HeatData::new(9, 12)),
