@@ -362,54 +362,67 @@ pub fn gmm_objective_calls(
     constant + slse - (n as f64) * lse_alphas + prior
 }
 
-/// A GMM instance differentiated through [`gmm_objective_calls`] (the report's
-/// "GMM (helper fns)" row); the hand adjoint and the peers are the same.
-#[derive(Clone, Debug)]
-pub struct GmmCalls(pub GmmData);
+/// A GMM instance differentiated through another version of the objective:
+/// the same data, hand adjoint and peers as [`GmmData`].
+macro_rules! gmm_variant {
+    ($name:ident, $objective:ident, $grad:ident, $saved:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Clone, Debug)]
+        pub struct $name(pub GmmData);
 
-impl GmmCalls {
-    /// Number of differentiated inputs.
-    pub fn n_inputs(&self) -> usize {
-        self.0.n_inputs()
-    }
+        impl $name {
+            /// Number of differentiated inputs.
+            pub fn n_inputs(&self) -> usize {
+                self.0.n_inputs()
+            }
 
-    /// All differentiated inputs, flattened in parameter order.
-    pub fn params(&self) -> Vec<f64> {
-        self.0.params()
-    }
+            /// All differentiated inputs, flattened in parameter order.
+            pub fn params(&self) -> Vec<f64> {
+                self.0.params()
+            }
 
-    /// The objective through the helper-function version.
-    pub fn primal(&self) -> f64 {
-        let g = &self.0;
-        gmm_objective_calls(
-            &g.alphas, &g.means, &g.icf, &g.x, g.d, g.k, g.n, g.gamma, g.m, g.constant,
-        )
-    }
+            /// The objective through this version.
+            pub fn primal(&self) -> f64 {
+                let g = &self.0;
+                $objective(
+                    &g.alphas, &g.means, &g.icf, &g.x, g.d, g.k, g.n, g.gamma, g.m, g.constant,
+                )
+            }
 
-    /// Value and gradient (flattened) by the generated `gmm_objective_calls_grad`.
-    pub fn grad(&self) -> (f64, Vec<f64>) {
-        let g = &self.0;
-        let (v, (ga, gm, gi)) = gmm_objective_calls_grad(
-            &g.alphas, &g.means, &g.icf, &g.x, g.d, g.k, g.n, g.gamma, g.m, g.constant,
-        );
-        (v, concat3(ga, gm, gi))
-    }
+            /// Value and gradient (flattened) by this version's generated `_grad`.
+            pub fn grad(&self) -> (f64, Vec<f64>) {
+                let g = &self.0;
+                let (v, (ga, gm, gi)) = $grad(
+                    &g.alphas, &g.means, &g.icf, &g.x, g.d, g.k, g.n, g.gamma, g.m, g.constant,
+                );
+                (v, concat3(ga, gm, gi))
+            }
 
-    /// The hand-written adjoint.
-    pub fn hand(&self) -> (f64, Vec<f64>) {
-        self.0.hand()
-    }
+            /// The hand-written adjoint.
+            pub fn hand(&self) -> (f64, Vec<f64>) {
+                self.0.hand()
+            }
 
-    /// The objective in any [`Scalar`].
-    pub fn generic<T: Scalar>(&self, p: &[T]) -> T {
-        self.0.generic(p)
-    }
+            /// The objective in any [`Scalar`].
+            pub fn generic<T: Scalar>(&self, p: &[T]) -> T {
+                self.0.generic(p)
+            }
+        }
+
+        /// What the hand adjoint keeps.
+        pub fn $saved(g: &$name) -> usize {
+            gmm_hand_saved_bytes(&g.0)
+        }
+    };
 }
 
-/// What the hand adjoint keeps, for [`GmmCalls`].
-pub fn gmm_calls_hand_saved_bytes(g: &GmmCalls) -> usize {
-    gmm_hand_saved_bytes(&g.0)
-}
+gmm_variant!(
+    GmmCalls,
+    gmm_objective_calls,
+    gmm_objective_calls_grad,
+    gmm_calls_hand_saved_bytes,
+    "A GMM instance differentiated through [`gmm_objective_calls`] (the report's \"GMM (helper fns)\" row)."
+);
 
 /// `max_i x_i` (a helper of [`gmm_objective_port`], as ADBench's `arr_max`).
 #[differentiate]
@@ -516,54 +529,13 @@ pub fn gmm_objective_port(
     constant + slse - (n as f64) * lse_alphas + prior
 }
 
-/// A GMM instance differentiated through [`gmm_objective_port`] (the report's
-/// "GMM (ADBench port)" row); the hand adjoint and the peers are the same.
-#[derive(Clone, Debug)]
-pub struct GmmPort(pub GmmData);
-
-impl GmmPort {
-    /// Number of differentiated inputs.
-    pub fn n_inputs(&self) -> usize {
-        self.0.n_inputs()
-    }
-
-    /// All differentiated inputs, flattened in parameter order.
-    pub fn params(&self) -> Vec<f64> {
-        self.0.params()
-    }
-
-    /// The objective through the ported version.
-    pub fn primal(&self) -> f64 {
-        let g = &self.0;
-        gmm_objective_port(
-            &g.alphas, &g.means, &g.icf, &g.x, g.d, g.k, g.n, g.gamma, g.m, g.constant,
-        )
-    }
-
-    /// Value and gradient (flattened) by the generated `gmm_objective_port_grad`.
-    pub fn grad(&self) -> (f64, Vec<f64>) {
-        let g = &self.0;
-        let (v, (ga, gm, gi)) = gmm_objective_port_grad(
-            &g.alphas, &g.means, &g.icf, &g.x, g.d, g.k, g.n, g.gamma, g.m, g.constant,
-        );
-        (v, concat3(ga, gm, gi))
-    }
-
-    /// The hand-written adjoint.
-    pub fn hand(&self) -> (f64, Vec<f64>) {
-        self.0.hand()
-    }
-
-    /// The objective in any [`Scalar`].
-    pub fn generic<T: Scalar>(&self, p: &[T]) -> T {
-        self.0.generic(p)
-    }
-}
-
-/// What the hand adjoint keeps, for [`GmmPort`].
-pub fn gmm_port_hand_saved_bytes(g: &GmmPort) -> usize {
-    gmm_hand_saved_bytes(&g.0)
-}
+gmm_variant!(
+    GmmPort,
+    gmm_objective_port,
+    gmm_objective_port_grad,
+    gmm_port_hand_saved_bytes,
+    "A GMM instance differentiated through [`gmm_objective_port`] (the report's \"GMM (ADBench port)\" row)."
+);
 
 /// The same objective over any [`Scalar`] (for num-dual and the tape crate).
 fn gmm_generic<T: Scalar>(g: &GmmData, alphas: &[T], means: &[T], icf: &[T]) -> T {
