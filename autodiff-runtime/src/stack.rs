@@ -85,6 +85,10 @@ pub struct Stack {
     spare_f64s: Vec<f64>,
     spare_f32s: Vec<f32>,
     spare_words: Vec<u64>,
+    /// Adjoint buffers for arrays a callee reads that the caller does not
+    /// differentiate (see [`Stack::take_sink`]).
+    sink_f64s: Vec<f64>,
+    sink_f32s: Vec<f32>,
 }
 
 impl fmt::Debug for Stack {
@@ -823,6 +827,40 @@ impl Stack {
         lane
     }
 
+    /// A buffer of at least `len` values to receive the adjoint of an array that a
+    /// callee reads and the caller does not differentiate: a callee's reverse
+    /// sweep only adds into the adjoints of the arrays it reads, so what the
+    /// buffer held before does not matter, and it is not cleared. It is kept with
+    /// the stack for the next call ([`put_sink`](Stack::put_sink)); only growth is
+    /// zero-filled.
+    ///
+    /// ```
+    /// use autodiff_runtime::stack::Stack;
+    /// let mut s = Stack::new();
+    /// let mut sink = s.take_sink::<f64>(3);
+    /// sink[..3].iter_mut().for_each(|v| *v += 1.0);
+    /// s.put_sink(sink);
+    /// assert!(s.take_sink::<f64>(2).len() >= 2);
+    /// ```
+    #[inline]
+    pub fn take_sink<F: FloatLane>(&mut self, len: usize) -> Vec<F> {
+        let mut sink = std::mem::take(F::sink(self));
+        if sink.len() < len {
+            sink.resize(len, F::default());
+        }
+        sink
+    }
+
+    /// Gives back a buffer taken by [`take_sink`](Stack::take_sink), keeping the
+    /// larger of it and any taken meanwhile.
+    #[inline]
+    pub fn put_sink<F: FloatLane>(&mut self, sink: Vec<F>) {
+        let kept = F::sink(self);
+        if sink.len() >= kept.len() {
+            *kept = sink;
+        }
+    }
+
     /// Counts what a taken lane pushed and gives back its values.
     ///
     /// While a lane is out, the stack's lane in its place is the spare one: a
@@ -844,11 +882,13 @@ impl Stack {
 }
 
 /// `f64` and `f32`, the types with a lane of their own (see [`Stack::take_floats`]).
-pub trait FloatLane: Saved {
+pub trait FloatLane: Saved + Default {
     #[doc(hidden)]
     fn lane(s: &mut Stack) -> &mut Vec<Self>;
     #[doc(hidden)]
     fn spare(s: &mut Stack) -> &mut Vec<Self>;
+    #[doc(hidden)]
+    fn sink(s: &mut Stack) -> &mut Vec<Self>;
 }
 
 impl FloatLane for f64 {
@@ -858,6 +898,9 @@ impl FloatLane for f64 {
     fn spare(s: &mut Stack) -> &mut Vec<f64> {
         &mut s.spare_f64s
     }
+    fn sink(s: &mut Stack) -> &mut Vec<f64> {
+        &mut s.sink_f64s
+    }
 }
 
 impl FloatLane for f32 {
@@ -866,6 +909,9 @@ impl FloatLane for f32 {
     }
     fn spare(s: &mut Stack) -> &mut Vec<f32> {
         &mut s.spare_f32s
+    }
+    fn sink(s: &mut Stack) -> &mut Vec<f32> {
+        &mut s.sink_f32s
     }
 }
 

@@ -492,3 +492,77 @@ fn saved_result_and_mut_snapshot_of_one_call() {
     got.push(dy);
     assert_close_slice(&got, &dual_grad(repeated_bumps_o, &all));
 }
+
+#[differentiate]
+fn weighted_dist(x: &[f64], data: &[f64], offset: usize) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let d = x[i] - data[offset + i];
+        s += d * d * data[i];
+    }
+    s
+}
+
+/// Calls a helper with an array it does not differentiate itself (a local of
+/// constants) and passes it on: the inner call's adjoint of it goes to the sink.
+#[differentiate]
+fn relaxed_dist(x: &[f64], data: &[f64], offset: usize) -> f64 {
+    let mut half = vec![0.5; x.len()];
+    half[0] = 0.25;
+    weighted_dist(x, data, offset) + weighted_dist(&half, x, 0)
+}
+
+/// `data` is not differentiated (`wrt(x)`), nor is `ones`: every call's adjoint of
+/// them goes to the stack's sink, which keeps what earlier calls added (never
+/// cleared) without changing the gradient.
+#[differentiate(wrt(x))]
+fn fit_to_data(x: &[f64], data: &[f64], steps: usize) -> f64 {
+    let n = x.len();
+    let mut y = x.to_vec();
+    let ones = vec![1.0; 2 * n];
+    let mut total = 0.0;
+    for t in 0..steps {
+        total += weighted_dist(&y, data, t * n) + relaxed_dist(&y, &ones, n);
+        for i in 0..n {
+            y[i] = y[i] * 0.9 + 0.05 * (t as f64);
+        }
+    }
+    total
+}
+
+fn fit_to_data_o(x: &[Dual64], data: &[f64], steps: usize) -> Dual64 {
+    let n = x.len();
+    let dist = |y: &[Dual64], d: &[Dual64], offset: usize| -> Dual64 {
+        y.iter()
+            .enumerate()
+            .map(|(i, v)| (*v - d[offset + i]) * (*v - d[offset + i]) * d[i])
+            .sum()
+    };
+    let data: Vec<Dual64> = data.iter().map(|v| c(*v)).collect();
+    let ones = vec![c(1.0); 2 * n];
+    let mut y = x.to_vec();
+    let mut total = c(0.0);
+    for t in 0..steps {
+        let mut half = vec![c(0.5); n];
+        half[0] = c(0.25);
+        total += dist(&y, &data, t * n) + dist(&y, &ones, n) + dist(&half, &y, 0);
+        for v in y.iter_mut() {
+            *v = *v * 0.9 + 0.05 * (t as f64);
+        }
+    }
+    total
+}
+
+#[test]
+fn arrays_the_caller_does_not_differentiate_go_to_the_sink() {
+    let x = vec![0.3, -0.6, 0.9];
+    let steps = 4;
+    let data: Vec<f64> = (0..(steps + 1) * x.len())
+        .map(|i| (i as f64 * 0.37).sin())
+        .collect();
+    for _ in 0..3 {
+        let (value, g) = fit_to_data_grad(&x, &data, steps);
+        assert_bits(value, fit_to_data(&x, &data, steps));
+        assert_close_slice(&g, &dual_grad(|p| fit_to_data_o(p, &data, steps), &x));
+    }
+}

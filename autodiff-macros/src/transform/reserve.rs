@@ -616,6 +616,8 @@ const POPS: &[&str] = &[
     "pop_slice_reserved",
     "peek_slice_reserved",
     "pop_bit",
+    "take_sink",
+    "put_sink",
 ];
 const PUSHES_AND_POPS: &[&str] = &[
     "push_reserved",
@@ -625,6 +627,8 @@ const PUSHES_AND_POPS: &[&str] = &[
     "pop_slice_reserved",
     "peek_slice_reserved",
     "pop_bit",
+    "take_sink",
+    "put_sink",
 ];
 
 /// A lane a counted region takes out of the stack.

@@ -815,6 +815,18 @@ impl Gen<'_> {
                         );
                         scalar_accumulate.extend(quote!(for __ad_k in 0..#scratch.len() { #bar[__ad_k] += #scratch[__ad_k]; }));
                         quote!(&mut #scratch[..])
+                    } else if !self.active(*var) {
+                        // An array this function does not differentiate (data such
+                        // as `observed`): the callee's adjoint of it goes to the
+                        // stack's sink, reused and never cleared, rather than to a
+                        // fresh zeroed vector of the array's length at every call.
+                        let name = self.var(*var);
+                        let sink = format_ident!("__ad_sink{}", k);
+                        scalar_adjoints.extend(
+                            quote!(let mut #sink = __ad_stack.take_sink::<#float>(#name.len());),
+                        );
+                        scalar_accumulate.extend(quote!(__ad_stack.put_sink(#sink);));
+                        quote!(&mut #sink[..#name.len()])
                     } else {
                         self.array_adjoint_arg(*var)
                     };
