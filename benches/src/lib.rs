@@ -126,14 +126,20 @@ impl_objective!(
     spring::spring_hand_saved_bytes,
     |s| format!("spring N={} T={}", s.k.len(), s.steps)
 );
+impl_objective!(
+    spring::SpringPort,
+    spring::spring_port_hand_saved_bytes,
+    |s| format!("spring (helper fns) N={} T={}", s.0.k.len(), s.0.steps)
+);
 impl_objective!(heat::HeatData, heat::heat_hand_saved_bytes, |h| format!(
     "heat M={} T={}",
     h.u0.len(),
     h.steps
 ));
 
-/// The four objectives (GMM three times: inline, with helper functions, and as a
-/// port of ADBench's C++ code) at ADBench / issue #5 reference sizes.
+/// The four objectives at ADBench / issue #5 reference sizes: GMM three times
+/// (inline, with helper functions, and as a port of ADBench's C++ code), the
+/// spring chain twice (inline and with helper functions).
 pub fn reference_objectives() -> Vec<Box<dyn Objective>> {
     vec![
         Box::new(gmm::GmmData::new(10, 25, 1000)),
@@ -141,6 +147,7 @@ pub fn reference_objectives() -> Vec<Box<dyn Objective>> {
         Box::new(gmm::GmmPort(gmm::GmmData::new(10, 25, 1000))),
         Box::new(lstm::LstmData::new(2, 1024, 14)),
         Box::new(spring::SpringData::new(1000, 1000)),
+        Box::new(spring::SpringPort(spring::SpringData::new(1000, 1000))),
         Box::new(heat::HeatData::new(1000, 1000)),
     ]
 }
@@ -153,6 +160,7 @@ pub fn small_objectives() -> Vec<Box<dyn Objective>> {
         Box::new(gmm::GmmPort(gmm::GmmData::new(3, 4, 7))),
         Box::new(lstm::LstmData::new(2, 6, 5)),
         Box::new(spring::SpringData::new(6, 30)),
+        Box::new(spring::SpringPort(spring::SpringData::new(6, 30))),
         Box::new(heat::HeatData::new(9, 12)),
     ]
 }

@@ -157,6 +157,110 @@ pub fn spring_loss(
     err / (steps as f64)
 }
 
+/// The spring chain's forces, written into `force` (a helper of
+/// [`spring_loss_port`]).
+#[differentiate]
+pub fn spring_forces(k: &[f64], x: &[f64], v: &[f64], damping: f64, force: &mut [f64]) {
+    let n = k.len();
+    for i in 0..n {
+        let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
+        let mut f = -k[i] * left - damping * v[i];
+        if i + 1 < n {
+            f += k[i + 1] * (x[i + 1] - x[i]);
+        }
+        force[i] = f;
+    }
+}
+
+/// One semi-implicit Euler step of unit masses (a helper of [`spring_loss_port`]).
+#[differentiate]
+pub fn euler_step(x: &mut [f64], v: &mut [f64], force: &[f64], dt: f64) {
+    for i in 0..x.len() {
+        v[i] += dt * force[i];
+        x[i] += dt * v[i];
+    }
+}
+
+/// `Σ (x_i − observed[offset + i])²` (a helper of [`spring_loss_port`]).
+#[differentiate]
+pub fn squared_distance(x: &[f64], observed: &[f64], offset: usize) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let d = x[i] - observed[offset + i];
+        s += d * d;
+    }
+    s
+}
+
+/// The spring objective as a port written with helper functions would be: the
+/// forces and the step each a `#[differentiate]` function writing through `&mut`,
+/// the distance to the observations another.
+#[differentiate(wrt(k))]
+pub fn spring_loss_port(
+    k: &[f64],
+    x0: &[f64],
+    observed: &[f64],
+    steps: usize,
+    dt: f64,
+    damping: f64,
+) -> f64 {
+    let n = k.len();
+    let mut x = x0.to_vec();
+    let mut v = vec![0.0; n];
+    let mut force = vec![0.0; n];
+    let mut err = 0.0;
+    for t in 0..steps {
+        spring_forces(k, &x, &v, damping, &mut force);
+        euler_step(&mut x, &mut v, &force, dt);
+        err += squared_distance(&x, observed, t * n);
+    }
+    err / (steps as f64)
+}
+
+/// A spring instance differentiated through [`spring_loss_port`] (the report's
+/// "spring (helper fns)" row); the hand adjoint and the peers are the same.
+#[derive(Clone, Debug)]
+pub struct SpringPort(pub SpringData);
+
+impl SpringPort {
+    /// Number of differentiated inputs.
+    pub fn n_inputs(&self) -> usize {
+        self.0.n_inputs()
+    }
+
+    /// The stiffnesses.
+    pub fn params(&self) -> Vec<f64> {
+        self.0.params()
+    }
+
+    /// The objective through the helper-function version.
+    pub fn primal(&self) -> f64 {
+        let s = &self.0;
+        spring_loss_port(&s.k, &s.x0, &s.observed, s.steps, s.dt, s.damping)
+    }
+
+    /// Value and gradient by the generated `spring_loss_port_grad`.
+    pub fn grad(&self) -> (f64, Vec<f64>) {
+        let s = &self.0;
+        spring_loss_port_grad(&s.k, &s.x0, &s.observed, s.steps, s.dt, s.damping)
+    }
+
+    /// The hand-written adjoint.
+    pub fn hand(&self) -> (f64, Vec<f64>) {
+        self.0.hand()
+    }
+
+    /// The objective in any [`Scalar`].
+    pub fn generic<T: Scalar>(&self, k: &[T]) -> T {
+        self.0.generic(k)
+    }
+}
+
+/// What the hand adjoint keeps, for [`SpringPort`].
+pub fn spring_port_hand_saved_bytes(s: &SpringPort) -> usize {
+    spring_hand_saved_bytes(&s.0)
+}
+
 /// The same objective over any [`Scalar`].
 fn spring_generic<T: Scalar>(s: &SpringData, k: &[T]) -> T {
     let n = k.len();
