@@ -101,7 +101,7 @@ fn simulate(k: &[f64], x0: &[f64], steps: usize, dt: f64, damping: f64) -> Vec<f
     let mut force = vec![0.0; n];
     let mut out = Vec::with_capacity(steps * n);
     for _ in 0..steps {
-        forces(k, &x, &v, damping, &mut force);
+        spring_forces(k, &x, &v, damping, &mut force);
         for i in 0..n {
             v[i] += dt * force[i];
             x[i] += dt * v[i];
@@ -109,18 +109,6 @@ fn simulate(k: &[f64], x0: &[f64], steps: usize, dt: f64, damping: f64) -> Vec<f
         out.extend_from_slice(&x);
     }
     out
-}
-
-fn forces(k: &[f64], x: &[f64], v: &[f64], damping: f64, force: &mut [f64]) {
-    let n = k.len();
-    for i in 0..n {
-        let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
-        let mut f = -k[i] * left - damping * v[i];
-        if i + 1 < n {
-            f += k[i + 1] * (x[i + 1] - x[i]);
-        }
-        force[i] = f;
-    }
 }
 
 /// The spring-chain objective, written once, differentiated by `#[differentiate]`.
@@ -158,7 +146,8 @@ pub fn spring_loss(
 }
 
 /// The spring chain's forces, written into `force` (a helper of
-/// [`spring_loss_port`]).
+/// [`spring_loss_port`], and of the simulation that makes the observations and of
+/// the hand adjoint).
 #[differentiate]
 pub fn spring_forces(k: &[f64], x: &[f64], v: &[f64], damping: f64, force: &mut [f64]) {
     let n = k.len();
@@ -304,7 +293,7 @@ pub fn spring_hand(s: &SpringData) -> (f64, Vec<f64>) {
     for t in 0..steps {
         let (done, rest) = xs.split_at_mut((t + 1) * n);
         let x = &done[t * n..];
-        forces(k, x, &v, damping, &mut force);
+        spring_forces(k, x, &v, damping, &mut force);
         let xn = &mut rest[..n];
         let obs = &s.observed[t * n..(t + 1) * n];
         for i in 0..n {
