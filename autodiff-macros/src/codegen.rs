@@ -116,16 +116,19 @@ pub fn emit(
 /// that preaccumulate a loop around the call evaluate it before the loop.
 fn fills_fns(func: &Function, sig: &Signature) -> TokenStream {
     let float = float(sig);
+    let names: Vec<Option<Ident>> = (0..sig.params.len())
+        .map(|index| {
+            func.vars
+                .iter()
+                .find(|var| var.origin == Origin::Param(index))
+                .map(|var| crate::ir::ident(&var.name, Span::call_site()))
+        })
+        .collect();
     let params: Vec<TokenStream> = sig
         .params
         .iter()
-        .enumerate()
-        .map(|(index, param)| {
-            let name = func
-                .vars
-                .iter()
-                .find(|var| var.origin == Origin::Param(index))
-                .map(|var| crate::ir::ident(&var.name, Span::call_site()));
+        .zip(&names)
+        .map(|(param, name)| {
             let name = match name {
                 Some(name) => quote!(#name),
                 None => quote!(_),
@@ -141,19 +144,16 @@ fn fills_fns(func: &Function, sig: &Signature) -> TokenStream {
             quote!(#name: #ty)
         })
         .collect();
+    let wanted = |index: usize| sig.params[index].is_mut_buffer();
+    let mut lens: std::collections::HashMap<usize, TokenStream> =
+        crate::analysis::preacc::fills(func, &wanted)
+            .into_iter()
+            .filter_map(|(index, len)| Some((index, len?)))
+            .collect();
     let mut out = TokenStream::new();
-    for (index, len) in crate::analysis::preacc::fills(func) {
-        let param = &sig.params[index];
-        if !param.is_mut_buffer() {
-            continue;
-        }
+    for index in (0..sig.params.len()).filter(|index| wanted(*index)) {
         let name = format_ident!("__fills_arg{}", index);
-        let array = func
-            .vars
-            .iter()
-            .find(|var| var.origin == Origin::Param(index))
-            .map(|var| crate::ir::ident(&var.name, Span::call_site()));
-        let body = match (len, array) {
+        let body = match (lens.remove(&index), &names[index]) {
             (Some(len), Some(array)) => quote!((#len) == #array.len()),
             _ => quote!(false),
         };

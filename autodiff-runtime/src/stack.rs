@@ -751,11 +751,8 @@ fn peek_slice_from<T: Copy>(lane: &[T], dst: &mut [T]) {
 #[inline]
 #[track_caller]
 fn pop_slice_from<T: Copy>(lane: &mut Vec<T>, dst: &mut [T]) {
-    let Some(start) = lane.len().checked_sub(dst.len()) else {
-        panic!("{UNDERFLOW}")
-    };
-    dst.copy_from_slice(&lane[start..]);
-    lane.truncate(start);
+    peek_slice_from(lane, dst);
+    lane.truncate(lane.len() - dst.len());
 }
 
 impl Lane<u64> {

@@ -393,23 +393,20 @@ impl Coverage<'_> {
     /// being preaccumulated (it reads nothing the body writes, bar indices).
     fn bound(&self, var: VarId) -> Option<String> {
         let (value, _, _) = self.defs.get(&var)?;
-        let text = normalize(&value.tokens);
         let fixed = value.reads.iter().all(|read| {
             self.loops.iter().any(|(index, _, _)| *index == Some(*read))
                 || self.invariant(*read)
-                || self.length_only(*read, &text)
+                || self.length_only(*read, &value.tokens)
         });
-        fixed.then_some(text)
+        fixed.then(|| normalize(&value.tokens))
     }
 
     /// A scratch array that a bound reads only for its length (`out.len()`),
     /// which element writes do not change.
-    fn length_only(&self, var: VarId, text: &str) -> bool {
-        let name = &self.func.var(var).name;
+    fn length_only(&self, var: VarId, tokens: &TokenStream) -> bool {
         self.scratch.contains(&var)
             && matches!(self.func.var(var).ty, Ty::FloatArray(_))
-            && text.matches(name.as_str()).count()
-                == text.matches(&format!("{name} . len ()")).count()
+            && only_len_of(tokens, &self.func.var(var).name)
     }
 
     /// A variable the preaccumulated loop does not write.
@@ -515,14 +512,13 @@ impl Coverage<'_> {
         position: usize,
         array: VarId,
     ) {
-        let Some(len) = self.lengths.get(&array).cloned() else {
-            self.ok = false;
-            return;
+        let len = match self.lengths.get(&array) {
+            Some(len) if self.fills => len.clone(),
+            _ => {
+                self.ok = false;
+                return;
+            }
         };
-        if !self.fills {
-            self.ok = false;
-            return;
-        }
         let mut values = Vec::new();
         for arg in args {
             let value = match arg {
@@ -650,7 +646,7 @@ fn normalize(tokens: &TokenStream) -> String {
     tokens.to_string()
 }
 
-/// For each `&mut` float array parameter, by position: the length to which the
+/// For each float array parameter at a position `wanted` (the `&mut` ones): the length to which the
 /// function writes it, from index 0, before it reads any element of it, as an
 /// expression of the integer parameters and the lengths of the array
 /// parameters (`x.len()`); `None` if that is not shown. A caller that passes a
@@ -658,7 +654,7 @@ fn normalize(tokens: &TokenStream) -> String {
 /// callee never sees what an earlier iteration left in the array, and if the
 /// expression equals the array's length, it leaves none of it either (checked
 /// by the caller through the generated `__fills_argN`).
-pub fn fills(func: &Function) -> Vec<(usize, Option<TokenStream>)> {
+pub fn fills(func: &Function, wanted: &dyn Fn(usize) -> bool) -> Vec<(usize, Option<TokenStream>)> {
     let params: Vec<(usize, VarId)> = func
         .vars
         .iter()
@@ -670,9 +666,20 @@ pub fn fills(func: &Function) -> Vec<(usize, Option<TokenStream>)> {
         .collect();
     let defs = single_defs(func);
     let lengths = HashMap::new();
+    // What the length may mention: the integer and array parameters.
+    let allowed: HashSet<String> = params
+        .iter()
+        .filter(|(_, var)| matches!(func.var(*var).ty, Ty::Int(_) | Ty::FloatArray(_)))
+        .map(|(_, var)| func.var(*var).name.clone())
+        .chain(
+            ["len", "as", "usize", "isize", "u32", "i32", "u64", "i64"]
+                .into_iter()
+                .map(String::from),
+        )
+        .collect();
     let mut out = Vec::new();
     for &(position, array) in &params {
-        if !matches!(func.var(array).ty, Ty::FloatArray(_)) {
+        if !wanted(position) || !matches!(func.var(array).ty, Ty::FloatArray(_)) {
             continue;
         }
         let scratch: HashSet<VarId> = [array].into_iter().collect();
@@ -697,16 +704,6 @@ pub fn fills(func: &Function) -> Vec<(usize, Option<TokenStream>)> {
         walk(&func.body, false, &mut |stmt, _| {
             recreated |= matches!(stmt, Stmt::NewArray { dst, .. } if *dst == array);
         });
-        let allowed: HashSet<String> = params
-            .iter()
-            .filter(|(_, var)| matches!(func.var(*var).ty, Ty::Int(_) | Ty::FloatArray(_)))
-            .map(|(_, var)| func.var(*var).name.clone())
-            .chain(
-                ["len", "as", "usize", "isize", "u32", "i32", "u64", "i64"]
-                    .into_iter()
-                    .map(String::from),
-            )
-            .collect();
         let len = coverage
             .facts
             .iter()
@@ -759,4 +756,19 @@ fn inline_defs(
             other => other,
         })
         .collect()
+}
+
+/// Whether every mention of `name` in `tokens` is `name.len()`.
+fn only_len_of(tokens: &TokenStream, name: &str) -> bool {
+    use proc_macro2::TokenTree;
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    trees.iter().enumerate().all(|(at, tree)| match tree {
+        TokenTree::Ident(ident) if ident == name => {
+            matches!(trees.get(at + 1), Some(TokenTree::Punct(dot)) if dot.as_char() == '.')
+                && matches!(trees.get(at + 2), Some(TokenTree::Ident(len)) if len == "len")
+                && matches!(trees.get(at + 3), Some(TokenTree::Group(args)) if args.stream().is_empty())
+        }
+        TokenTree::Group(group) => only_len_of(&group.stream(), name),
+        _ => true,
+    })
 }

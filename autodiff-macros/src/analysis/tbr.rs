@@ -549,7 +549,6 @@ fn restorable(
     })
 }
 
-/// Whether every write of a variable is saved (so the reverse sweep restores it).
 /// A write that runs before every update of the variable that can be undone,
 /// and never again after one (`let mut k = 0;` before the loop that counts `k`):
 /// the reverse sweep undoes all the updates before it gets back to it, so it

@@ -11,8 +11,9 @@
 //! While the reverse transform generates a loop body it keeps a [`Frame`] for the
 //! loop. Scalar saves in the body push through the frame's placeholder method
 //! (`marker`) and are counted: a float as one `f64`/`f32`, an integer as one word
-//! (two for `i128`, `u128` or a type not written out). Both arms of a branch count, so the count is an upper
-//! bound. When the body is done the frame closes:
+//! (two for `i128`, `u128` or a type not written out), an array copied whole as its
+//! length. Both arms of a branch count, so the count is an upper bound. When the
+//! body is done the frame closes:
 //!
 //! - its placeholder becomes `push_reserved` if the whole nest is counted, `push`
 //!   otherwise (a slice push, a branch-free count that is unknown, an inner loop

@@ -780,7 +780,7 @@ impl Gen<'_> {
             .filter(|arg| matches!(arg, CallArg::MutArray { .. }))
             .count()
             == 1;
-        let mut mut_snapshot: Option<(TokenStream, TokenStream, TokenStream)> = None;
+        let mut mut_snapshot: Option<[TokenStream; 3]> = None;
         for (k, arg) in args.iter().enumerate() {
             match arg {
                 CallArg::Float(operand) => {
@@ -835,7 +835,7 @@ impl Gen<'_> {
                 }
                 CallArg::MutArray { var, written } if single_mut => {
                     self.unwound.insert(*var);
-                    mut_snapshot = Some(self.mut_snapshot(*var, in_loop));
+                    mut_snapshot = Some(self.array_snapshot(*var, in_loop, false));
                     let adjoint = self.array_adjoint_arg(*var);
                     reverse_args.push(quote!(#written, #adjoint));
                 }
@@ -872,7 +872,7 @@ impl Gen<'_> {
         // Pushed in the reverse order of the pops below: the result's old value
         // last, since the reverse puts it back first (`x = f(x)` re-runs `f` on
         // the old `x`).
-        if let Some((push, pop, peek)) = mut_snapshot {
+        if let Some([push, pop, peek]) = mut_snapshot {
             let forward = quote_spanned!(span=> #push #array_copies #dst_save #assign);
             // The callee re-runs from the state before the call (peeked) and leaves
             // the argument as the call left it; the snapshot is then popped.
@@ -1539,68 +1539,59 @@ impl Gen<'_> {
         )
     }
 
-    /// Pushing a variable's whole value on the stack and popping it back into
-    /// place: arrays as slices (a `Vec` refilled, a fixed array copied into),
-    /// scalars as one value.
     /// `whole_save` of an array read by a call; in a loop, a float array's save
     /// is counted for the loop's reservation (see `Reserver::counted_slice`).
     fn call_snapshot(&mut self, var: VarId, in_loop: bool) -> (TokenStream, TokenStream) {
-        // Anything but a `Vec` is refilled in place.
-        let fixed = match &self.func.var(var).ty {
-            Ty::FloatArray(shape) => !matches!(shape, Shape::Vec),
-            _ => return self.whole_save(var),
-        };
-        let name = self.var(var);
-        let name = quote!(#name);
-        let counted = if in_loop {
-            self.reserver.counted_slice(var, &name, fixed)
-        } else {
-            None
-        };
-        let Some([push, pop, _]) = counted else {
-            return self.whole_save(var);
-        };
-        let float = &self.float;
-        let dst = if fixed {
-            quote!(&mut #name[..])
-        } else {
-            quote!(&mut #name)
-        };
-        (
-            quote!(__ad_stack.#push::<#float>(&#name[..]);),
-            quote!(__ad_stack.#pop::<#float>(#dst);),
-        )
-    }
-
-    /// The snapshot of an array a call writes through `&mut`: its push, its pop
-    /// and a peek that copies it back without popping it, counted in a loop (see
-    /// `Reserver::counted_slice`).
-    fn mut_snapshot(
-        &mut self,
-        var: VarId,
-        in_loop: bool,
-    ) -> (TokenStream, TokenStream, TokenStream) {
-        let name = self.var(var);
-        let float = self.float.clone();
-        let counted = if in_loop && matches!(self.func.var(var).ty, Ty::FloatArray(_)) {
-            self.reserver.counted_slice(var, &quote!(#name), true)
-        } else {
-            None
-        };
-        match counted {
-            Some([push, pop, peek]) => (
-                quote!(__ad_stack.#push::<#float>(&#name[..]);),
-                quote!(__ad_stack.#pop::<#float>(&mut #name[..]);),
-                quote!(__ad_stack.#peek::<#float>(&mut #name[..]);),
-            ),
-            None => (
-                quote!(__ad_stack.push_slice(&#name[..]);),
-                quote!(__ad_stack.pop_slice_into(&mut #name[..]);),
-                quote!(__ad_stack.peek_slice_into(&mut #name[..]);),
-            ),
+        match &self.func.var(var).ty {
+            Ty::FloatArray(shape) => {
+                let [push, pop, _] = self.array_snapshot(var, in_loop, matches!(shape, Shape::Vec));
+                (push, pop)
+            }
+            _ => self.whole_save(var),
         }
     }
 
+    /// A float array's whole value pushed on the stack, popped back into place (a
+    /// `Vec` refilled if `refill_vec`, copied into otherwise), and peeked at
+    /// (copied back, left on the stack). In a loop the save is counted for the
+    /// loop's reservation (see `Reserver::counted_slice`).
+    fn array_snapshot(&mut self, var: VarId, in_loop: bool, refill_vec: bool) -> [TokenStream; 3] {
+        let name = self.var(var);
+        let float = self.float.clone();
+        let counted = if in_loop {
+            self.reserver
+                .counted_slice(var, &quote!(#name), !refill_vec)
+        } else {
+            None
+        };
+        let [push, pop, peek] = match counted {
+            Some(markers) => markers.map(|method| quote!(#method::<#float>)),
+            None if refill_vec => [
+                quote!(push_slice),
+                quote!(pop_vec_into),
+                quote!(peek_slice_into),
+            ],
+            None => [
+                quote!(push_slice),
+                quote!(pop_slice_into),
+                quote!(peek_slice_into),
+            ],
+        };
+        let dst = if refill_vec {
+            quote!(&mut #name)
+        } else {
+            quote!(&mut #name[..])
+        };
+        [
+            quote!(__ad_stack.#push(&#name[..]);),
+            quote!(__ad_stack.#pop(#dst);),
+            quote!(__ad_stack.#peek(&mut #name[..]);),
+        ]
+    }
+
+    /// Pushing a variable's whole value on the stack and popping it back into
+    /// place: arrays as slices (a `Vec` refilled, a fixed array copied into),
+    /// scalars as one value.
     fn whole_save(&self, var: VarId) -> (TokenStream, TokenStream) {
         let name = self.var(var);
         match &self.func.var(var).ty {
