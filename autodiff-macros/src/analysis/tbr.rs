@@ -224,12 +224,15 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
     } = collector;
     // An array a call reads whole, overwritten in a loop around the call (`qx`
     // refilled for every component before `sqnorm(&qx)`): one copy per call beats
-    // saving every store of every later iteration.
+    // saving every store of every later iteration. Overwrites by calls through
+    // `&mut` need neither: each such call's reverse puts back the state before it,
+    // so the array is back to what the reading call saw (`x` read by
+    // `spring_forces(&x, ..)`, then stepped by `euler_step(&mut x, ..)`).
     let mut call_snapshots = HashSet::new();
     for (var, site) in call_arrays {
         let rewritten = writes
             .iter()
-            .any(|write| write.var == var && shares_loop(&write.site, &site));
+            .any(|write| write.var == var && shares_loop(&write.site, &site) && !write.unwound);
         if rewritten && matches!(func.var(var).origin, Origin::Local) {
             call_snapshots.insert((site.pos, var));
         } else {
@@ -927,6 +930,9 @@ struct Write {
     var: VarId,
     site: Site,
     store: bool,
+    /// A `&mut` argument of an active call: the call's reverse always puts back
+    /// the snapshot it took, so the reverse sweep restores this write itself.
+    unwound: bool,
     /// A loop's reset of an exit flag (no statement of its own, nothing to save).
     reset: bool,
 }
@@ -1006,11 +1012,22 @@ impl Collector<'_> {
             self.pos += 1;
             let site = self.site(here);
             let store = matches!(stmt, Stmt::Store { .. });
+            let unwound_args: Vec<VarId> = match stmt {
+                Stmt::Call { args, .. } if stmt_is_active(stmt, self.activity) => args
+                    .iter()
+                    .filter_map(|arg| match arg {
+                        CallArg::MutArray { var, .. } => Some(*var),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
             for var in stmt.writes() {
                 self.writes.push(Write {
                     var,
                     site: site.clone(),
                     store,
+                    unwound: unwound_args.contains(&var),
                     reset: false,
                 });
             }
@@ -1126,6 +1143,7 @@ impl Collector<'_> {
                             var: *flag,
                             site: iteration.clone(),
                             store: false,
+                            unwound: false,
                             reset: true,
                         });
                     }

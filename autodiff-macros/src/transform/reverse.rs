@@ -781,6 +781,9 @@ impl Gen<'_> {
             .count()
             == 1;
         let mut mut_snapshot: Option<[TokenStream; 3]> = None;
+        // Several `&mut` arguments: their snapshots are pushed one after the other,
+        // and the reverse reads each where it lies (`peek_slice_under`).
+        let mut mut_peeked: Vec<Ident> = Vec::new();
         for (k, arg) in args.iter().enumerate() {
             match arg {
                 CallArg::Float(operand) => {
@@ -843,6 +846,7 @@ impl Gen<'_> {
                     let name = self.var(*var);
                     self.unwound.insert(*var);
                     snapshot.extend(quote!(__ad_stack.push_slice(&#name[..]);));
+                    mut_peeked.push(name.clone());
                     // Popped in the reverse order of the pushes.
                     let mut ordered = quote!(__ad_stack.pop_slice_into(&mut #name[..]););
                     ordered.extend(restore_pre_call);
@@ -888,15 +892,17 @@ impl Gen<'_> {
             });
             return (forward, reverse);
         }
-        let forward = quote_spanned!(span=> #array_copies #snapshot #dst_save #assign);
-        // The callee re-runs from the state before the call and leaves its `&mut`
-        // arguments as the call left them; the snapshot is then put back.
+        let forward = quote_spanned!(span=> #snapshot #array_copies #dst_save #assign);
+        let depths = (0..mut_peeked.len()).rev();
+        let peeks = quote!(#(__ad_stack.peek_slice_under(&mut #mut_peeked[..], #depths);)*);
+        // The callee re-runs from the state before the call (the snapshots, read
+        // in place) and leaves its `&mut` arguments as the call left them; the
+        // snapshots are then popped back.
         let reverse = quote_spanned!(span=> {
             #take_seed
             #dst_restore
-            #restore_pre_call
             #array_restores
-            #snapshot
+            #peeks
             #scalar_adjoints
             #func::__reverse(__ad_stack, #(#reverse_args),* #seed);
             #scalar_accumulate
