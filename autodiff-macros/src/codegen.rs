@@ -2,9 +2,14 @@
 //! set), and the public `f_grad` / `f_vjp` wrappers with their documentation.
 //!
 //! Every function `f` also gets a hidden unit struct `f` (type namespace only, so
-//! it never clashes with the function) whose `__reverse` associated function is
-//! what callers' reverse sweeps call: `path::to::f::__reverse(...)` works wherever
-//! `path::to::f(...)` does, across modules and crates.
+//! it never clashes with the function) whose associated functions are what
+//! callers' sweeps call: `path::to::f::__reverse(...)` works wherever
+//! `path::to::f(...)` does, across modules and crates. A call that writes through
+//! `&mut` is split (`tbr::split_call`): the caller's forward sweep runs
+//! `f::__record` (the forward sweep, leaving its saves and final state on the
+//! stack) and its reverse sweep `f::__unrecord` (the reverse sweep from there);
+//! other calls are joint: the reverse sweep runs `f::__reverse`, which runs the
+//! function again with its saves, then reverses it.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
@@ -13,7 +18,7 @@ use crate::analysis::activity::Activity;
 use crate::ir::{Function, Origin, Ty};
 use crate::sig::{Access, ParamKind, RetKind, Shape, Signature};
 use crate::transform::forward::Tangent;
-use crate::transform::reverse::Sweeps;
+use crate::transform::reverse::{SaveTy, Sweeps};
 
 /// One generated reverse-mode core and what it was generated for.
 pub struct Core<'a> {
@@ -49,8 +54,8 @@ pub fn emit(
 ) -> TokenStream {
     let vis = &item.vis;
     let name = &item.sig.ident;
-    let full_core = core_fn(func, &full);
-    let wrt_core = wrt.as_ref().map(|core| core_fn(func, core));
+    let full_core = core_fn(func, &full, name);
+    let wrt_core = wrt.as_ref().map(|core| core_fn(func, core, name));
     let public = wrt.as_ref().unwrap_or(&full);
     let path = core_path(item, public);
     let (vjp, grad) = if modes.reverse {
@@ -72,14 +77,14 @@ pub fn emit(
         Some((tangent, core)) => {
             let mut hvp = hvp_fn(item, tangent, core);
             hvp.extend(hessian_fn(item, public.sig));
-            (core_fn(&tangent.func, core), hvp)
+            (core_fn(&tangent.func, core, name), hvp)
         }
         None => (TokenStream::new(), TokenStream::new()),
     };
     let jacobian = modes.jacobian.then(|| jacobian_fn(item, public.sig));
     let mut forward_core = forward_core_fn(full.sig, modes.full_forward.0, &modes.full_forward.1);
     if let Some((seeded, core)) = &modes.reverse_forward {
-        forward_core.extend(core_fn(seeded, core));
+        forward_core.extend(core_fn(seeded, core, name));
     }
     let fills = fills_fns(func, full.sig);
     let doc = format!(
@@ -185,11 +190,16 @@ fn param_bar(func: &Function, index: usize) -> Ident {
     }
 }
 
-fn core_fn(func: &Function, core: &Core) -> TokenStream {
+fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
     let sig = core.sig;
     let float = float(sig);
     let name = &core.name;
     let mut params = Vec::new();
+    // For `__record`: the primal parameters. For `__unrecord`: the parameters of
+    // this core with the passive slots named, and the names to pass them on by.
+    let mut record_params = Vec::new();
+    let mut unrecord_params = Vec::new();
+    let mut pass_on = Vec::new();
     let mut prologue = TokenStream::new();
     let mut epilogue = TokenStream::new();
     for (index, param) in sig.params.iter().enumerate() {
@@ -205,20 +215,31 @@ fn core_fn(func: &Function, core: &Core) -> TokenStream {
         match &param.kind {
             ParamKind::Scalar => {
                 params.push(quote!(mut #ident: #ty));
+                record_params.push(quote!(mut #ident: #ty));
+                unrecord_params.push(quote!(mut #ident: #ty));
+                pass_on.push(quote!(#ident));
                 if param.active {
                     let out = format_ident!("__ad_{}_out", bar);
                     params.push(quote!(#out: &mut #float));
+                    unrecord_params.push(quote!(#out: &mut #float));
+                    pass_on.push(quote!(#out));
                     prologue.extend(quote!(let mut #bar: #float = 0.0;));
                     epilogue.extend(quote!(*#out += #bar;));
                 }
             }
             ParamKind::Array { access, .. } => {
-                match access {
-                    Access::Owned => params.push(quote!(mut #ident: #ty)),
-                    _ => params.push(quote!(#ident: #ty)),
-                }
+                let decl = match access {
+                    Access::Owned => quote!(mut #ident: #ty),
+                    _ => quote!(#ident: #ty),
+                };
+                params.push(decl.clone());
+                record_params.push(decl.clone());
+                unrecord_params.push(decl);
+                pass_on.push(quote!(#ident));
                 if param.active {
                     params.push(quote!(#bar: &mut [#float]));
+                    unrecord_params.push(quote!(#bar: &mut [#float]));
+                    pass_on.push(quote!(#bar));
                 } else if analyzed_active {
                     // A buffer left out of `wrt` that still carries derivatives
                     // internally gets a private adjoint.
@@ -231,6 +252,11 @@ fn core_fn(func: &Function, core: &Core) -> TokenStream {
                 // is a float: the slot's type is inferred from this signature.
                 params.push(quote!(#ident: #ty));
                 params.push(quote!(_: &mut ()));
+                let slot = format_ident!("__ad_slot{}", index);
+                record_params.push(quote!(#ident: #ty));
+                unrecord_params.push(quote!(#ident: #ty));
+                unrecord_params.push(quote!(#slot: &mut ()));
+                pass_on.push(quote!(#ident, #slot));
             }
         }
     }
@@ -240,7 +266,9 @@ fn core_fn(func: &Function, core: &Core) -> TokenStream {
         RetKind::Array(shape) => (array_type(shape, &float), quote!(__ad_seed: &[#float])),
     };
     if !seed_param.is_empty() {
-        params.push(seed_param);
+        params.push(seed_param.clone());
+        unrecord_params.push(seed_param);
+        pass_on.push(quote!(__ad_seed));
     }
     let mut locals = TokenStream::new();
     let mut adjoints = TokenStream::new();
@@ -302,7 +330,86 @@ fn core_fn(func: &Function, core: &Core) -> TokenStream {
         }
         None => (TokenStream::new(), quote!(())),
     };
+    let split = (core.name == "__reverse").then(|| {
+        let frame = frame(func, core);
+        let record_args = sig.params.iter().map(|param| &param.ident);
+        let mut_buffers: Vec<&Ident> = sig
+            .params
+            .iter()
+            .filter(|param| param.is_mut_buffer())
+            .map(|param| &param.ident)
+            .collect();
+        // The forward sweep, never run, for the types of the integers it assigns.
+        let witness = frame
+            .as_ref()
+            .is_some_and(|frame| frame.inferred)
+            .then(|| quote!(if false { #forward }));
+        let (record_body, unrecord_body) = match frame {
+            Some(Frame {
+                push, pop, refit, ..
+            }) => (
+                quote! {
+                    #prologue
+                    #locals
+                    #adjoints
+                    #sweep_locals
+                    #forward
+                    #push
+                    #result
+                },
+                quote! {
+                    #prologue
+                    #locals
+                    #adjoints
+                    #sweep_locals
+                    #pop
+                    #refit
+                    #witness
+                    #seed
+                    #reverse
+                    #epilogue
+                },
+            ),
+            // Joint mode behind the same calls: the recording is the state of the
+            // `&mut` buffers before the call, the reverse puts it back and runs
+            // `__reverse`, which re-runs the function.
+            None => {
+                let pops = mut_buffers.iter().rev();
+                (
+                    quote! {
+                        #(__ad_stack.push_slice(&#mut_buffers[..]);)*
+                        #primal(#(#record_args),*)
+                    },
+                    quote! {
+                        #(__ad_stack.pop_slice_into(&mut #pops[..]);)*
+                        Self::__reverse(__ad_stack, #(#pass_on),*);
+                    },
+                )
+            }
+        };
+        quote! {
+            /// The forward sweep of a split call (see `tbr::split_call`): runs the
+            /// function and leaves on the stack what its reverse sweep needs.
+            #[doc(hidden)]
+            #[inline]
+            #[allow(unused_mut, unused_variables, unused_assignments, unused_parens, unused_braces, non_snake_case, clippy::all, clippy::pedantic)]
+            pub fn __record(__ad_stack: &mut ::autodiff_runtime::stack::Stack, #(#record_params),*) -> #ret_ty {
+                #record_body
+            }
+
+            /// The reverse sweep of a split call, from what `__record` left: the
+            /// `&mut` buffers as the call left them, the other arguments as the
+            /// call saw them.
+            #[doc(hidden)]
+            #[inline]
+            #[allow(unused_mut, unused_variables, unused_assignments, unused_parens, unused_braces, non_snake_case, clippy::all, clippy::pedantic)]
+            pub fn __unrecord(__ad_stack: &mut ::autodiff_runtime::stack::Stack, #(#unrecord_params),*) {
+                #unrecord_body
+            }
+        }
+    });
     quote! {
+        #split
         #[doc(hidden)]
         #[inline]
         #[allow(unused_mut, unused_variables, unused_assignments, unused_parens, unused_braces, non_snake_case, clippy::all, clippy::pedantic)]
@@ -321,6 +428,150 @@ fn core_fn(func: &Function, core: &Core) -> TokenStream {
             #final_pop
             #epilogue
             #result
+        }
+    }
+}
+
+/// The state the forward sweep leaves that the reverse sweep reads, saved at the
+/// end of `__record` and put back at the start of `__unrecord`.
+struct Frame {
+    push: TokenStream,
+    pop: TokenStream,
+    /// Adjoints of local `Vec`s sized to the arrays put back.
+    refit: TokenStream,
+    /// Whether the sweeps declare an integer whose type is not written out: only
+    /// the forward sweep's assignments tell the compiler its type.
+    inferred: bool,
+}
+
+/// The frame of a core's sweeps: every local, save slot, and assigned scalar or
+/// owned array parameter the reverse sweep names (it reads them as the forward
+/// sweep left them), and the local arrays whose adjoints it names (for their
+/// lengths).
+/// `None` when the sweeps cannot be split: the forward sweep touches adjoints
+/// (preaccumulation), or the reverse sweep reads a local of a type the macro does
+/// not know.
+fn frame(func: &Function, core: &Core) -> Option<Frame> {
+    let sweeps = &core.sweeps;
+    if sweeps.forward_uses_adjoints {
+        return None;
+    }
+    let float = float(core.sig);
+    let mut named = std::collections::HashSet::new();
+    idents(&sweeps.reverse, &mut named);
+    // Parameters keep the values the caller passes unless the function assigns
+    // them.
+    let mut written = std::collections::HashSet::new();
+    crate::ir::walk(&func.body, false, &mut |stmt, _| {
+        written.extend(stmt.writes())
+    });
+    let mut push = TokenStream::new();
+    let mut pops = Vec::new();
+    let mut refit = TokenStream::new();
+    // Every local is declared in `__unrecord`, needed or not.
+    let inferred = func.vars.iter().any(|var| matches!(var.ty, Ty::Int(None)))
+        || sweeps
+            .slots
+            .iter()
+            .any(|(_, ty)| matches!(ty, SaveTy::Int(None)));
+    for (index, var) in func.vars.iter().enumerate() {
+        let id = crate::ir::VarId(index as u32);
+        let ident = crate::ir::ident(&var.name, var.span);
+        let value = named.contains(&var.name);
+        let bar = core.activity.is_active(id) && named.contains(&var.adjoint);
+        let resized = matches!(var.ty, Ty::FloatArray(Shape::Vec));
+        let kept = match var.origin {
+            Origin::Local => value || (bar && resized),
+            Origin::Param(index) => {
+                value
+                    && written.contains(&id)
+                    && matches!(
+                        core.sig.params[index].kind,
+                        ParamKind::Scalar
+                            | ParamKind::Array {
+                                access: Access::Owned,
+                                ..
+                            }
+                    )
+            }
+            Origin::LoopIndex => false,
+        };
+        if !kept {
+            continue;
+        }
+        if func.opaque.contains(&id) {
+            return None;
+        }
+        let (save, restore) = match &var.ty {
+            Ty::Float => (
+                quote!(__ad_stack.push::<#float>(#ident);),
+                quote!(#ident = __ad_stack.pop::<#float>();),
+            ),
+            Ty::Int(_) => (
+                quote!(__ad_stack.push(#ident);),
+                quote!(#ident = __ad_stack.pop();),
+            ),
+            Ty::Bool => (
+                quote!(__ad_stack.push_bit(#ident);),
+                quote!(#ident = __ad_stack.pop_bit();),
+            ),
+            Ty::FloatArray(Shape::Vec) => (
+                quote!(__ad_stack.push_slice(&#ident[..]);),
+                quote!(__ad_stack.pop_vec_into(&mut #ident);),
+            ),
+            Ty::FloatArray(Shape::Fixed(_)) => (
+                quote!(__ad_stack.push_slice(&#ident[..]);),
+                quote!(__ad_stack.pop_slice_into(&mut #ident[..]);),
+            ),
+            Ty::FloatArray(Shape::Slice) | Ty::IntArray => return None,
+        };
+        push.extend(save);
+        pops.push(restore);
+        if bar && resized && var.origin == Origin::Local {
+            let adjoint = crate::ir::ident(&var.adjoint, var.span);
+            refit.extend(
+                quote!(::autodiff_runtime::__private::fit_zeros(&mut #adjoint, #ident.len());),
+            );
+        }
+    }
+    for (slot, ty) in &sweeps.slots {
+        if !named.contains(&slot.to_string()) {
+            continue;
+        }
+        let (save, restore) = match ty {
+            SaveTy::Float => (
+                quote!(__ad_stack.push::<#float>(#slot);),
+                quote!(#slot = __ad_stack.pop::<#float>();),
+            ),
+            SaveTy::Bool => (
+                quote!(__ad_stack.push_bit(#slot);),
+                quote!(#slot = __ad_stack.pop_bit();),
+            ),
+            SaveTy::Int(_) | SaveTy::Usize => (
+                quote!(__ad_stack.push(#slot);),
+                quote!(#slot = __ad_stack.pop();),
+            ),
+        };
+        push.extend(save);
+        pops.push(restore);
+    }
+    Some(Frame {
+        push,
+        pop: pops.into_iter().rev().collect(),
+        refit,
+        inferred,
+    })
+}
+
+/// Every identifier in `tokens`, as text.
+fn idents(tokens: &TokenStream, out: &mut std::collections::HashSet<String>) {
+    for tree in tokens.clone() {
+        match tree {
+            proc_macro2::TokenTree::Ident(ident) => {
+                out.insert(ident.to_string());
+            }
+            proc_macro2::TokenTree::Group(group) => idents(&group.stream(), out),
+            _ => {}
         }
     }
 }

@@ -129,6 +129,28 @@ fn dominates(def: &Site, read: &Site) -> bool {
     def.pos < read.pos && read.blocks.starts_with(&def.blocks)
 }
 
+/// Whether an active call (outside tangent IR) with result `dst` is split: the
+/// forward sweep runs the callee's forward sweep with its saves
+/// (`g::__record`), which leaves them on the stack, and the reverse sweep later
+/// runs the callee's reverse sweep from there (`g::__unrecord`), as Tapenade's
+/// split mode does, instead of re-running the callee in the reverse sweep
+/// (`g::__reverse`, joint mode). The reverse of a split call needs its `&mut`
+/// arguments as the call left them, and its other arguments as the call saw
+/// them.
+///
+/// Only calls that write through `&mut` are split: re-running such a callee
+/// means putting its buffers back to their state before the call and, in the
+/// callee, keeping their state after it, beside a second run of its body. A
+/// call that only reads (`sqnorm(&qx)`, `sigmoid(z)`) re-runs for about what
+/// recording its final state would cost, and leaves the loop around it free to
+/// use the stack's lanes. A call returning an array stays joint.
+pub fn split_call(func: &Function, dst: Option<VarId>, args: &[CallArg]) -> bool {
+    dst.is_none_or(|dst| matches!(func.var(dst).ty, Ty::Float))
+        && args
+            .iter()
+            .any(|arg| matches!(arg, CallArg::MutArray { .. }))
+}
+
 pub fn stmt_is_active(stmt: &Stmt, activity: &Activity) -> bool {
     match stmt {
         Stmt::Float { dst, .. } | Stmt::NewArray { dst, .. } => activity.is_active(*dst),
@@ -1070,8 +1092,11 @@ impl Collector<'_> {
                     }
                 }
                 Stmt::NewArray { .. } => {}
-                Stmt::Call { args, tangent, .. } => {
+                Stmt::Call {
+                    args, tangent, dst, ..
+                } => {
                     let active = stmt_is_active(stmt, self.activity);
+                    let split = tangent.is_none() && split_call(self.func, *dst, args);
                     if let Some(tangent) = tangent {
                         for arg in &tangent.args {
                             if active {
@@ -1093,6 +1118,11 @@ impl Collector<'_> {
                                         && matches!(self.func.var(*var).ty, Ty::FloatArray(_)) =>
                                 {
                                     self.call_arrays.push((*var, site.clone()));
+                                }
+                                // A split call's reverse starts from the state the
+                                // call left: the array as the call wrote it.
+                                CallArg::MutArray { var, .. } if split => {
+                                    self.output_reads.push((*var, site.clone()));
                                 }
                                 _ => reads.extend(call_input(arg)),
                             }

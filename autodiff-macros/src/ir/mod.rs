@@ -408,6 +408,10 @@ pub struct Function {
     pub body: Block,
     /// The variable holding the returned value, if the function returns one.
     pub ret: Option<VarId>,
+    /// Locals of a type the lowering cannot tell (`let c = data.config;`), typed
+    /// `Int(None)` for want of better: never pushed whole (they may not be
+    /// integers).
+    pub opaque: Vec<VarId>,
 }
 
 impl Function {

@@ -164,6 +164,7 @@ impl Lowerer<'_> {
             self.diag.push(diag::pattern(else_token, "`let ... else`"));
             return;
         }
+        let mut opaque = false;
         let ty = match annotated {
             Some(ty) => match crate::sig::classify_type(ty) {
                 Some((crate::sig::ParamKind::Scalar, _)) => Ty::Float,
@@ -197,7 +198,11 @@ impl Lowerer<'_> {
                         .push(diag::expression(&init.expr, "local integer arrays"));
                     return;
                 }
-                Kind::Int | Kind::Unknown | Kind::Unit => Ty::Int(None),
+                Kind::Int => Ty::Int(None),
+                Kind::Unknown | Kind::Unit => {
+                    opaque = true;
+                    Ty::Int(None)
+                }
             },
         };
         // The initializer sees the previous binding of a shadowed name.
@@ -214,6 +219,9 @@ impl Lowerer<'_> {
                 span,
             })
         };
+        if opaque {
+            self.opaque.push(dst);
+        }
         self.scopes.pop();
         self.value_into(&init.expr, dst);
         self.bind(ident.to_string(), dst);
@@ -535,7 +543,8 @@ impl Lowerer<'_> {
 
     /// `match` on an integer or boolean: an `if` chain over a saved scrutinee.
     fn lower_match(&mut self, matched: &syn::ExprMatch, dst: Option<VarId>) {
-        let scrutinee_ty = match self.kind_of(&matched.expr) {
+        let kind = self.kind_of(&matched.expr);
+        let scrutinee_ty = match kind {
             Kind::Bool => Ty::Bool,
             Kind::Int | Kind::Unknown => Ty::Int(None),
             _ => {
@@ -544,6 +553,9 @@ impl Lowerer<'_> {
             }
         };
         let scrutinee = self.new_var("__ad_match", scrutinee_ty, matched.expr.span());
+        if matches!(kind, Kind::Unknown) {
+            self.opaque.push(scrutinee);
+        }
         let value = self.passive(&matched.expr);
         self.emit(Stmt::Passive {
             dst: scrutinee,

@@ -54,6 +54,8 @@ struct Lowerer<'a> {
     /// Element reads already loaded into a temporary in the current statement
     /// (`q[j] * q[j]` reads once, so the reverse sweep saves one value, not two).
     loaded: HashMap<(VarId, String), VarId>,
+    /// See `ir::Function::opaque`.
+    opaque: Vec<VarId>,
 }
 
 /// Lowers the body of `func` (whose signature is already classified).
@@ -70,6 +72,7 @@ pub fn lower_fn(func: &syn::ItemFn, sig: &Signature, diag: &mut Diagnostics) -> 
         exits: BTreeSet::new(),
         out: Vec::new(),
         loaded: HashMap::new(),
+        opaque: Vec::new(),
     };
     for (index, param) in sig.params.iter().enumerate() {
         let ty = match &param.kind {
@@ -105,6 +108,7 @@ pub fn lower_fn(func: &syn::ItemFn, sig: &Signature, diag: &mut Diagnostics) -> 
         vars: lowerer.vars,
         body,
         ret: lowerer.ret,
+        opaque: lowerer.opaque,
     }
 }
 

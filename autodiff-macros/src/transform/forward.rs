@@ -125,6 +125,7 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity) -> Tange
             vars: out.vars,
             body: out.stmts,
             ret: tangent_ret,
+            opaque: func.opaque.clone(),
         },
         sig: tangent_sig,
         value: func.ret,

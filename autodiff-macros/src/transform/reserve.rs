@@ -530,8 +530,9 @@ fn cannot_panic(tokens: &TokenStream) -> bool {
     }
 }
 
-/// Whether generated code pushes anything the count does not cover: a slice, or a
-/// value through plain `push` (the saves of loops that were not counted).
+/// Whether generated code pushes anything the count does not cover: a slice, a
+/// value through plain `push` (the saves of loops that were not counted), or a
+/// callee's recording (`g::__record(__ad_stack, ..)`).
 fn pushes_uncounted(tokens: &TokenStream) -> bool {
     let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
     trees.iter().enumerate().any(|(at, tree)| match tree {
@@ -539,6 +540,7 @@ fn pushes_uncounted(tokens: &TokenStream) -> bool {
             trees.get(at + 2),
             Some(TokenTree::Ident(method)) if method == "push" || method == "push_slice"
         ),
+        TokenTree::Ident(ident) if ident == "__record" => true,
         TokenTree::Group(group) => pushes_uncounted(&group.stream()),
         _ => false,
     })

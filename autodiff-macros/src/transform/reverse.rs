@@ -40,6 +40,12 @@ pub struct Sweeps {
     /// `&mut` buffers the reverse sweep rewinds (element restores, call
     /// snapshots): their final state must be snapshot and put back at the end.
     pub unwound: std::collections::BTreeSet<VarId>,
+    /// The save slots, branch flags and trip counters declared in `locals`.
+    pub slots: Vec<(Ident, SaveTy)>,
+    /// Whether the forward sweep touches adjoints (a preaccumulated loop reverses
+    /// its iterations as they run): then the sweeps cannot be split into a
+    /// recording and a later reverse sweep (see `codegen::split_fns`).
+    pub forward_uses_adjoints: bool,
 }
 
 pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tbr) -> Sweeps {
@@ -51,6 +57,8 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tb
         rt: quote!(::autodiff_runtime),
         locals: TokenStream::new(),
         unwound: Default::default(),
+        slots: Vec::new(),
+        preaccumulates: false,
         plain: false,
         pos: 0,
         next_local: 0,
@@ -71,6 +79,8 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tb
         reverse,
         locals: gen.locals,
         unwound: gen.unwound,
+        slots: gen.slots,
+        forward_uses_adjoints: gen.preaccumulates,
     }
 }
 
@@ -82,6 +92,8 @@ struct Gen<'a> {
     rt: TokenStream,
     locals: TokenStream,
     unwound: std::collections::BTreeSet<VarId>,
+    slots: Vec<(Ident, SaveTy)>,
+    preaccumulates: bool,
     /// Generating the plain forward body of a checkpointed loop: nothing is saved.
     plain: bool,
     /// Pre-order position of the statement being generated (as in `tbr`).
@@ -98,7 +110,8 @@ struct Gen<'a> {
 }
 
 /// How a saved value is typed, for hoisted save slots.
-enum SaveTy {
+#[derive(Clone)]
+pub enum SaveTy {
     Float,
     Int(Option<TokenStream>),
     Bool,
@@ -168,6 +181,7 @@ impl Gen<'_> {
     }
 
     fn declare(&mut self, name: &Ident, ty: SaveTy) {
+        self.slots.push((name.clone(), ty.clone()));
         let float = &self.float;
         self.locals.extend(match ty {
             SaveTy::Float => quote!(let mut #name: #float = 0.0;),
@@ -757,6 +771,9 @@ impl Gen<'_> {
         if !active {
             return (quote!(#dst_save #assign), dst_restore);
         }
+        // Split: the callee records in the forward sweep and reverses later (see
+        // `tbr::split_call`); joint otherwise (it re-runs in the reverse sweep).
+        let split = !self.plain && crate::analysis::tbr::split_call(self.func, dst, args);
         // forward:  snapshot &mut arguments; call
         // reverse:  restore them; re-run the callee's forward and reverse sweeps
         //           (`callee::__reverse`), leaving the arguments as the call left
@@ -836,6 +853,18 @@ impl Gen<'_> {
                     passed.push(*var);
                     reverse_args.push(quote!(#primal, #adjoint));
                 }
+                CallArg::MutArray { var, written } if split => {
+                    self.unwound.insert(*var);
+                    let [push, pop, _] = self.array_snapshot(*var, in_loop, false);
+                    snapshot.extend(push);
+                    restore_pre_call = {
+                        let mut ordered = pop;
+                        ordered.extend(restore_pre_call);
+                        ordered
+                    };
+                    let adjoint = self.array_adjoint_arg(*var);
+                    reverse_args.push(quote!(#written, #adjoint));
+                }
                 CallArg::MutArray { var, written } if single_mut => {
                     self.unwound.insert(*var);
                     mut_snapshot = Some(self.array_snapshot(*var, in_loop, false));
@@ -873,6 +902,39 @@ impl Gen<'_> {
             Some(_) => (quote!(, 0.0), TokenStream::new()),
             None => (TokenStream::new(), TokenStream::new()),
         };
+        if split {
+            // forward:  snapshots of the `&mut` arguments; `r = g::__record(..)`
+            //           (the callee's forward sweep, its saves left on the stack);
+            //           copies of the arrays it read; the result's old value;
+            //           `dst = r`
+            // reverse:  the result's old value and the copies back; the callee's
+            //           reverse sweep `g::__unrecord(..)` (from what it left);
+            //           the snapshots back (the state before the call).
+            let record = quote_spanned!(span=> #func::__record(__ad_stack, #(#forward_args),*));
+            let forward = match dst {
+                Some(dst) => {
+                    let name = self.var(dst);
+                    quote_spanned!(span=>
+                        #snapshot
+                        let __ad_result = #record;
+                        #array_copies
+                        #dst_save
+                        #name = __ad_result;
+                    )
+                }
+                None => quote_spanned!(span=> #snapshot #record; #array_copies),
+            };
+            let reverse = quote_spanned!(span=> {
+                #take_seed
+                #dst_restore
+                #array_restores
+                #scalar_adjoints
+                #func::__unrecord(__ad_stack, #(#reverse_args),* #seed);
+                #scalar_accumulate
+                #restore_pre_call
+            });
+            return (forward, reverse);
+        }
         // Pushed in the reverse order of the pops below: the result's old value
         // last, since the reverse puts it back first (`x = f(x)` re-runs `f` on
         // the old `x`).
@@ -1228,6 +1290,7 @@ impl Gen<'_> {
         if let (Some(preacc), LoopKind::For { index, seq }, false) =
             (self.tbr.preaccumulated(loop_pos), &looped.kind, self.plain)
         {
+            self.preaccumulates = true;
             return self.preaccumulated_loop(looped, preacc.clone(), *index, seq, in_loop);
         }
         self.recorded_loop(looped, in_loop)

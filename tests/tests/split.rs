@@ -1,0 +1,178 @@
+//! Calls that write through `&mut` are split: the caller's forward sweep runs the
+//! callee's forward sweep with its saves (`__record`), and its reverse sweep later
+//! reverses it from what that left (`__unrecord`), instead of running the callee
+//! again. These check the state a split callee hands from one to the other (its
+//! locals, a parameter it reassigns, an owned array it changes), a callee that
+//! cannot be split (it preaccumulates, so it runs again behind the same calls),
+//! and nesting, each against dual numbers.
+#![allow(clippy::needless_range_loop)]
+
+mod common;
+
+use autodiff_runtime::differentiate;
+use common::*;
+
+/// Reassigns its scalar parameter and overwrites the buffer: the reverse sweep
+/// reads the final `k` and the saved old elements.
+#[differentiate]
+fn squash(buf: &mut [f64], mut k: f64) {
+    k = k * k + 0.5;
+    let n = buf.len();
+    for i in 0..n {
+        buf[i] = (buf[i] * k).sin() + 0.1 * buf[(i + 1) % n];
+    }
+}
+
+/// Changes the array it owns, then adds into `out` from it.
+#[differentiate]
+fn pour(out: &mut [f64], mut src: Vec<f64>, w: f64) {
+    for i in 0..src.len() {
+        src[i] = src[i] * w + 0.2;
+    }
+    for i in 0..out.len() {
+        out[i] += (src[i] * out[i]).tanh();
+    }
+}
+
+/// Two levels of split calls in a loop, with a scalar result written over its
+/// own argument.
+#[differentiate]
+fn stage(buf: &mut [f64], src: &[f64], k: f64) -> f64 {
+    squash(buf, k);
+    let copy = src.to_vec();
+    pour(buf, copy, k);
+    buf[0] * k
+}
+
+#[differentiate(wrt(x, k))]
+fn staged(x: &[f64], k: f64, rounds: usize) -> f64 {
+    let mut buf = x.to_vec();
+    let mut y = k;
+    for r in 0..rounds {
+        y = stage(&mut buf, x, y) + 0.1 * (r as f64);
+    }
+    let mut s = y;
+    for i in 0..buf.len() {
+        s += buf[i] * buf[i];
+    }
+    s
+}
+
+fn squash_o(buf: &mut [Dual64], k: Dual64) {
+    let k = k * k + 0.5;
+    let n = buf.len();
+    let old = buf.to_vec();
+    for i in 0..n {
+        // `buf[(i + 1) % n]` is read after `buf[i]` is written, as in the loop above.
+        let next = if i + 1 < n { old[i + 1] } else { buf[0] };
+        buf[i] = (old[i] * k).sin() + next * 0.1;
+    }
+}
+
+fn staged_o(p: &[Dual64], rounds: usize) -> Dual64 {
+    let n = p.len() - 1;
+    let (x, k) = (&p[..n], p[n]);
+    let mut buf = x.to_vec();
+    let mut y = k;
+    for r in 0..rounds {
+        squash_o(&mut buf, y);
+        let src: Vec<Dual64> = x.iter().map(|v| *v * y + 0.2).collect();
+        for i in 0..n {
+            let b = buf[i];
+            buf[i] = b + (src[i] * b).tanh();
+        }
+        y = buf[0] * y + 0.1 * (r as f64);
+    }
+    let mut s = y;
+    for v in &buf {
+        s += *v * *v;
+    }
+    s
+}
+
+#[test]
+fn split_callees_hand_over_their_final_state() {
+    let x = vec![0.4, -0.7, 0.2, 0.9];
+    let (k, rounds) = (0.8, 5);
+    let (value, (gx, gk)) = staged_grad(&x, k, rounds);
+    assert_bits(value, staged(&x, k, rounds));
+    let mut all = x.clone();
+    all.push(k);
+    let mut got = gx.clone();
+    got.push(gk);
+    assert_close_slice(&got, &dual_grad(|p| staged_o(p, rounds), &all));
+}
+
+/// A plain function: its result's type is not known to `#[differentiate]`.
+fn period(d: usize) -> usize {
+    d
+}
+
+/// A callee whose reverse sweep reads a local of a type the macro does not know
+/// (`m`, from a plain function) is not split: `__record` keeps its buffer's state
+/// before the call and `__unrecord` puts it back and runs `__reverse`.
+#[differentiate]
+fn spread(w: &[f64], out: &mut [f64], n: usize) {
+    let d = w.len();
+    let m = period(d);
+    let mut scratch = vec![0.0; d];
+    let mut total = 0.0;
+    for i in 0..n {
+        for j in 0..d {
+            scratch[j] = (w[j] * (i as f64 + 1.0)).sin();
+        }
+        let mut q = 0.0;
+        for j in 0..d {
+            q += scratch[j] * scratch[j];
+        }
+        total += (q + 1.0).ln();
+    }
+    for j in 0..out.len() {
+        out[j] = out[j] * total + w[j % m];
+    }
+}
+
+#[differentiate(wrt(w))]
+fn spread_twice(w: &[f64], n: usize) -> f64 {
+    let mut out = vec![0.5; w.len() + 1];
+    let mut s = 0.0;
+    for _ in 0..2 {
+        spread(w, &mut out, n);
+        s += out[1] * out[0];
+    }
+    s
+}
+
+fn spread_o(w: &[Dual64], out: &mut [Dual64], n: usize) {
+    let d = w.len();
+    let mut total = c(0.0);
+    for i in 0..n {
+        let q: Dual64 = w
+            .iter()
+            .map(|v| (*v * (i as f64 + 1.0)).sin().powi(2))
+            .sum();
+        total += (q + 1.0).ln();
+    }
+    for j in 0..out.len() {
+        out[j] = out[j] * total + w[j % d];
+    }
+}
+
+fn spread_twice_o(w: &[Dual64], n: usize) -> Dual64 {
+    let mut out = vec![c(0.5); w.len() + 1];
+    let mut s = c(0.0);
+    for _ in 0..2 {
+        spread_o(w, &mut out, n);
+        s += out[1] * out[0];
+    }
+    s
+}
+
+#[test]
+fn callees_that_cannot_be_split_run_again_behind_the_same_calls() {
+    let w = vec![0.3, -0.5, 0.8];
+    let n = 4;
+    let (value, g) = spread_twice_grad(&w, n);
+    assert_bits(value, spread_twice(&w, n));
+    assert_close_slice(&g, &dual_grad(|p| spread_twice_o(p, n), &w));
+}
