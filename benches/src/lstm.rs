@@ -175,7 +175,186 @@ pub fn lstm_objective(
     -total / (((c - 1) * b) as f64)
 }
 
-fn sigmoid<T: Scalar>(z: T) -> T {
+/// `σ(z)` (a helper of [`lstm_objective_port`]).
+#[differentiate]
+pub fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// ADBench's `lstm_model`: one layer's step, updating its hidden state (at `ho`)
+/// and cell (at `co`) of `state` in place. The layer's weights start at `wo` in
+/// `params` and its biases at `bo` (the contract has no sub-slices, so a port
+/// passes offsets where the C++ passes pointers).
+#[allow(clippy::too_many_arguments)]
+#[differentiate]
+pub fn lstm_model(
+    b: usize,
+    params: &[f64],
+    wo: usize,
+    bo: usize,
+    state: &mut [f64],
+    ho: usize,
+    co: usize,
+    input: &[f64],
+) {
+    let mut gates = vec![0.0; 4 * b];
+    for i in 0..b {
+        gates[i] = sigmoid(input[i] * params[wo + i] + params[bo + i]);
+        gates[b + i] = sigmoid(state[ho + i] * params[wo + b + i] + params[bo + b + i]);
+        gates[2 * b + i] = sigmoid(input[i] * params[wo + 2 * b + i] + params[bo + 2 * b + i]);
+        gates[3 * b + i] = (state[ho + i] * params[wo + 3 * b + i] + params[bo + 3 * b + i]).tanh();
+    }
+    for i in 0..b {
+        state[co + i] = state[co + i] * gates[i] + gates[b + i] * gates[3 * b + i];
+    }
+    for i in 0..b {
+        state[ho + i] = gates[2 * b + i] * state[co + i].tanh();
+    }
+}
+
+/// ADBench's `lstm_predict`: the input layer, every LSTM layer (`lstm_model`) and
+/// the output layer for the character at `xo` of `x`, writing the prediction into
+/// `x2`.
+#[allow(clippy::too_many_arguments)]
+#[differentiate]
+pub fn lstm_predict(
+    l: usize,
+    b: usize,
+    w: &[f64],
+    w2: &[f64],
+    s: &mut [f64],
+    x: &[f64],
+    xo: usize,
+    x2: &mut [f64],
+) {
+    let mut xp = vec![0.0; b];
+    for i in 0..b {
+        xp[i] = x[xo + i] * w2[i];
+    }
+    for i in 0..l {
+        lstm_model(
+            b,
+            w,
+            i * 8 * b,
+            i * 8 * b + 4 * b,
+            s,
+            i * 2 * b,
+            i * 2 * b + b,
+            &xp,
+        );
+        for j in 0..b {
+            xp[j] = s[i * 2 * b + j];
+        }
+    }
+    for i in 0..b {
+        x2[i] = xp[i] * w2[b + i] + w2[2 * b + i];
+    }
+}
+
+/// The LSTM objective as a port of ADBench's C++ reference code would write it:
+/// `lstm_predict` writing the state and the prediction through `&mut`, then
+/// `logsumexp` (shared with the GMM port).
+#[differentiate(wrt(main_params, extra_params))]
+pub fn lstm_objective_port(
+    l: usize,
+    c: usize,
+    b: usize,
+    main_params: &[f64],
+    extra_params: &[f64],
+    state: &[f64],
+    sequence: &[f64],
+) -> f64 {
+    let mut total = 0.0;
+    let mut count = 0;
+    let mut st = state.to_vec();
+    let mut ypred = vec![0.0; b];
+    let mut ynorm = vec![0.0; b];
+    for t in 0..c - 1 {
+        lstm_predict(
+            l,
+            b,
+            main_params,
+            extra_params,
+            &mut st,
+            sequence,
+            t * b,
+            &mut ypred,
+        );
+        let lse = crate::gmm::logsumexp(&ypred);
+        for i in 0..b {
+            ynorm[i] = ypred[i] - lse;
+        }
+        for i in 0..b {
+            total += sequence[(t + 1) * b + i] * ynorm[i];
+        }
+        count += b;
+    }
+    -total / (count as f64)
+}
+
+/// An LSTM instance differentiated through [`lstm_objective_port`] (the report's
+/// "LSTM (ADBench port)" row); the hand adjoint and the peers are the same.
+#[derive(Clone, Debug)]
+pub struct LstmPort(pub LstmData);
+
+impl LstmPort {
+    /// Number of differentiated inputs.
+    pub fn n_inputs(&self) -> usize {
+        self.0.n_inputs()
+    }
+
+    /// All differentiated inputs, flattened in parameter order.
+    pub fn params(&self) -> Vec<f64> {
+        self.0.params()
+    }
+
+    /// The objective through the port.
+    pub fn primal(&self) -> f64 {
+        let g = &self.0;
+        lstm_objective_port(
+            g.l,
+            g.c,
+            g.b,
+            &g.main_params,
+            &g.extra_params,
+            &g.state,
+            &g.sequence,
+        )
+    }
+
+    /// Value and flattened gradient by the generated `lstm_objective_port_grad`.
+    pub fn grad(&self) -> (f64, Vec<f64>) {
+        let g = &self.0;
+        let (v, (mut gm, ge)) = lstm_objective_port_grad(
+            g.l,
+            g.c,
+            g.b,
+            &g.main_params,
+            &g.extra_params,
+            &g.state,
+            &g.sequence,
+        );
+        gm.extend(ge);
+        (v, gm)
+    }
+
+    /// The hand-written adjoint.
+    pub fn hand(&self) -> (f64, Vec<f64>) {
+        self.0.hand()
+    }
+
+    /// The objective in any [`Scalar`].
+    pub fn generic<T: Scalar>(&self, p: &[T]) -> T {
+        self.0.generic(p)
+    }
+}
+
+/// What the hand adjoint keeps, for [`LstmPort`].
+pub fn lstm_port_hand_saved_bytes(g: &LstmPort) -> usize {
+    lstm_hand_saved_bytes(&g.0)
+}
+
+fn sigmoid_generic<T: Scalar>(z: T) -> T {
     T::cst(1.0) / ((-z).exp() + 1.0)
 }
 
@@ -198,9 +377,9 @@ fn lstm_generic<T: Scalar>(g: &LstmData, w: &[T], w2: &[T]) -> T {
             let ho = i * 2 * b;
             let co = ho + b;
             for j in 0..b {
-                let forget = sigmoid(xp[j] * w[wo + j] + w[bo + j]);
-                let ingate = sigmoid(st[ho + j] * w[wo + b + j] + w[bo + b + j]);
-                let outgate = sigmoid(xp[j] * w[wo + 2 * b + j] + w[bo + 2 * b + j]);
+                let forget = sigmoid_generic(xp[j] * w[wo + j] + w[bo + j]);
+                let ingate = sigmoid_generic(st[ho + j] * w[wo + b + j] + w[bo + b + j]);
+                let outgate = sigmoid_generic(xp[j] * w[wo + 2 * b + j] + w[bo + 2 * b + j]);
                 let change = (st[ho + j] * w[wo + 3 * b + j] + w[bo + 3 * b + j]).tanh();
                 st[co + j] = st[co + j] * forget + ingate * change;
                 st[ho + j] = outgate * st[co + j].tanh();
