@@ -1,7 +1,8 @@
 //! Generates random programs from the differentiable subset for the property test
 //! `tests/generated.rs`: each program is emitted twice from the same syntax tree,
 //! once as an `f64` function under `#[differentiate]` and once over `num_dual::Dual64`
-//! as the independent oracle. The generator is seeded (`AUTODIFF_PROGRAM_SEED`
+//! as the independent oracle. Two programs in three also get a generated helper
+//! that writes the program's array through `&mut`, called once or in a loop. The generator is seeded (`AUTODIFF_PROGRAM_SEED`
 //! overrides the default) so that a failure names a reproducible program.
 
 use std::fmt::Write;
@@ -69,6 +70,12 @@ enum Stmt {
         trips: usize,
         k: usize,
         exprs: [Expr; 3],
+    },
+    /// `a{dst} = {program}_step(&mut v, x, a{arg})`: a call of the program's own
+    /// generated helper, which writes `v` through `&mut`.
+    Call {
+        dst: usize,
+        arg: usize,
     },
 }
 
@@ -154,6 +161,8 @@ impl Gen {
 /// Renders a program either as plain `f64` code or as `Dual64` code.
 struct Render {
     dual: bool,
+    /// The program's name, for its helper's.
+    name: String,
 }
 
 impl Render {
@@ -216,6 +225,14 @@ impl Render {
     fn block(&self, stmts: &[Stmt], loops: usize, out: &mut String) {
         for stmt in stmts {
             match stmt {
+                Stmt::Call { dst, arg } => {
+                    let suffix = if self.dual { "_dual" } else { "" };
+                    let _ = writeln!(
+                        out,
+                        "a{dst} = {}_step{suffix}(&mut v, x, a{arg});",
+                        self.name
+                    );
+                }
                 Stmt::Assign(k, e) => {
                     let _ = writeln!(out, "a{k} = {};", self.expr(e, loops));
                 }
@@ -295,15 +312,40 @@ impl Render {
         }
     }
 
+    /// The program's helper `{name}_step(v: &mut [f64], x: &[f64], a: f64) -> f64`:
+    /// a block over its own scalars, `x` and the caller's `v`.
+    fn helper(&self, body: &[Stmt]) -> String {
+        let mut out = String::new();
+        let name = &self.name;
+        let float = if self.dual { "D" } else { "f64" };
+        if self.dual {
+            let _ = writeln!(out, "#[allow(unused_mut, unused_variables, dead_code, clippy::all)]\nfn {name}_step_dual<D: DualNum<f64> + OracleTanh + Copy>(v: &mut [D], x: &[D], a: D) -> D {{");
+        } else {
+            let _ = writeln!(
+                out,
+                "#[differentiate]\n#[allow(unused_mut, unused_variables, dead_code, clippy::all)]\nfn {name}_step(v: &mut [f64], x: &[f64], a: f64) -> f64 {{"
+            );
+        }
+        let _ = writeln!(out, "let mut a0: {float} = a * {};", self.constant(0.5));
+        let _ = writeln!(out, "let mut a1: {float} = x[1] + a;");
+        let _ = writeln!(out, "let mut a2: {float} = {};", self.constant(0.25));
+        self.block(body, 0, &mut out);
+        let _ = writeln!(out, "a0 + a1 * a2 + v[0]\n}}\n");
+        if self.dual {
+            out = out.replace(".tanh()", ".tanh_exact()");
+        }
+        out
+    }
+
     fn program(&self, name: &str, body: &[Stmt]) -> String {
         let mut out = String::new();
         let float = if self.dual { "D" } else { "f64" };
         if self.dual {
-            let _ = writeln!(out, "#[allow(unused_mut, unused_variables, clippy::all)]\nfn {name}_dual<D: DualNum<f64> + OracleTanh + Copy>(x: &[D]) -> D {{");
+            let _ = writeln!(out, "#[allow(unused_mut, unused_variables, dead_code, clippy::all)]\nfn {name}_dual<D: DualNum<f64> + OracleTanh + Copy>(x: &[D]) -> D {{");
         } else {
             let _ = writeln!(
                 out,
-                "#[differentiate(reverse, forward, hvp)]\n#[allow(unused_mut, unused_variables, clippy::all)]\nfn {name}(x: &[f64]) -> f64 {{"
+                "#[differentiate(reverse, forward, hvp)]\n#[allow(unused_mut, unused_variables, dead_code, clippy::all)]\nfn {name}(x: &[f64]) -> f64 {{"
             );
         }
         let _ = writeln!(out, "let mut a0: {float} = x[0] * {};", self.constant(0.5));
@@ -341,6 +383,10 @@ fn main() {
         rng: Rng(seed ^ 0x00AC_C0DE),
         in_loop: false,
     };
+    let mut calls = Gen {
+        rng: Rng(seed ^ 0x0CA1_1ED0),
+        in_loop: false,
+    };
     for k in 0..PROGRAMS {
         let len = 2 + gen.rng.below(4) as usize;
         let mut body = gen.block(len, 2);
@@ -355,8 +401,38 @@ fn main() {
             body.insert(at, reduce);
         }
         let name = format!("program_{k}");
-        out.push_str(&Render { dual: false }.program(&name, &body));
-        out.push_str(&Render { dual: true }.program(&name, &body));
+        // A third stream decides the calls of a generated helper that writes `v`
+        // through `&mut` (split calls), again leaving the other statements as
+        // they were.
+        if calls.rng.below(3) != 0 {
+            let len = 1 + calls.rng.below(3) as usize;
+            let helper = calls.block(len, 1);
+            for dual in [false, true] {
+                let render = Render {
+                    dual,
+                    name: name.clone(),
+                };
+                out.push_str(&render.helper(&helper));
+            }
+            let call = Stmt::Call {
+                dst: calls.rng.below(3) as usize,
+                arg: calls.rng.below(3) as usize,
+            };
+            let call = if calls.rng.below(2) == 0 {
+                Stmt::For(1 + calls.rng.below(3) as usize, vec![call])
+            } else {
+                call
+            };
+            let at = calls.rng.below(body.len() as u64 + 1) as usize;
+            body.insert(at, call);
+        }
+        for dual in [false, true] {
+            let render = Render {
+                dual,
+                name: name.clone(),
+            };
+            out.push_str(&render.program(&name, &body));
+        }
         let _ = writeln!(
             table,
             "    Entry {{ name: \"{name}\", primal: {name}, grad: {name}_grad, jvp: {name}_jvp, hvp: {name}_hvp, dual: {name}_dual::<Dual64>, hyper: {name}_dual::<HyperDual64> }},"

@@ -365,3 +365,48 @@ fn twice_written_element_in_second_order() {
         close(hv[i], expected_hv[i], 1e-11);
     }
 }
+
+#[differentiate]
+fn bounce(v: &mut [f64], x: &[f64], a: f64) -> f64 {
+    let a0 = a * 0.5 + v[3].tanh();
+    v[2] = x[3];
+    a0 + v[0]
+}
+
+/// A call in a loop that overwrites its own argument (`a = bounce(&mut v, x, a)`):
+/// the reverse sweep of `f_hvp` puts back the old `a` and its tangent, pushed
+/// after the snapshots of `v` and its tangent, before it pops those (it once
+/// popped them in the wrong order; found by the generated programs).
+#[differentiate(hvp)]
+fn bounced(x: &[f64]) -> f64 {
+    let mut a = x[1] + x[2];
+    let mut v = x.to_vec();
+    for _ in 0..3 {
+        a = bounce(&mut v, x, a);
+    }
+    a * v[2] + v[1] * v[3].sin()
+}
+
+fn bounced_hyper(x: &[HyperDual64]) -> HyperDual64 {
+    let mut a = x[1] + x[2];
+    let mut v = x.to_vec();
+    for _ in 0..3 {
+        let a0 = a * 0.5 + v[3].tanh();
+        v[2] = x[3];
+        a = a0 + v[0];
+    }
+    a * v[2] + v[1] * v[3].sin()
+}
+
+#[test]
+fn hvp_through_a_call_that_overwrites_its_argument_in_a_loop() {
+    let x = [0.3, -0.2, 0.5, 0.7];
+    let v = [0.1, 0.4, -0.3, 0.6];
+    let (value, gradient, hv) = bounced_hvp(&x, &v);
+    assert_eq!(value.to_bits(), bounced(&x).to_bits());
+    let (expected_gradient, expected_hv) = hyper_gradient_and_hvp(bounced_hyper, &x, &v);
+    for i in 0..x.len() {
+        close(gradient[i], expected_gradient[i], 1e-13);
+        close(hv[i], expected_hv[i], 1e-12);
+    }
+}

@@ -1,6 +1,7 @@
 //! Property test over generated programs: `tests/build.rs` writes random programs
 //! from the differentiable subset (straight-line code, loops, branches, array
-//! writes), each also as a `num_dual::Dual64` oracle; proptest draws the inputs.
+//! writes, calls of a helper that writes through `&mut`), each also as a
+//! `num_dual::Dual64` oracle; proptest draws the inputs.
 //! `f_grad` must match the dual-number gradient and its value must be
 //! bit-identical to the function's (num-dual's own value may differ in the last
 //! bit: it evaluates some primitives through other formulas).

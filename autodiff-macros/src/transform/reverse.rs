@@ -1059,7 +1059,10 @@ impl Gen<'_> {
                 let name = self.var(var);
                 let (save, restore) = self.save(quote!(#name), SaveTy::Float, in_loop);
                 saved.extend(save);
-                restored.extend(quote!(#name = #restore;));
+                // Popped in the reverse order of the pushes.
+                let mut ordered = quote!(#name = #restore;);
+                ordered.extend(restored);
+                restored = ordered;
             }
         }
         let mut snapshot = TokenStream::new();
@@ -1208,7 +1211,9 @@ impl Gen<'_> {
         let (seed_value, take_value) = seed_of(self, dst, "seed_value");
         let (seed_tangent, take_tangent) = seed_of(self, tangent.dst, "seed_tangent");
         let call = self.forward_call(dst, func, args, tangent, span);
-        let forward = quote!(#saved #snapshot #call);
+        // The results' old values are pushed after the snapshots, since the reverse
+        // puts them back first (`y = f(&mut v, y)` re-runs `f` on the old `y`).
+        let forward = quote!(#snapshot #saved #call);
         let reverse = quote_spanned!(span=> {
             #take_value
             #take_tangent
