@@ -332,6 +332,32 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
     };
     let split = (core.name == "__reverse").then(|| {
         let frame = frame(func, core);
+        // Whether `__unrecord` gives each `&mut` array back its state before the
+        // call (every element store it reverses puts back the old element): its
+        // callers then keep no snapshot of their own. Arrays it cannot write
+        // (a caller may pass a `&mut` buffer where it takes `&[f64]`) trivially.
+        let restores = sig.params.iter().enumerate().filter_map(|(index, param)| {
+            if !matches!(param.kind, ParamKind::Array { .. }) {
+                return None;
+            }
+            let name = format_ident!("__RESTORES_ARG{}", index);
+            let restored = !param.is_mut_buffer()
+                || frame.is_some()
+                && func
+                    .vars
+                    .iter()
+                    .position(|var| var.origin == Origin::Param(index))
+                    .is_some_and(|id| {
+                        !sweeps
+                            .unrestored
+                            .contains(&crate::ir::VarId(id as u32))
+                    });
+            Some(quote! {
+                #[doc(hidden)]
+                pub const #name: bool = #restored;
+            })
+        });
+        let restores: TokenStream = restores.collect();
         let record_args = sig.params.iter().map(|param| &param.ident);
         let mut_buffers: Vec<&Ident> = sig
             .params
@@ -388,6 +414,8 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
             }
         };
         quote! {
+            #restores
+
             /// The forward sweep of a split call (see `tbr::split_call`): runs the
             /// function and leaves on the stack what its reverse sweep needs.
             #[doc(hidden)]

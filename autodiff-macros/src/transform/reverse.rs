@@ -44,8 +44,11 @@ pub struct Sweeps {
     pub slots: Vec<(Ident, SaveTy)>,
     /// Whether the forward sweep touches adjoints (a preaccumulated loop reverses
     /// its iterations as they run): then the sweeps cannot be split into a
-    /// recording and a later reverse sweep (see `codegen::split_fns`).
+    /// recording and a later reverse sweep (see `codegen::frame`).
     pub forward_uses_adjoints: bool,
+    /// Arrays with an element store whose old value is not saved: the reverse
+    /// sweep does not give them back their state before the forward sweep.
+    pub unrestored: std::collections::BTreeSet<VarId>,
 }
 
 pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tbr) -> Sweeps {
@@ -59,6 +62,7 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tb
         unwound: Default::default(),
         slots: Vec::new(),
         preaccumulates: false,
+        unrestored: Default::default(),
         plain: false,
         pos: 0,
         next_local: 0,
@@ -81,6 +85,7 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tb
         unwound: gen.unwound,
         slots: gen.slots,
         forward_uses_adjoints: gen.preaccumulates,
+        unrestored: gen.unrestored,
     }
 }
 
@@ -94,6 +99,7 @@ struct Gen<'a> {
     unwound: std::collections::BTreeSet<VarId>,
     slots: Vec<(Ident, SaveTy)>,
     preaccumulates: bool,
+    unrestored: std::collections::BTreeSet<VarId>,
     /// Generating the plain forward body of a checkpointed loop: nothing is saved.
     plain: bool,
     /// Pre-order position of the statement being generated (as in `tbr`).
@@ -582,6 +588,11 @@ impl Gen<'_> {
             let (save, restore) = self.save(quote!(#name[#index]), SaveTy::Float, in_loop);
             (save, quote!(#name[#index] = #restore;))
         } else {
+            // (A checkpointed loop's plain forward run does not count: its
+            // iterations run again with their saves before they are reversed.)
+            if !self.plain {
+                self.unrestored.insert(array);
+            }
             (TokenStream::new(), TokenStream::new())
         };
         let forward = quote_spanned!(span=> #save #name[#index] = #stored;);
@@ -856,6 +867,13 @@ impl Gen<'_> {
                 CallArg::MutArray { var, written } if split => {
                     self.unwound.insert(*var);
                     let [push, pop, _] = self.array_snapshot(*var, in_loop, false);
+                    // Not needed when the callee's reverse sweep puts back every
+                    // element it writes (`__RESTORES_ARGk`, a constant).
+                    let restores = format_ident!("__RESTORES_ARG{}", k);
+                    let (push, pop) = (
+                        quote!(if !#func::#restores { #push }),
+                        quote!(if !#func::#restores { #pop }),
+                    );
                     snapshot.extend(push);
                     restore_pre_call = {
                         let mut ordered = pop;
