@@ -138,17 +138,23 @@ fn dominates(def: &Site, read: &Site) -> bool {
 /// arguments as the call left them, and its other arguments as the call saw
 /// them.
 ///
-/// Only calls that write through `&mut` are split: re-running such a callee
-/// means putting its buffers back to their state before the call and, in the
-/// callee, keeping their state after it, beside a second run of its body. A
-/// call that only reads (`sqnorm(&qx)`, `sigmoid(z)`) re-runs for about what
-/// recording its final state would cost, and leaves the loop around it free to
-/// use the stack's lanes. A call returning an array stays joint.
+/// Calls that write through `&mut` are split: re-running such a callee means
+/// putting its buffers back to their state before the call and, in the callee,
+/// keeping their state after it, beside a second run of its body. So are calls of
+/// scalars only (`sigmoid(z)`): their final state is a few words, and a re-run
+/// would evaluate their transcendentals again. A call that reads arrays
+/// (`sqnorm(&qx)`, `log_sum_exp(&v)`) stays joint: its re-run costs about what
+/// recording its final state would, and the loop around it stays free to use
+/// the stack's lanes (a recording callee pushes between the loop's own pushes).
+/// A call returning an array stays joint.
 pub fn split_call(func: &Function, dst: Option<VarId>, args: &[CallArg]) -> bool {
     dst.is_none_or(|dst| matches!(func.var(dst).ty, Ty::Float))
-        && args
+        && (args
             .iter()
             .any(|arg| matches!(arg, CallArg::MutArray { .. }))
+            || args
+                .iter()
+                .all(|arg| matches!(arg, CallArg::Float(_) | CallArg::Passive(_))))
 }
 
 pub fn stmt_is_active(stmt: &Stmt, activity: &Activity) -> bool {
