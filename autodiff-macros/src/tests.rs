@@ -216,11 +216,33 @@ fn flatten(tokens: TokenStream) -> Vec<String> {
     out
 }
 
-// A buffer refilled per iteration and read whole by a call: its copy at the call
-// is counted (`push_slice_reserved`), so the loop takes the stack's lanes, and the
-// callee's reverse runs on the stack while they are out.
+// A buffer refilled per iteration from what the loop computes and read whole by
+// a call: its copy at the call is counted (`push_slice_reserved`), so the loop
+// takes the stack's lanes, and the callee's reverse runs on the stack while they
+// are out.
 snapshot!(
     call_copies_counted_in_loop,
+    quote!(),
+    quote! {
+        fn f(x: &[f64], k: usize) -> f64 {
+            let mut q = vec![0.0; x.len()];
+            let mut total = 0.0;
+            for c in 0..k {
+                for j in 0..x.len() {
+                    q[j] = x[j] * total;
+                }
+                total += norm2(&q);
+            }
+            total
+        }
+    }
+);
+
+// A buffer refilled per iteration from data that does not change (a parameter,
+// the loop index) and read whole by a call: nothing is saved for it; the reverse
+// sweep runs the refilling loop again before the call's reverse.
+snapshot!(
+    call_arrays_refilled_in_reverse,
     quote!(),
     quote! {
         fn f(x: &[f64], k: usize) -> f64 {

@@ -408,8 +408,9 @@ fn lse_o(v: &[Dual64]) -> Dual64 {
 }
 
 /// GMM's shape with helper functions: per point and component a `Vec` and a fixed
-/// array are refilled and read whole by calls, so each call copies them to the
-/// stack. Their lengths do not change in the loops, so the copies are counted: the
+/// array are refilled (from what the loop computes, so they cannot simply be
+/// refilled again in the reverse sweep) and read whole by calls, so each call
+/// copies them to the stack. Their lengths do not change in the loops, so the copies are counted: the
 /// loop over points takes the stack's lanes once, and the callees (one of which
 /// pushes) run on the stack while the lanes are out.
 #[differentiate(wrt(means))]
@@ -421,7 +422,7 @@ fn mixture(x: &[f64], means: &[f64], d: usize, k: usize, n: usize) -> f64 {
     for i in 0..n {
         for c in 0..k {
             for j in 0..d {
-                centred[j] = x[i * d + j] - means[c * d + j];
+                centred[j] = x[i * d + j] - means[c * d + j] + 0.1 * total;
             }
             pair[0] = centred[0];
             pair[1] = means[c * d] * 0.5;
@@ -437,7 +438,9 @@ fn mixture_o(x: &[f64], means: &[Dual64], d: usize, k: usize, n: usize) -> Dual6
     for i in 0..n {
         let mut terms = Vec::new();
         for cc in 0..k {
-            let centred: Vec<Dual64> = (0..d).map(|j| -means[cc * d + j] + x[i * d + j]).collect();
+            let centred: Vec<Dual64> = (0..d)
+                .map(|j| -means[cc * d + j] + x[i * d + j] + total * 0.1)
+                .collect();
             let pair = [centred[0], means[cc * d] * 0.5];
             let sq: Dual64 = centred.iter().map(|&a| a * a).sum();
             terms.push(lse_o(&pair) - sq * 0.5);

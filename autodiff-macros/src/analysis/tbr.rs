@@ -50,6 +50,10 @@ pub struct Tbr {
     /// around the call: copied to the stack at the call and put back before the
     /// callee's reverse, rather than saving every later store to them.
     call_snapshots: HashSet<(StmtPos, VarId)>,
+    /// Statements (a loop that refills arrays from data that does not change,
+    /// and its bounds) run again, without saves, before the reverse of the
+    /// statement of the same block given (the last call that reads the arrays).
+    refill_at: HashMap<StmtPos, StmtPos>,
 }
 
 impl Tbr {
@@ -88,6 +92,13 @@ impl Tbr {
     /// Whether the `if` at `pos` has a condition the reverse sweep can re-evaluate.
     pub fn stable_cond(&self, pos: StmtPos) -> bool {
         self.stable_conds.contains(&pos)
+    }
+
+    /// Where the statement at `pos` runs again to refill arrays (see
+    /// `refill_at`): the position of the statement of its block before whose
+    /// reverse it runs.
+    pub fn refilled_at(&self, pos: StmtPos) -> Option<StmtPos> {
+        self.refill_at.get(&pos).copied()
     }
 
     /// Whether the call at `pos` snapshots the array `var` it reads (see
@@ -250,23 +261,6 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
         output_reads,
         ..
     } = collector;
-    // An array a call reads whole, overwritten in a loop around the call (`qx`
-    // refilled for every component before `sqnorm(&qx)`): one copy per call beats
-    // saving every store of every later iteration. Overwrites by calls through
-    // `&mut` need neither: each such call's reverse puts back the state before it,
-    // so the array is back to what the reading call saw (`x` read by
-    // `spring_forces(&x, ..)`, then stepped by `euler_step(&mut x, ..)`).
-    let mut call_snapshots = HashSet::new();
-    for (var, site) in call_arrays {
-        let rewritten = writes
-            .iter()
-            .any(|write| write.var == var && shares_loop(&write.site, &site) && !write.unwound);
-        if rewritten && matches!(func.var(var).origin, Origin::Local) {
-            call_snapshots.insert((site.pos, var));
-        } else {
-            reads[var.0 as usize].push(site);
-        }
-    }
     let mut write_count = vec![0usize; count];
     let mut written_in_loop = vec![false; count];
     for write in &writes {
@@ -282,6 +276,39 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
     let mut array_writes: HashMap<VarId, Vec<&Write>> = HashMap::new();
     for write in &writes {
         array_writes.entry(write.var).or_default().push(write);
+    }
+    // Arrays refilled from data that does not change, by a loop in the block of
+    // the calls that read them (a port's `xc[i] = x[..] - means[..]`): the
+    // reverse sweep runs the loop again before those calls' reverse, instead of
+    // copying the arrays at every call.
+    let refills = refill_loops(
+        func,
+        &call_arrays,
+        &reads,
+        &array_writes,
+        &write_count,
+        &stable,
+    );
+    let refilled: HashSet<VarId> = refills.arrays.iter().copied().collect();
+    // An array a call reads whole, overwritten in a loop around the call (`qx`
+    // refilled for every component before `sqnorm(&qx)`): one copy per call beats
+    // saving every store of every later iteration. Overwrites by calls through
+    // `&mut` need neither: each such call's reverse puts back the state before it,
+    // so the array is back to what the reading call saw (`x` read by
+    // `spring_forces(&x, ..)`, then stepped by `euler_step(&mut x, ..)`).
+    let mut call_snapshots = HashSet::new();
+    for (var, site) in call_arrays {
+        if refilled.contains(&var) {
+            continue;
+        }
+        let rewritten = writes
+            .iter()
+            .any(|write| write.var == var && shares_loop(&write.site, &site) && !write.unwound);
+        if rewritten && matches!(func.var(var).origin, Origin::Local) {
+            call_snapshots.insert((site.pos, var));
+        } else {
+            reads[var.0 as usize].push(site);
+        }
     }
     // Arrays whose element stores save the old element, so that the reverse sweep
     // keeps them in step with the forward sweep: start with every float array
@@ -482,6 +509,7 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
             checkpoints,
             preaccumulated,
             call_snapshots,
+            refill_at: refills.at,
         };
     }
 }
@@ -1375,4 +1403,188 @@ fn reverse_reads(op: &FloatOp, activity: &Activity) -> Vec<VarId> {
         }
         FloatOp::Read { index, .. } => index.reads.clone(),
     }
+}
+
+/// Loops that refill arrays read by calls, to run again in the reverse sweep.
+#[derive(Default)]
+struct Refills {
+    /// The refilled arrays (their calls neither copy them nor read them for the
+    /// analysis: the arrays are recomputed where those calls are reversed).
+    arrays: Vec<VarId>,
+    /// Statement → the call before whose reverse it runs again.
+    at: HashMap<StmtPos, StmtPos>,
+}
+
+/// Finds loops `L` that refill local arrays read whole by calls: every write of
+/// such an array either comes before `L` outside the loops around the calls
+/// (its declaration) or is an element store of `L`; nothing but calls after `L`
+/// in its block reads it; and `L` is a `for` loop of plain statements (no
+/// branches, calls or inner loops) whose stores compute from its index, values
+/// that cannot change, temporaries it writes before it reads them and arrays not
+/// written since before the loops around it. Running `L` again (and the statements setting its
+/// bounds, if they change) before the reverse of the last such call gives the
+/// arrays back the values every call saw.
+fn refill_loops(
+    func: &Function,
+    call_arrays: &[(VarId, Site)],
+    reads: &[Vec<Site>],
+    array_writes: &HashMap<VarId, Vec<&Write>>,
+    write_count: &[usize],
+    stable: &dyn Fn(VarId) -> bool,
+) -> Refills {
+    let mut by_pos: HashMap<StmtPos, &Stmt> = HashMap::new();
+    let mut next = 0;
+    crate::ir::walk(&func.body, false, &mut |stmt, _| {
+        by_pos.insert(next, stmt);
+        next += 1;
+    });
+    // Candidate loops: for each array read by a call, the statement of the call's
+    // block that holds its stores.
+    let mut loops: HashMap<StmtPos, (Site, Vec<VarId>, StmtPos)> = HashMap::new();
+    let mut rejected: HashSet<VarId> = HashSet::new();
+    for (array, call) in call_arrays {
+        if !matches!(func.var(*array).origin, Origin::Local) || !reads[array.0 as usize].is_empty()
+        {
+            rejected.insert(*array);
+            continue;
+        }
+        let depth = call.blocks.len();
+        let array_writes = array_writes.get(array).map(Vec::as_slice).unwrap_or(&[]);
+        let inside = |write: &Write| {
+            write.store
+                && write.site.blocks.len() > depth
+                && write.site.blocks.starts_with(&call.blocks)
+        };
+        // The statement of the call's block holding its stores, before the call.
+        let mut holder = None;
+        for write in array_writes.iter().filter(|write| inside(write)) {
+            let at = write.site.child_at(depth);
+            if holder.is_some_and(|held| held != at) || at > call.pos {
+                rejected.insert(*array);
+            }
+            holder = Some(at);
+        }
+        // Every other write before it, outside the loops around the call.
+        if let Some(at) = holder {
+            if array_writes.iter().any(|write| {
+                !inside(write) && (write.site.pos >= at || shares_loop(&write.site, call))
+            }) {
+                rejected.insert(*array);
+            }
+        }
+        match holder {
+            Some(at) if !rejected.contains(array) => {
+                let entry = loops
+                    .entry(at)
+                    .or_insert_with(|| (call.clone(), Vec::new(), call.pos));
+                if entry.0.blocks != call.blocks {
+                    rejected.insert(*array);
+                    continue;
+                }
+                if !entry.1.contains(array) {
+                    entry.1.push(*array);
+                }
+                entry.2 = entry.2.max(call.pos);
+            }
+            _ => {
+                rejected.insert(*array);
+            }
+        }
+    }
+    let mut out = Refills::default();
+    for (at, (call, arrays, last_call)) in loops {
+        if arrays.iter().any(|array| rejected.contains(array)) {
+            continue;
+        }
+        let Some(Stmt::Loop(looped)) = by_pos.get(&at) else {
+            continue;
+        };
+        let crate::ir::LoopKind::For { index, seq } = &looped.kind else {
+            continue;
+        };
+        if looped.exit.is_some() || !seq.chain.is_empty() {
+            continue;
+        }
+        // Its body: plain statements storing only into the refilled arrays.
+        let own: HashSet<VarId> = looped.body.iter().flat_map(Stmt::writes).collect();
+        let body_ok = looped.body.iter().all(|stmt| {
+            let kind_ok = match stmt {
+                Stmt::Float { .. } | Stmt::Passive { .. } => true,
+                Stmt::Store { array, .. } => arrays.contains(array),
+                _ => false,
+            };
+            let read_ok = |var: VarId| {
+                Some(var) == *index
+                    || stable(var)
+                    || (own.contains(&var)
+                        && !arrays.contains(&var)
+                        && !matches!(func.var(var).ty, Ty::FloatArray(_)))
+            };
+            let array_ok = match stmt {
+                Stmt::Float {
+                    op: FloatOp::Read { array, .. },
+                    ..
+                } => {
+                    // Written only before the loops around the calls.
+                    !own.contains(array)
+                        && array_writes.get(array).is_none_or(|writes| {
+                            writes
+                                .iter()
+                                .all(|write| write.site.pos < at && !shares_loop(&write.site, &call))
+                        })
+                }
+                _ => true,
+            };
+            let reads_ok = stmt.reads().into_iter().all(|var| {
+                read_ok(var)
+                    || matches!(stmt, Stmt::Float { op: FloatOp::Read { array, .. }, .. } if *array == var)
+            });
+            kind_ok && array_ok && reads_ok
+        });
+        // Each iteration writes its temporaries before it reads them (no running
+        // sum), so running it again gives them the values they had, whatever
+        // they hold when it starts.
+        let mut defined: HashSet<VarId> = HashSet::new();
+        let fresh = looped.body.iter().all(|stmt| {
+            let ok = stmt
+                .reads()
+                .into_iter()
+                .all(|var| !own.contains(&var) || defined.contains(&var));
+            defined.extend(stmt.writes());
+            ok
+        });
+        if !body_ok || !fresh {
+            continue;
+        }
+        // Its bounds: values that cannot change, or set once each by a statement
+        // of the same block before it that reads only such values.
+        let mut bounds = Vec::new();
+        let mut bounds_ok = true;
+        for bound in [seq.lo, seq.hi] {
+            if stable(bound) {
+                continue;
+            }
+            let setter = by_pos.iter().find(|(pos, stmt)| {
+                **pos < at && matches!(stmt, Stmt::Passive { dst, .. } if *dst == bound)
+            });
+            match setter {
+                Some((pos, Stmt::Passive { value, .. }))
+                    if write_count[bound.0 as usize] == 1
+                        && value.reads.iter().all(|var| stable(*var)) =>
+                {
+                    bounds.push(*pos);
+                }
+                _ => bounds_ok = false,
+            }
+        }
+        if !bounds_ok {
+            continue;
+        }
+        for pos in bounds {
+            out.at.insert(pos, last_call);
+        }
+        out.at.insert(at, last_call);
+        out.arrays.extend(arrays);
+    }
+    out
 }

@@ -258,9 +258,11 @@ impl Gen<'_> {
         let mut replayed: Vec<(usize, TokenStream)> = Vec::new();
         for stmt in block {
             let pos = self.pos;
-            let replay_at = self.tbr.replayed_at(pos);
+            // Replayed (a cheap statement) or run again to refill arrays read by
+            // calls (see `Tbr::refilled_at`), or both, at different points.
+            let replay_at = [self.tbr.replayed_at(pos), self.tbr.refilled_at(pos)];
             let (fwd, rev) = self.stmt(stmt, in_loop);
-            if let Some(at) = replay_at {
+            for at in replay_at.into_iter().flatten() {
                 // The replay recomputes; it saves nothing (a replayed `if` whose
                 // flag is also saved pushed its bit a second time, which the
                 // reverse sweep never popped).
