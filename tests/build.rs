@@ -72,10 +72,11 @@ enum Stmt {
         exprs: [Expr; 3],
     },
     /// `a{dst} = {program}_step(&mut v, x, a{arg})`: a call of the program's own
-    /// generated helper, which writes `v` through `&mut`.
+    /// generated helper, which writes `v` through `&mut`; with a constant instead
+    /// of `a{arg}` when `arg` is `None` (the helper's core for constant scalars).
     Call {
         dst: usize,
-        arg: usize,
+        arg: Option<usize>,
     },
 }
 
@@ -227,9 +228,13 @@ impl Render {
             match stmt {
                 Stmt::Call { dst, arg } => {
                     let suffix = if self.dual { "_dual" } else { "" };
+                    let arg = match arg {
+                        Some(k) => format!("a{k}"),
+                        None => self.constant(0.75),
+                    };
                     let _ = writeln!(
                         out,
-                        "a{dst} = {}_step{suffix}(&mut v, x, a{arg});",
+                        "a{dst} = {}_step{suffix}(&mut v, x, {arg});",
                         self.name
                     );
                 }
@@ -416,7 +421,10 @@ fn main() {
             }
             let call = Stmt::Call {
                 dst: calls.rng.below(3) as usize,
-                arg: calls.rng.below(3) as usize,
+                arg: match calls.rng.below(4) {
+                    3 => None,
+                    k => Some(k as usize),
+                },
             };
             let call = if calls.rng.below(2) == 0 {
                 Stmt::For(1 + calls.rng.below(3) as usize, vec![call])

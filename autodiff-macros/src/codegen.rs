@@ -49,12 +49,14 @@ pub fn emit(
     item: &syn::ItemFn,
     func: &Function,
     full: Core,
+    consts: Option<Core>,
     wrt: Option<Core>,
     modes: Modes,
 ) -> TokenStream {
     let vis = &item.vis;
     let name = &item.sig.ident;
     let full_core = core_fn(func, &full, name);
+    let consts_core = consts.as_ref().map(|core| core_fn(func, core, name));
     let wrt_core = wrt.as_ref().map(|core| core_fn(func, core, name));
     let public = wrt.as_ref().unwrap_or(&full);
     let path = core_path(item, public);
@@ -101,6 +103,7 @@ pub fn emit(
         #[allow(dead_code)]
         impl #name {
             #full_core
+            #consts_core
             #wrt_core
             #hvp_core
             #forward_core
@@ -194,6 +197,14 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
     let sig = core.sig;
     let float = float(sig);
     let name = &core.name;
+    // The cores callers' split calls use: `__reverse` (every float parameter
+    // differentiated) and `__reverse_c` (its scalars treated as constants, for
+    // calls whose scalar arguments the caller does not differentiate).
+    let suffix = match name.to_string().as_str() {
+        "__reverse" => Some(""),
+        "__reverse_c" => Some("_c"),
+        _ => None,
+    };
     let mut params = Vec::new();
     // For `__record`: the primal parameters. For `__unrecord`: the parameters of
     // this core with the passive slots named, and the names to pass them on by.
@@ -225,6 +236,13 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                     pass_on.push(quote!(#out));
                     prologue.extend(quote!(let mut #bar: #float = 0.0;));
                     epilogue.extend(quote!(*#out += #bar;));
+                } else if suffix == Some("_c") {
+                    // The same slots as `__reverse`, so that callers pass the same
+                    // arguments; nothing is added into them.
+                    let slot = format_ident!("__ad_slot{}", index);
+                    params.push(quote!(_: &mut #float));
+                    unrecord_params.push(quote!(#slot: &mut #float));
+                    pass_on.push(quote!(#slot));
                 }
             }
             ParamKind::Array { access, .. } => {
@@ -330,7 +348,10 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
         }
         None => (TokenStream::new(), quote!(())),
     };
-    let split = (core.name == "__reverse").then(|| {
+    let split = suffix.map(|suffix| {
+        let record = format_ident!("__record{}", suffix);
+        let unrecord = format_ident!("__unrecord{}", suffix);
+        let restores_prefix = format!("__RESTORES{}_ARG", suffix.to_uppercase());
         let frame = frame(func, core);
         // Whether `__unrecord` gives each `&mut` array back its state before the
         // call (every element store it reverses puts back the old element): its
@@ -340,7 +361,7 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
             if !matches!(param.kind, ParamKind::Array { .. }) {
                 return None;
             }
-            let name = format_ident!("__RESTORES_ARG{}", index);
+            let name = format_ident!("{}{}", restores_prefix, index);
             let restored = !param.is_mut_buffer()
                 || frame.is_some()
                 && func
@@ -408,7 +429,7 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                     },
                     quote! {
                         #(__ad_stack.pop_slice_into(&mut #pops[..]);)*
-                        Self::__reverse(__ad_stack, #(#pass_on),*);
+                        Self::#name(__ad_stack, #(#pass_on),*);
                     },
                 )
             }
@@ -421,7 +442,7 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
             #[doc(hidden)]
             #[inline]
             #[allow(unused_mut, unused_variables, unused_assignments, unused_parens, unused_braces, non_snake_case, clippy::all, clippy::pedantic)]
-            pub fn __record(__ad_stack: &mut ::autodiff_runtime::stack::Stack, #(#record_params),*) -> #ret_ty {
+            pub fn #record(__ad_stack: &mut ::autodiff_runtime::stack::Stack, #(#record_params),*) -> #ret_ty {
                 #record_body
             }
 
@@ -431,7 +452,7 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
             #[doc(hidden)]
             #[inline]
             #[allow(unused_mut, unused_variables, unused_assignments, unused_parens, unused_braces, non_snake_case, clippy::all, clippy::pedantic)]
-            pub fn __unrecord(__ad_stack: &mut ::autodiff_runtime::stack::Stack, #(#unrecord_params),*) {
+            pub fn #unrecord(__ad_stack: &mut ::autodiff_runtime::stack::Stack, #(#unrecord_params),*) {
                 #unrecord_body
             }
         }

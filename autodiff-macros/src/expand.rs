@@ -60,6 +60,29 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
         activity: &full_activity,
         sweeps: full_sweeps,
     };
+    // `__reverse_c`: the scalars taken as constants, for split calls whose scalar
+    // arguments the caller does not differentiate (a time step `dt`): what only
+    // their adjoints need is then neither computed nor saved.
+    let mut consts_sig = all.clone();
+    for param in &mut consts_sig.params {
+        if matches!(param.kind, sig::ParamKind::Scalar) {
+            param.active = false;
+        }
+    }
+    let has_scalars = consts_sig
+        .params
+        .iter()
+        .any(|param| matches!(param.kind, sig::ParamKind::Scalar));
+    let consts_activity = activity::analyze(&lowered, &consts_sig);
+    let consts = has_scalars.then(|| {
+        let consts_tbr = tbr::analyze(&lowered, &consts_activity);
+        Core {
+            name: format_ident!("__reverse_c"),
+            sig: &consts_sig,
+            activity: &consts_activity,
+            sweeps: reverse::transform(&lowered, &consts_sig, &consts_activity, &consts_tbr),
+        }
+    });
     let restricted = sig
         .params
         .iter()
@@ -172,7 +195,7 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
         full_forward: (&full_tangent, full_forward),
         reverse_forward,
     };
-    let output = codegen::emit(&func, &lowered, full, wrt, modes);
+    let output = codegen::emit(&func, &lowered, full, consts, wrt, modes);
     dump(&func.sig.ident, &output);
     output
 }

@@ -532,7 +532,7 @@ fn cannot_panic(tokens: &TokenStream) -> bool {
 
 /// Whether generated code pushes anything the count does not cover: a slice, a
 /// value through plain `push` (the saves of loops that were not counted), or a
-/// callee's recording (`g::__record(__ad_stack, ..)`).
+/// callee's recording (`g::__record(__ad_stack, ..)`, `g::__record_c(..)`).
 fn pushes_uncounted(tokens: &TokenStream) -> bool {
     let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
     trees.iter().enumerate().any(|(at, tree)| match tree {
@@ -540,7 +540,7 @@ fn pushes_uncounted(tokens: &TokenStream) -> bool {
             trees.get(at + 2),
             Some(TokenTree::Ident(method)) if method == "push" || method == "push_slice"
         ),
-        TokenTree::Ident(ident) if ident == "__record" => true,
+        TokenTree::Ident(ident) if ident.to_string().starts_with("__record") => true,
         TokenTree::Group(group) => pushes_uncounted(&group.stream()),
         _ => false,
     })

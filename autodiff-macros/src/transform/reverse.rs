@@ -787,6 +787,21 @@ impl Gen<'_> {
         // Split: the callee records in the forward sweep and reverses later (see
         // `tbr::split_call`); joint otherwise (it re-runs in the reverse sweep).
         let split = !self.plain && crate::analysis::tbr::split_call(self.func, dst, args);
+        // A split call whose scalar arguments this function does not
+        // differentiate uses the callee's core with its scalars taken as constants
+        // (`f::__record_c`): what only their adjoints need is neither computed
+        // nor saved there. (A float argument means a float parameter, so the
+        // callee has that core.)
+        let constant_scalars = args.iter().any(|arg| matches!(arg, CallArg::Float(_)))
+            && args.iter().all(|arg| match arg {
+                CallArg::Float(operand) => operand.var().is_none_or(|var| !self.active(var)),
+                _ => true,
+            });
+        let suffix = if constant_scalars { "_c" } else { "" };
+        let (record, unrecord) = (
+            format_ident!("__record{}", suffix),
+            format_ident!("__unrecord{}", suffix),
+        );
         // forward:  snapshot &mut arguments; call
         // reverse:  restore them; re-run the callee's forward and reverse sweeps
         //           (`callee::__reverse`), leaving the arguments as the call left
@@ -871,7 +886,7 @@ impl Gen<'_> {
                     let [push, pop, _] = self.array_snapshot(*var, in_loop, false);
                     // Not needed when the callee's reverse sweep puts back every
                     // element it writes (`__RESTORES_ARGk`, a constant).
-                    let restores = format_ident!("__RESTORES_ARG{}", k);
+                    let restores = format_ident!("__RESTORES{}_ARG{}", suffix.to_uppercase(), k);
                     let (push, pop) = (
                         quote!(if !#func::#restores { #push }),
                         quote!(if !#func::#restores { #pop }),
@@ -930,7 +945,7 @@ impl Gen<'_> {
             // reverse:  the result's old value and the copies back; the callee's
             //           reverse sweep `g::__unrecord(..)` (from what it left);
             //           the snapshots back (the state before the call).
-            let record = quote_spanned!(span=> #func::__record(__ad_stack, #(#forward_args),*));
+            let record = quote_spanned!(span=> #func::#record(__ad_stack, #(#forward_args),*));
             let forward = match dst {
                 Some(dst) => {
                     let name = self.var(dst);
@@ -949,7 +964,7 @@ impl Gen<'_> {
                 #dst_restore
                 #array_restores
                 #scalar_adjoints
-                #func::__unrecord(__ad_stack, #(#reverse_args),* #seed);
+                #func::#unrecord(__ad_stack, #(#reverse_args),* #seed);
                 #scalar_accumulate
                 #restore_pre_call
             });
