@@ -379,6 +379,26 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
             })
         });
         let restores: TokenStream = restores.collect();
+        // Whether `__unrecord` reads each array parameter's values (its
+        // callers keep what it reads for it): its reverse sweep names it other
+        // than for its length, or it runs the function again.
+        let reads_prefix = format!("__READS{}_ARG", suffix.to_uppercase());
+        let mut named = std::collections::HashSet::new();
+        value_reads(&sweeps.reverse, &mut named);
+        let reads: TokenStream = sig
+            .params
+            .iter()
+            .enumerate()
+            .filter(|(_, param)| matches!(param.kind, ParamKind::Array { .. }))
+            .map(|(index, param)| {
+                let name = format_ident!("{}{}", reads_prefix, index);
+                let read = frame.is_none() || named.contains(&param.ident.to_string());
+                quote! {
+                    #[doc(hidden)]
+                    pub const #name: bool = #read;
+                }
+            })
+            .collect();
         let record_args = sig.params.iter().map(|param| &param.ident);
         let mut_buffers: Vec<&Ident> = sig
             .params
@@ -436,6 +456,7 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
         };
         quote! {
             #restores
+            #reads
 
             /// The forward sweep of a split call (see `tbr::split_call`): runs the
             /// function and leaves on the stack what its reverse sweep needs.
@@ -610,6 +631,31 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
         refit,
         inferred,
     })
+}
+
+/// Every identifier in `tokens` other than one followed by `.len()`: the
+/// variables whose values the code reads or writes (not just their lengths).
+fn value_reads(tokens: &TokenStream, out: &mut std::collections::HashSet<String>) {
+    let trees: Vec<proc_macro2::TokenTree> = tokens.clone().into_iter().collect();
+    for (at, tree) in trees.iter().enumerate() {
+        match tree {
+            proc_macro2::TokenTree::Ident(ident) => {
+                let length_only = matches!(
+                    (trees.get(at + 1), trees.get(at + 2), trees.get(at + 3)),
+                    (
+                        Some(proc_macro2::TokenTree::Punct(dot)),
+                        Some(proc_macro2::TokenTree::Ident(len)),
+                        Some(proc_macro2::TokenTree::Group(args)),
+                    ) if dot.as_char() == '.' && len == "len" && args.stream().is_empty()
+                );
+                if !length_only {
+                    out.insert(ident.to_string());
+                }
+            }
+            proc_macro2::TokenTree::Group(group) => value_reads(&group.stream(), out),
+            _ => {}
+        }
+    }
 }
 
 /// Every identifier in `tokens`, as text.

@@ -54,6 +54,9 @@ pub struct Tbr {
     /// and its bounds) run again, without saves, before the reverse of the
     /// statement of the same block given (the last call that reads the arrays).
     refill_at: HashMap<StmtPos, StmtPos>,
+    /// Saves needed only if some split callee's reverse sweep reads the array
+    /// (its `__READS_ARGk` constants, or-ed): the snapshots of `&mut` arguments.
+    save_conditions: HashMap<(StmtPos, VarId), TokenStream>,
 }
 
 impl Tbr {
@@ -92,6 +95,16 @@ impl Tbr {
     /// Whether the `if` at `pos` has a condition the reverse sweep can re-evaluate.
     pub fn stable_cond(&self, pos: StmtPos) -> bool {
         self.stable_conds.contains(&pos)
+    }
+
+    /// Whether the split call at `pos` keeps a snapshot of its `&mut` argument
+    /// `var`: `None` if nothing reads the state before the call, `Some(None)` if
+    /// something does, `Some(Some(condition))` if only split callees may, each as
+    /// it says (see `save_conditions`).
+    pub fn split_snapshot(&self, pos: StmtPos, var: VarId) -> Option<Option<TokenStream>> {
+        self.saves
+            .contains(&(pos, var))
+            .then(|| self.save_conditions.get(&(pos, var)).cloned())
     }
 
     /// Where the statement at `pos` runs again to refill arrays (see
@@ -168,6 +181,18 @@ pub fn split_call(func: &Function, dst: Option<VarId>, args: &[CallArg]) -> bool
                 .all(|arg| matches!(arg, CallArg::Float(_) | CallArg::Passive(_))))
 }
 
+/// Whether a split call's scalar arguments are all constants to this function
+/// (and there is one): it then uses the callee's core that takes its scalars as
+/// constants (`f::__record_c`). A float argument means a float parameter, so the
+/// callee has that core.
+pub fn constant_scalars(args: &[CallArg], activity: &Activity) -> bool {
+    args.iter().any(|arg| matches!(arg, CallArg::Float(_)))
+        && args.iter().all(|arg| match arg {
+            CallArg::Float(operand) => operand.var().is_none_or(|var| !activity.is_active(var)),
+            _ => true,
+        })
+}
+
 pub fn stmt_is_active(stmt: &Stmt, activity: &Activity) -> bool {
     match stmt {
         Stmt::Float { dst, .. } | Stmt::NewArray { dst, .. } => activity.is_active(*dst),
@@ -234,6 +259,8 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
         activity,
         immediate,
         call_arrays: Vec::new(),
+        read_conditions: HashMap::new(),
+        plain_reads: HashSet::new(),
         loops: Vec::new(),
         blocks: vec![0],
         next_block: 1,
@@ -252,6 +279,8 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
     let Collector {
         mut reads,
         call_arrays,
+        read_conditions,
+        plain_reads,
         writes,
         candidates,
         ifs,
@@ -410,6 +439,7 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
             ..
         } = replays;
         let mut saves = HashSet::new();
+        let mut save_conditions = HashMap::new();
         for write in writes.iter().filter(|write| !write.reset) {
             let var = write.var;
             if replayed_vars.contains_key(&var) {
@@ -421,18 +451,39 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
             }
             let var_reads = &reads[var.0 as usize];
             let is_param = matches!(func.var(var).origin, Origin::Param(_));
-            // A read of the value a statement just computed needs it back unless
-            // the write comes before that statement and outside its loops.
-            let output_read = output_reads.iter().any(|(read_var, read)| {
-                *read_var == var && (read.pos < write.site.pos || shares_loop(read, &write.site))
-            });
-            let save = var_reads
+            // The reads that need the value back, each with its condition (a
+            // split callee's constant) or none. A read of the value a statement
+            // just computed needs it back unless the write comes before that
+            // statement and outside its loops.
+            let condition = |pos: StmtPos| {
+                (!plain_reads.contains(&(var, pos)))
+                    .then(|| read_conditions.get(&(var, pos)).cloned())
+                    .flatten()
+            };
+            let needing: Vec<Option<TokenStream>> = var_reads
                 .iter()
-                .any(|read| read.pos <= write.site.pos || shares_loop(read, &write.site))
-                || output_read
-                || (is_param && !var_reads.is_empty());
-            if save {
+                .filter(|read| read.pos <= write.site.pos || shares_loop(read, &write.site))
+                .chain(
+                    output_reads
+                        .iter()
+                        .filter(|(read_var, read)| {
+                            *read_var == var
+                                && (read.pos < write.site.pos || shares_loop(read, &write.site))
+                        })
+                        .map(|(_, read)| read),
+                )
+                .map(|read| condition(read.pos))
+                .collect();
+            let always = (is_param && !var_reads.is_empty())
+                || needing.iter().any(Option::is_none)
+                // Only a split call's snapshot can be conditional.
+                || (!write.unwound && !needing.is_empty());
+            if always {
                 saves.insert((write.site.pos, var));
+            } else if !needing.is_empty() {
+                saves.insert((write.site.pos, var));
+                let any = needing.into_iter().flatten();
+                save_conditions.insert((write.site.pos, var), quote::quote!((#(#any)||*)));
             }
         }
         drop_killed_saves(
@@ -510,6 +561,7 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
             preaccumulated,
             call_snapshots,
             refill_at: refills.at,
+            save_conditions,
         };
     }
 }
@@ -996,6 +1048,11 @@ struct Write {
 struct Collector<'a> {
     func: &'a Function,
     activity: &'a Activity,
+    /// Reads by split calls whose callee says (as a constant) whether its reverse
+    /// sweep reads the array: `(array, position)` → that constant.
+    read_conditions: HashMap<(VarId, StmtPos), TokenStream>,
+    /// `(variable, position)` of the reads with no such condition.
+    plain_reads: HashSet<(VarId, StmtPos)>,
     /// Loops not counted as loops (see [`analyze`]).
     immediate: &'a HashSet<StmtPos>,
     /// Local arrays active calls read whole, with the call's site.
@@ -1127,10 +1184,24 @@ impl Collector<'_> {
                 }
                 Stmt::NewArray { .. } => {}
                 Stmt::Call {
-                    args, tangent, dst, ..
+                    args,
+                    tangent,
+                    dst,
+                    func,
+                    ..
                 } => {
                     let active = stmt_is_active(stmt, self.activity);
                     let split = tangent.is_none() && split_call(self.func, *dst, args);
+                    let suffix = if constant_scalars(args, self.activity) {
+                        "_C"
+                    } else {
+                        ""
+                    };
+                    // Whether the split callee's reverse sweep reads argument `k`.
+                    let reads_arg = |k: usize| {
+                        let name = quote::format_ident!("__READS{}_ARG{}", suffix, k);
+                        quote::quote!(#func::#name)
+                    };
                     if let Some(tangent) = tangent {
                         for arg in &tangent.args {
                             if active {
@@ -1144,7 +1215,7 @@ impl Collector<'_> {
                             }
                         }
                     }
-                    for arg in args {
+                    for (k, arg) in args.iter().enumerate() {
                         if active {
                             match arg {
                                 CallArg::Array { var, .. }
@@ -1152,11 +1223,15 @@ impl Collector<'_> {
                                         && matches!(self.func.var(*var).ty, Ty::FloatArray(_)) =>
                                 {
                                     self.call_arrays.push((*var, site.clone()));
+                                    if split {
+                                        self.read_conditions.insert((*var, here), reads_arg(k));
+                                    }
                                 }
                                 // A split call's reverse starts from the state the
                                 // call left: the array as the call wrote it.
                                 CallArg::MutArray { var, .. } if split => {
                                     self.output_reads.push((*var, site.clone()));
+                                    self.read_conditions.insert((*var, here), reads_arg(k));
                                 }
                                 _ => reads.extend(call_input(arg)),
                             }
@@ -1218,6 +1293,7 @@ impl Collector<'_> {
                 }
             }
             for var in reads {
+                self.plain_reads.insert((var, here));
                 self.reads[var.0 as usize].push(site.clone());
             }
             self.ends.insert(here, self.pos);

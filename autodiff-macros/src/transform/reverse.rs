@@ -792,12 +792,11 @@ impl Gen<'_> {
         // (`f::__record_c`): what only their adjoints need is neither computed
         // nor saved there. (A float argument means a float parameter, so the
         // callee has that core.)
-        let constant_scalars = args.iter().any(|arg| matches!(arg, CallArg::Float(_)))
-            && args.iter().all(|arg| match arg {
-                CallArg::Float(operand) => operand.var().is_none_or(|var| !self.active(var)),
-                _ => true,
-            });
-        let suffix = if constant_scalars { "_c" } else { "" };
+        let suffix = if crate::analysis::tbr::constant_scalars(args, self.activity) {
+            "_c"
+        } else {
+            ""
+        };
         let (record, unrecord) = (
             format_ident!("__record{}", suffix),
             format_ident!("__unrecord{}", suffix),
@@ -883,20 +882,33 @@ impl Gen<'_> {
                 }
                 CallArg::MutArray { var, written } if split => {
                     self.unwound.insert(*var);
-                    let [push, pop, _] = self.array_snapshot(*var, in_loop, false);
-                    // Not needed when the callee's reverse sweep puts back every
-                    // element it writes (`__RESTORES_ARGk`, a constant).
-                    let restores = format_ident!("__RESTORES{}_ARG{}", suffix.to_uppercase(), k);
-                    let (push, pop) = (
-                        quote!(if !#func::#restores { #push }),
-                        quote!(if !#func::#restores { #pop }),
-                    );
-                    snapshot.extend(push);
-                    restore_pre_call = {
-                        let mut ordered = pop;
-                        ordered.extend(restore_pre_call);
-                        ordered
-                    };
+                    // The state before the call, for the reverse of what ran
+                    // before it: kept only if something there reads it (a split
+                    // callee only if it says so), and not when the callee's
+                    // reverse sweep puts back every element it writes
+                    // (`__RESTORES_ARGk`); both are constants.
+                    if let Some(condition) = self.tbr.split_snapshot(call_pos, *var) {
+                        let [push, pop, _] = self.array_snapshot(*var, in_loop, false);
+                        let restores =
+                            format_ident!("__RESTORES{}_ARG{}", suffix.to_uppercase(), k);
+                        let conditional = condition.is_some();
+                        let condition = condition.map(|condition| quote!(&& #condition));
+                        let (push, pop) = (
+                            quote!(if !#func::#restores #condition { #push }),
+                            quote!(if !#func::#restores #condition { #pop }),
+                        );
+                        snapshot.extend(push);
+                        restore_pre_call = {
+                            let mut ordered = pop;
+                            ordered.extend(restore_pre_call);
+                            ordered
+                        };
+                        if conditional {
+                            self.unrestored.insert(*var);
+                        }
+                    } else {
+                        self.unrestored.insert(*var);
+                    }
                     let adjoint = self.array_adjoint_arg(*var);
                     reverse_args.push(quote!(#written, #adjoint));
                 }
