@@ -362,20 +362,21 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                 return None;
             }
             let name = format_ident!("{}{}", restores_prefix, index);
+            let id = func
+                .vars
+                .iter()
+                .position(|var| var.origin == Origin::Param(index))
+                .map(|id| crate::ir::VarId(id as u32));
             let restored = !param.is_mut_buffer()
-                || frame.is_some()
-                && func
-                    .vars
-                    .iter()
-                    .position(|var| var.origin == Origin::Param(index))
-                    .is_some_and(|id| {
-                        !sweeps
-                            .unrestored
-                            .contains(&crate::ir::VarId(id as u32))
-                    });
+                || frame.is_some() && id.is_some_and(|id| !sweeps.unrestored.contains(&id));
+            // And its calls' conditions, on their callees' constants.
+            let conditions = id
+                .and_then(|id| sweeps.restored_if.get(&id))
+                .filter(|_| restored && param.is_mut_buffer())
+                .map(|conditions| quote!(#(&& #conditions)*));
             Some(quote! {
                 #[doc(hidden)]
-                pub const #name: bool = #restored;
+                pub const #name: bool = #restored #conditions;
             })
         });
         let restores: TokenStream = restores.collect();

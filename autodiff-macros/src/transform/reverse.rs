@@ -49,6 +49,10 @@ pub struct Sweeps {
     /// Arrays with an element store whose old value is not saved: the reverse
     /// sweep does not give them back their state before the forward sweep.
     pub unrestored: std::collections::BTreeSet<VarId>,
+    /// Arrays given back their state only under conditions on callees'
+    /// constants (a split call's snapshot taken only if a callee reads it, or
+    /// none, the callee restoring it): each array's conditions, all to hold.
+    pub restored_if: std::collections::BTreeMap<VarId, Vec<TokenStream>>,
 }
 
 pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tbr) -> Sweeps {
@@ -63,6 +67,7 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tb
         slots: Vec::new(),
         preaccumulates: false,
         unrestored: Default::default(),
+        restored_if: Default::default(),
         plain: false,
         pos: 0,
         next_local: 0,
@@ -86,6 +91,7 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tb
         slots: gen.slots,
         forward_uses_adjoints: gen.preaccumulates,
         unrestored: gen.unrestored,
+        restored_if: gen.restored_if,
     }
 }
 
@@ -100,6 +106,7 @@ struct Gen<'a> {
     slots: Vec<(Ident, SaveTy)>,
     preaccumulates: bool,
     unrestored: std::collections::BTreeSet<VarId>,
+    restored_if: std::collections::BTreeMap<VarId, Vec<TokenStream>>,
     /// Generating the plain forward body of a checkpointed loop: nothing is saved.
     plain: bool,
     /// Pre-order position of the statement being generated (as in `tbr`).
@@ -887,11 +894,15 @@ impl Gen<'_> {
                     // callee only if it says so), and not when the callee's
                     // reverse sweep puts back every element it writes
                     // (`__RESTORES_ARGk`); both are constants.
+                    let restores = format_ident!("__RESTORES{}_ARG{}", suffix.to_uppercase(), k);
                     if let Some(condition) = self.tbr.split_snapshot(call_pos, *var) {
                         let [push, pop, _] = self.array_snapshot(*var, in_loop, false);
-                        let restores =
-                            format_ident!("__RESTORES{}_ARG{}", suffix.to_uppercase(), k);
-                        let conditional = condition.is_some();
+                        if let Some(condition) = &condition {
+                            self.restored_if
+                                .entry(*var)
+                                .or_default()
+                                .push(quote!((#func::#restores || #condition)));
+                        }
                         let condition = condition.map(|condition| quote!(&& #condition));
                         let (push, pop) = (
                             quote!(if !#func::#restores #condition { #push }),
@@ -903,11 +914,11 @@ impl Gen<'_> {
                             ordered.extend(restore_pre_call);
                             ordered
                         };
-                        if conditional {
-                            self.unrestored.insert(*var);
-                        }
                     } else {
-                        self.unrestored.insert(*var);
+                        self.restored_if
+                            .entry(*var)
+                            .or_default()
+                            .push(quote!(#func::#restores));
                     }
                     let adjoint = self.array_adjoint_arg(*var);
                     reverse_args.push(quote!(#written, #adjoint));
