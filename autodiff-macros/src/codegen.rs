@@ -8,8 +8,12 @@
 //! `&mut` is split (`tbr::split_call`): the caller's forward sweep runs
 //! `f::__record` (the forward sweep, leaving its saves and final state on the
 //! stack) and its reverse sweep `f::__unrecord` (the reverse sweep from there);
-//! other calls are joint: the reverse sweep runs `f::__reverse`, which runs the
-//! function again with its saves, then reverses it.
+//! `f::__record_c` and `f::__unrecord_c` do the same with `f`'s scalar parameters
+//! taken as constants, for callers that do not differentiate them. Constants beside
+//! them tell callers, per array parameter, whether the reverse sweep reads it
+//! (`__READS_ARGn`) and whether it gives it back as it found it
+//! (`__RESTORES_ARGn`). Other calls are joint: the reverse sweep runs
+//! `f::__reverse`, which runs the function again with its saves, then reverses it.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
