@@ -22,7 +22,7 @@ use crate::analysis::activity::Activity;
 use crate::ir::{Function, Origin, Ty};
 use crate::sig::{Access, ParamKind, RetKind, Shape, Signature};
 use crate::transform::forward::Tangent;
-use crate::transform::reverse::{SaveTy, Sweeps};
+use crate::transform::reverse::{whole_value_save, SaveTy, Sweeps};
 
 /// One generated reverse-mode core and what it was generated for.
 pub struct Core<'a> {
@@ -355,55 +355,46 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
     let split = suffix.map(|suffix| {
         let record = format_ident!("__record{}", suffix);
         let unrecord = format_ident!("__unrecord{}", suffix);
-        let restores_prefix = format!("__RESTORES{}_ARG", suffix.to_uppercase());
+        let upper = suffix.to_uppercase();
         let frame = frame(func, core);
-        // Whether `__unrecord` gives each `&mut` array back its state before the
-        // call (every element store it reverses puts back the old element): its
-        // callers then keep no snapshot of their own. Arrays it cannot write
-        // (a caller may pass a `&mut` buffer where it takes `&[f64]`) trivially.
-        let restores = sig.params.iter().enumerate().filter_map(|(index, param)| {
+        let mut named = std::collections::HashSet::new();
+        idents(&sweeps.reverse, false, &mut named);
+        // Per array parameter, two constants for callers' split calls:
+        // - `__RESTORES_ARGn`: whether `__unrecord` gives the array back as the
+        //   call found it (every element store it reverses puts back the old
+        //   element, and its own calls' conditions hold); its callers then keep no
+        //   snapshot of their own. Trivially so for an array it cannot write (a
+        //   caller may pass a `&mut` buffer where it takes `&[f64]`).
+        // - `__READS_ARGn`: whether `__unrecord` reads the array's values (its
+        //   callers keep them for it): its reverse sweep names it other than for
+        //   its length, or it runs the function again.
+        let mut constants = TokenStream::new();
+        for (index, param) in sig.params.iter().enumerate() {
             if !matches!(param.kind, ParamKind::Array { .. }) {
-                return None;
+                continue;
             }
-            let name = format_ident!("{}{}", restores_prefix, index);
             let id = func
                 .vars
                 .iter()
                 .position(|var| var.origin == Origin::Param(index))
                 .map(|id| crate::ir::VarId(id as u32));
-            let restored = !param.is_mut_buffer()
+            let mut_buffer = param.is_mut_buffer();
+            let restored = !mut_buffer
                 || frame.is_some() && id.is_some_and(|id| !sweeps.unrestored.contains(&id));
-            // And its calls' conditions, on their callees' constants.
             let conditions = id
                 .and_then(|id| sweeps.restored_if.get(&id))
-                .filter(|_| restored && param.is_mut_buffer())
+                .filter(|_| restored && mut_buffer)
                 .map(|conditions| quote!(#(&& #conditions)*));
-            Some(quote! {
+            let read = frame.is_none() || named.contains(&param.ident.to_string());
+            let restores = format_ident!("__RESTORES{}_ARG{}", upper, index);
+            let reads = format_ident!("__READS{}_ARG{}", upper, index);
+            constants.extend(quote! {
                 #[doc(hidden)]
-                pub const #name: bool = #restored #conditions;
-            })
-        });
-        let restores: TokenStream = restores.collect();
-        // Whether `__unrecord` reads each array parameter's values (its
-        // callers keep what it reads for it): its reverse sweep names it other
-        // than for its length, or it runs the function again.
-        let reads_prefix = format!("__READS{}_ARG", suffix.to_uppercase());
-        let mut named = std::collections::HashSet::new();
-        value_reads(&sweeps.reverse, &mut named);
-        let reads: TokenStream = sig
-            .params
-            .iter()
-            .enumerate()
-            .filter(|(_, param)| matches!(param.kind, ParamKind::Array { .. }))
-            .map(|(index, param)| {
-                let name = format_ident!("{}{}", reads_prefix, index);
-                let read = frame.is_none() || named.contains(&param.ident.to_string());
-                quote! {
-                    #[doc(hidden)]
-                    pub const #name: bool = #read;
-                }
-            })
-            .collect();
+                pub const #restores: bool = #restored #conditions;
+                #[doc(hidden)]
+                pub const #reads: bool = #read;
+            });
+        }
         let record_args = sig.params.iter().map(|param| &param.ident);
         let mut_buffers: Vec<&Ident> = sig
             .params
@@ -460,8 +451,7 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
             }
         };
         quote! {
-            #restores
-            #reads
+            #constants
 
             /// The forward sweep of a split call (see `tbr::split_call`): runs the
             /// function and leaves on the stack what its reverse sweep needs.
@@ -531,9 +521,8 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
     if sweeps.forward_uses_adjoints {
         return None;
     }
-    let float = float(core.sig);
     let mut named = std::collections::HashSet::new();
-    idents(&sweeps.reverse, &mut named);
+    idents(&sweeps.reverse, true, &mut named);
     // Parameters keep the values the caller passes unless the function assigns
     // them.
     let mut written = std::collections::HashSet::new();
@@ -574,32 +563,12 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
         if !kept {
             continue;
         }
-        if func.opaque.contains(&id) {
+        if func.opaque.contains(&id)
+            || matches!(var.ty, Ty::FloatArray(Shape::Slice) | Ty::IntArray)
+        {
             return None;
         }
-        let (save, restore) = match &var.ty {
-            Ty::Float => (
-                quote!(__ad_stack.push::<#float>(#ident);),
-                quote!(#ident = __ad_stack.pop::<#float>();),
-            ),
-            Ty::Int(_) => (
-                quote!(__ad_stack.push(#ident);),
-                quote!(#ident = __ad_stack.pop();),
-            ),
-            Ty::Bool => (
-                quote!(__ad_stack.push_bit(#ident);),
-                quote!(#ident = __ad_stack.pop_bit();),
-            ),
-            Ty::FloatArray(Shape::Vec) => (
-                quote!(__ad_stack.push_slice(&#ident[..]);),
-                quote!(__ad_stack.pop_vec_into(&mut #ident);),
-            ),
-            Ty::FloatArray(Shape::Fixed(_)) => (
-                quote!(__ad_stack.push_slice(&#ident[..]);),
-                quote!(__ad_stack.pop_slice_into(&mut #ident[..]);),
-            ),
-            Ty::FloatArray(Shape::Slice) | Ty::IntArray => return None,
-        };
+        let (save, restore) = whole_value_save(&ident, &var.ty);
         push.extend(save);
         pops.push(restore);
         if bar && resized && var.origin == Origin::Local {
@@ -609,24 +578,13 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
             );
         }
     }
-    for (slot, ty) in &sweeps.slots {
-        if !named.contains(&slot.to_string()) {
-            continue;
-        }
-        let (save, restore) = match ty {
-            SaveTy::Float => (
-                quote!(__ad_stack.push::<#float>(#slot);),
-                quote!(#slot = __ad_stack.pop::<#float>();),
-            ),
-            SaveTy::Bool => (
-                quote!(__ad_stack.push_bit(#slot);),
-                quote!(#slot = __ad_stack.pop_bit();),
-            ),
-            SaveTy::Int(_) | SaveTy::Usize => (
-                quote!(__ad_stack.push(#slot);),
-                quote!(#slot = __ad_stack.pop();),
-            ),
-        };
+    // Save slots are scalars (their declared types tell the lanes).
+    for (slot, _) in sweeps
+        .slots
+        .iter()
+        .filter(|(slot, _)| named.contains(&slot.to_string()))
+    {
+        let (save, restore) = whole_value_save(slot, &Ty::Float);
         push.extend(save);
         pops.push(restore);
     }
@@ -638,9 +596,10 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
     })
 }
 
-/// Every identifier in `tokens` other than one followed by `.len()`: the
-/// variables whose values the code reads or writes (not just their lengths).
-fn value_reads(tokens: &TokenStream, out: &mut std::collections::HashSet<String>) {
+/// The identifiers in `tokens`, as text; without `lengths`, not one followed by
+/// `.len()` (the variables whose values the code reads or writes, not just their
+/// lengths).
+fn idents(tokens: &TokenStream, lengths: bool, out: &mut std::collections::HashSet<String>) {
     let trees: Vec<proc_macro2::TokenTree> = tokens.clone().into_iter().collect();
     for (at, tree) in trees.iter().enumerate() {
         match tree {
@@ -653,24 +612,11 @@ fn value_reads(tokens: &TokenStream, out: &mut std::collections::HashSet<String>
                         Some(proc_macro2::TokenTree::Group(args)),
                     ) if dot.as_char() == '.' && len == "len" && args.stream().is_empty()
                 );
-                if !length_only {
+                if lengths || !length_only {
                     out.insert(ident.to_string());
                 }
             }
-            proc_macro2::TokenTree::Group(group) => value_reads(&group.stream(), out),
-            _ => {}
-        }
-    }
-}
-
-/// Every identifier in `tokens`, as text.
-fn idents(tokens: &TokenStream, out: &mut std::collections::HashSet<String>) {
-    for tree in tokens.clone() {
-        match tree {
-            proc_macro2::TokenTree::Ident(ident) => {
-                out.insert(ident.to_string());
-            }
-            proc_macro2::TokenTree::Group(group) => idents(&group.stream(), out),
+            proc_macro2::TokenTree::Group(group) => idents(&group.stream(), lengths, out),
             _ => {}
         }
     }

@@ -355,31 +355,6 @@ impl Stack {
         self.unnoted = true;
     }
 
-    /// Copies the last `dst.len()` values saved by
-    /// [`push_slice_reserved`](Stack::push_slice_reserved) into `dst` and leaves
-    /// them on the stack.
-    ///
-    /// # Panics
-    ///
-    /// With "autodiff stack underflow (internal error, please report)" if the lane
-    /// holds fewer values.
-    ///
-    /// ```
-    /// use autodiff_runtime::stack::Stack;
-    /// let mut s = Stack::new();
-    /// s.reserve::<f64>(2);
-    /// s.push_slice_reserved(&[1.0_f64, 2.0]);
-    /// let mut seen = [0.0; 2];
-    /// s.peek_slice_reserved(&mut seen);
-    /// assert_eq!(seen, [1.0, 2.0]);
-    /// assert_eq!(s.pop::<f64>(), 2.0);
-    /// ```
-    #[inline]
-    #[track_caller]
-    pub fn peek_slice_reserved<F: FloatLane>(&mut self, dst: &mut [F]) {
-        peek_slice_from(F::lane(self), dst);
-    }
-
     /// Pops `dst.len()` values saved by
     /// [`push_slice_reserved`](Stack::push_slice_reserved) into `dst`.
     ///
@@ -453,54 +428,6 @@ impl Stack {
         );
         let start = T::slice_start(self, len, true);
         T::copy_out(self, start, dst);
-    }
-
-    /// Copies into `dst` the float slice saved by [`push_slice`](Stack::push_slice)
-    /// `depth` slices below the top (0: the last one), leaving everything on the
-    /// stack. The slices from it up to the top must have been pushed one after the
-    /// other with nothing in between: what a call with several `&mut` arguments
-    /// pushes, so that its reverse can read each snapshot without popping the others.
-    ///
-    /// # Panics
-    ///
-    /// As [`pop_slice_into`](Stack::pop_slice_into).
-    ///
-    /// ```
-    /// use autodiff_runtime::stack::Stack;
-    /// let mut s = Stack::new();
-    /// s.push_slice(&[1.0_f64, 2.0]);
-    /// s.push_slice(&[3.0_f64]);
-    /// let mut below = [0.0; 2];
-    /// s.peek_slice_under(&mut below, 1);
-    /// assert_eq!(below, [1.0, 2.0]);
-    /// let mut top = [0.0; 1];
-    /// s.peek_slice_under(&mut top, 0);
-    /// assert_eq!(top, [3.0]);
-    /// ```
-    #[track_caller]
-    pub fn peek_slice_under<F: FloatLane>(&mut self, dst: &mut [F], depth: usize) {
-        let Some(at) = self.words.len().checked_sub(depth + 1) else {
-            panic!("{UNDERFLOW}")
-        };
-        let len = len_from_word(self.words[at]);
-        assert_eq!(
-            len,
-            dst.len(),
-            "autodiff stack: saved slice length does not match the buffer (internal error, please report)"
-        );
-        let above: usize = self.words[at + 1..]
-            .iter()
-            .map(|&w| len_from_word(w))
-            .fold(0, usize::saturating_add);
-        let lane = F::lane(self);
-        let Some(start) = lane
-            .len()
-            .checked_sub(above)
-            .and_then(|end| end.checked_sub(len))
-        else {
-            panic!("{UNDERFLOW}")
-        };
-        dst.copy_from_slice(&lane[start..start + len]);
     }
 
     /// Pops a slice saved by [`push_slice`](Stack::push_slice) into `dst`, whatever its
@@ -758,19 +685,6 @@ impl<T: Copy> Lane<T> {
         self.items.extend_from_slice(s);
     }
 
-    /// Copies the last `dst.len()` values pushed by
-    /// [`push_slice`](Lane::push_slice) into `dst`, leaving them on the lane.
-    ///
-    /// # Panics
-    ///
-    /// With "autodiff stack underflow (internal error, please report)" if the lane
-    /// holds fewer values.
-    #[inline]
-    #[track_caller]
-    pub fn peek_slice_into(&self, dst: &mut [T]) {
-        peek_slice_from(&self.items, dst);
-    }
-
     /// Pops `dst.len()` values pushed by [`push_slice`](Lane::push_slice) into
     /// `dst`.
     ///
@@ -785,22 +699,15 @@ impl<T: Copy> Lane<T> {
     }
 }
 
-/// Copies the last `dst.len()` values of `lane` into `dst`.
-#[inline]
-#[track_caller]
-fn peek_slice_from<T: Copy>(lane: &[T], dst: &mut [T]) {
-    let Some(start) = lane.len().checked_sub(dst.len()) else {
-        panic!("{UNDERFLOW}")
-    };
-    dst.copy_from_slice(&lane[start..]);
-}
-
 /// Moves the last `dst.len()` values of `lane` into `dst`.
 #[inline]
 #[track_caller]
 fn pop_slice_from<T: Copy>(lane: &mut Vec<T>, dst: &mut [T]) {
-    peek_slice_from(lane, dst);
-    lane.truncate(lane.len() - dst.len());
+    let Some(start) = lane.len().checked_sub(dst.len()) else {
+        panic!("{UNDERFLOW}")
+    };
+    dst.copy_from_slice(&lane[start..]);
+    lane.truncate(start);
 }
 
 impl Lane<u64> {

@@ -170,15 +170,14 @@ fn dominates(def: &Site, read: &Site) -> bool {
 /// (`sqnorm(&qx)`, `log_sum_exp(&v)`) stays joint: its re-run costs about what
 /// recording its final state would, and the loop around it stays free to use
 /// the stack's lanes (a recording callee pushes between the loop's own pushes).
-/// A call returning an array stays joint.
-pub fn split_call(func: &Function, dst: Option<VarId>, args: &[CallArg]) -> bool {
-    dst.is_none_or(|dst| matches!(func.var(dst).ty, Ty::Float))
-        && (args
+/// (A call's result is a float or nothing: calls returning arrays are not
+/// lowered.)
+pub fn split_call(args: &[CallArg]) -> bool {
+    args.iter()
+        .any(|arg| matches!(arg, CallArg::MutArray { .. }))
+        || args
             .iter()
-            .any(|arg| matches!(arg, CallArg::MutArray { .. }))
-            || args
-                .iter()
-                .all(|arg| matches!(arg, CallArg::Float(_) | CallArg::Passive(_))))
+            .all(|arg| matches!(arg, CallArg::Float(_) | CallArg::Passive(_)))
 }
 
 /// Whether a split call's scalar arguments are all constants to this function
@@ -1038,8 +1037,9 @@ struct Write {
     var: VarId,
     site: Site,
     store: bool,
-    /// A `&mut` argument of an active call: the call's reverse always puts back
-    /// the snapshot it took, so the reverse sweep restores this write itself.
+    /// A `&mut` argument of an active call: the call keeps the state before it
+    /// whenever a later reverse reads it (its snapshot, or the callee's own
+    /// restores), so the reverse sweep restores this write itself.
     unwound: bool,
     /// A loop's reset of an exit flag (no statement of its own, nothing to save).
     reset: bool,
@@ -1186,12 +1186,11 @@ impl Collector<'_> {
                 Stmt::Call {
                     args,
                     tangent,
-                    dst,
                     func,
                     ..
                 } => {
                     let active = stmt_is_active(stmt, self.activity);
-                    let split = tangent.is_none() && split_call(self.func, *dst, args);
+                    let split = tangent.is_none() && split_call(args);
                     let suffix = if constant_scalars(args, self.activity) {
                         "_C"
                     } else {

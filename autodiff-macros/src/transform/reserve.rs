@@ -49,9 +49,9 @@ struct Frame {
     /// Counted pushes per iteration at this loop's own level.
     floats: usize,
     words: usize,
-    /// Placeholder methods of this loop's own array saves: the push, the pop
-    /// into a `Vec` or into a fixed array, and the peek.
-    slice_markers: [Ident; 4],
+    /// Placeholder methods of this loop's own array saves: the push, and the pop
+    /// into a `Vec` or into a fixed array.
+    slice_markers: [Ident; 3],
     /// Lengths of the arrays saved whole per iteration at this loop's own level.
     slices: Vec<TokenStream>,
     /// The arrays whose lengths those are.
@@ -194,7 +194,6 @@ impl Reserver {
                 format_ident!("__ad_push_slice_{}", n),
                 format_ident!("__ad_pop_vec_{}", n),
                 format_ident!("__ad_pop_slice_{}", n),
-                format_ident!("__ad_peek_slice_{}", n),
             ],
             slices: Vec::new(),
             len_reads: BTreeSet::new(),
@@ -220,8 +219,7 @@ impl Reserver {
     /// The push and pop methods of a float array `name` (`array`) saved whole in the
     /// current loop (`None` outside loops), counted as `name.len()` values: the pop
     /// is into a `Vec` (`&mut name`) or, if `fixed`, into a fixed array
-    /// (`&mut name[..]`); and a peek (into a slice), which copies the array back
-    /// without popping it. Counted only if no loop around it, up to where the room
+    /// (`&mut name[..]`). Counted only if no loop around it, up to where the room
     /// is reserved, creates the array anew (its length is then the same
     /// throughout), and then nothing has the length on the stack.
     pub fn counted_slice(
@@ -229,13 +227,13 @@ impl Reserver {
         array: VarId,
         name: &TokenStream,
         fixed: bool,
-    ) -> Option<[Ident; 3]> {
+    ) -> Option<[Ident; 2]> {
         let frame = self.frames.last_mut()?;
         frame.slices.push(quote!(#name.len()));
         frame.len_reads.insert(array);
-        let [push, vec, slice, peek] = &frame.slice_markers;
+        let [push, vec, slice] = &frame.slice_markers;
         let pop = if fixed { slice } else { vec };
-        Some([push.clone(), pop.clone(), peek.clone()])
+        Some([push.clone(), pop.clone()])
     }
 
     /// A variable's value as an expression that can be evaluated before enclosing
@@ -275,15 +273,9 @@ impl Reserver {
                 "push_slice_reserved",
                 "pop_slice_reserved",
                 "pop_slice_reserved",
-                "peek_slice_reserved",
             ]
         } else {
-            [
-                "push_slice",
-                "pop_vec_into",
-                "pop_slice_into",
-                "peek_slice_into",
-            ]
+            ["push_slice", "pop_vec_into", "pop_slice_into"]
         };
         for (marker, method) in frame.slice_markers.iter().zip(slice_methods) {
             body_fwd = rename(body_fwd, marker, method);
@@ -617,7 +609,6 @@ const PUSHES: &[&str] = &["push_reserved", "push_slice_reserved", "push_bit"];
 const POPS: &[&str] = &[
     "pop",
     "pop_slice_reserved",
-    "peek_slice_reserved",
     "pop_bit",
     "take_sink",
     "put_sink",
@@ -628,7 +619,6 @@ const PUSHES_AND_POPS: &[&str] = &[
     "push_bit",
     "pop",
     "pop_slice_reserved",
-    "peek_slice_reserved",
     "pop_bit",
     "take_sink",
     "put_sink",
@@ -657,11 +647,7 @@ fn to_lanes(tokens: TokenStream, used: &mut [bool; 2]) -> TokenStream {
             _ => None,
         };
         if let Some(
-            method @ ("push_reserved"
-            | "pop"
-            | "push_slice_reserved"
-            | "pop_slice_reserved"
-            | "peek_slice_reserved"),
+            method @ ("push_reserved" | "pop" | "push_slice_reserved" | "pop_slice_reserved"),
         ) = method.as_deref()
         {
             let span = trees[at].span();
@@ -673,7 +659,6 @@ fn to_lanes(tokens: TokenStream, used: &mut [bool; 2]) -> TokenStream {
                 (Lane::Floats, "pop") => ("__ad_floats", "pop"),
                 (_, "push_slice_reserved") => ("__ad_floats", "push_slice"),
                 (_, "pop_slice_reserved") => ("__ad_floats", "pop_slice_into"),
-                (_, "peek_slice_reserved") => ("__ad_floats", "peek_slice_into"),
                 (Lane::Floats, _) => ("__ad_floats", "push"),
                 (Lane::Words, "pop") => ("__ad_words", "pop_int"),
                 (Lane::Words, _) => ("__ad_words", "push_int"),

@@ -131,6 +131,26 @@ pub enum SaveTy {
     Usize,
 }
 
+/// Pushing the whole value of a variable `name` of type `ty` on the stack and
+/// popping it back into place: arrays as slices (a `Vec` refilled, a fixed array
+/// copied into), scalars as one value (their type tells the lane).
+pub fn whole_value_save(name: &Ident, ty: &Ty) -> (TokenStream, TokenStream) {
+    match ty {
+        Ty::FloatArray(Shape::Fixed(_)) => (
+            quote!(__ad_stack.push_slice(&#name[..]);),
+            quote!(__ad_stack.pop_slice_into(&mut #name[..]);),
+        ),
+        Ty::FloatArray(_) => (
+            quote!(__ad_stack.push_slice(&#name[..]);),
+            quote!(__ad_stack.pop_vec_into(&mut #name);),
+        ),
+        _ => (
+            quote!(__ad_stack.push(#name);),
+            quote!(#name = __ad_stack.pop();),
+        ),
+    }
+}
+
 /// Words an integer of type `ty` takes on the stack: one up to 64 bits, two for
 /// 128-bit integers or a type not written out.
 fn int_words(ty: Option<&TokenStream>) -> usize {
@@ -793,7 +813,7 @@ impl Gen<'_> {
         }
         // Split: the callee records in the forward sweep and reverses later (see
         // `tbr::split_call`); joint otherwise (it re-runs in the reverse sweep).
-        let split = !self.plain && crate::analysis::tbr::split_call(self.func, dst, args);
+        let split = crate::analysis::tbr::split_call(args);
         // A split call whose scalar arguments this function does not
         // differentiate uses the callee's core with its scalars taken as constants
         // (`f::__record_c`): what only their adjoints need is neither computed
@@ -808,10 +828,6 @@ impl Gen<'_> {
             format_ident!("__record{}", suffix),
             format_ident!("__unrecord{}", suffix),
         );
-        // forward:  snapshot &mut arguments; call
-        // reverse:  restore them; re-run the callee's forward and reverse sweeps
-        //           (`callee::__reverse`), leaving the arguments as the call left
-        //           them; put back the snapshot (the state before the call).
         let call_pos = self.pos - 1;
         let mut snapshot = TokenStream::new();
         let mut restore_pre_call = TokenStream::new();
@@ -824,17 +840,6 @@ impl Gen<'_> {
         let mut scalar_adjoints = TokenStream::new();
         let mut scalar_accumulate = TokenStream::new();
         let mut passed: Vec<VarId> = Vec::new();
-        // One `&mut` argument: its snapshot is pushed first, and the reverse peeks
-        // at it for the callee and pops it after (no second push).
-        let single_mut = args
-            .iter()
-            .filter(|arg| matches!(arg, CallArg::MutArray { .. }))
-            .count()
-            == 1;
-        let mut mut_snapshot: Option<[TokenStream; 3]> = None;
-        // Several `&mut` arguments: their snapshots are pushed one after the other,
-        // and the reverse reads each where it lies (`peek_slice_under`).
-        let mut mut_peeked: Vec<Ident> = Vec::new();
         for (k, arg) in args.iter().enumerate() {
             match arg {
                 CallArg::Float(operand) => {
@@ -887,7 +892,8 @@ impl Gen<'_> {
                     passed.push(*var);
                     reverse_args.push(quote!(#primal, #adjoint));
                 }
-                CallArg::MutArray { var, written } if split => {
+                // (Every call with a `&mut` argument is split.)
+                CallArg::MutArray { var, written } => {
                     self.unwound.insert(*var);
                     // The state before the call, for the reverse of what ran
                     // before it: kept only if something there reads it (a split
@@ -896,7 +902,7 @@ impl Gen<'_> {
                     // (`__RESTORES_ARGk`); both are constants.
                     let restores = format_ident!("__RESTORES{}_ARG{}", suffix.to_uppercase(), k);
                     if let Some(condition) = self.tbr.split_snapshot(call_pos, *var) {
-                        let [push, pop, _] = self.array_snapshot(*var, in_loop, false);
+                        let (push, pop) = self.array_snapshot(*var, in_loop, false);
                         if let Some(condition) = &condition {
                             self.restored_if
                                 .entry(*var)
@@ -920,24 +926,6 @@ impl Gen<'_> {
                             .or_default()
                             .push(quote!(#func::#restores));
                     }
-                    let adjoint = self.array_adjoint_arg(*var);
-                    reverse_args.push(quote!(#written, #adjoint));
-                }
-                CallArg::MutArray { var, written } if single_mut => {
-                    self.unwound.insert(*var);
-                    mut_snapshot = Some(self.array_snapshot(*var, in_loop, false));
-                    let adjoint = self.array_adjoint_arg(*var);
-                    reverse_args.push(quote!(#written, #adjoint));
-                }
-                CallArg::MutArray { var, written } => {
-                    let name = self.var(*var);
-                    self.unwound.insert(*var);
-                    snapshot.extend(quote!(__ad_stack.push_slice(&#name[..]);));
-                    mut_peeked.push(name.clone());
-                    // Popped in the reverse order of the pushes.
-                    let mut ordered = quote!(__ad_stack.pop_slice_into(&mut #name[..]););
-                    ordered.extend(restore_pre_call);
-                    restore_pre_call = ordered;
                     let adjoint = self.array_adjoint_arg(*var);
                     reverse_args.push(quote!(#written, #adjoint));
                 }
@@ -993,40 +981,17 @@ impl Gen<'_> {
             });
             return (forward, reverse);
         }
-        // Pushed in the reverse order of the pops below: the result's old value
-        // last, since the reverse puts it back first (`x = f(x)` re-runs `f` on
-        // the old `x`).
-        if let Some([push, pop, peek]) = mut_snapshot {
-            let forward = quote_spanned!(span=> #push #array_copies #dst_save #assign);
-            // The callee re-runs from the state before the call (peeked) and leaves
-            // the argument as the call left it; the snapshot is then popped.
-            let reverse = quote_spanned!(span=> {
-                #take_seed
-                #dst_restore
-                #array_restores
-                #peek
-                #scalar_adjoints
-                #func::__reverse(__ad_stack, #(#reverse_args),* #seed);
-                #scalar_accumulate
-                #pop
-            });
-            return (forward, reverse);
-        }
-        let forward = quote_spanned!(span=> #snapshot #array_copies #dst_save #assign);
-        let depths = (0..mut_peeked.len()).rev();
-        let peeks = quote!(#(__ad_stack.peek_slice_under(&mut #mut_peeked[..], #depths);)*);
-        // The callee re-runs from the state before the call (the snapshots, read
-        // in place) and leaves its `&mut` arguments as the call left them; the
-        // snapshots are then popped back.
+        // Joint: pushed in the reverse order of the pops below, the result's old
+        // value last, since the reverse puts it back first (`x = f(x)` re-runs `f`
+        // on the old `x`); the callee re-runs and reverses in `__reverse`.
+        let forward = quote_spanned!(span=> #array_copies #dst_save #assign);
         let reverse = quote_spanned!(span=> {
             #take_seed
             #dst_restore
             #array_restores
-            #peeks
             #scalar_adjoints
             #func::__reverse(__ad_stack, #(#reverse_args),* #seed);
             #scalar_accumulate
-            #restore_pre_call
         });
         (forward, reverse)
     }
@@ -1675,19 +1640,20 @@ impl Gen<'_> {
     /// is counted for the loop's reservation (see `Reserver::counted_slice`).
     fn call_snapshot(&mut self, var: VarId, in_loop: bool) -> (TokenStream, TokenStream) {
         match &self.func.var(var).ty {
-            Ty::FloatArray(shape) => {
-                let [push, pop, _] = self.array_snapshot(var, in_loop, matches!(shape, Shape::Vec));
-                (push, pop)
-            }
+            Ty::FloatArray(shape) => self.array_snapshot(var, in_loop, matches!(shape, Shape::Vec)),
             _ => self.whole_save(var),
         }
     }
 
-    /// A float array's whole value pushed on the stack, popped back into place (a
-    /// `Vec` refilled if `refill_vec`, copied into otherwise), and peeked at
-    /// (copied back, left on the stack). In a loop the save is counted for the
-    /// loop's reservation (see `Reserver::counted_slice`).
-    fn array_snapshot(&mut self, var: VarId, in_loop: bool, refill_vec: bool) -> [TokenStream; 3] {
+    /// A float array's whole value pushed on the stack and popped back into place
+    /// (a `Vec` refilled if `refill_vec`, copied into otherwise). In a loop the
+    /// save is counted for the loop's reservation (see `Reserver::counted_slice`).
+    fn array_snapshot(
+        &mut self,
+        var: VarId,
+        in_loop: bool,
+        refill_vec: bool,
+    ) -> (TokenStream, TokenStream) {
         let name = self.var(var);
         let float = self.float.clone();
         let counted = if in_loop {
@@ -1696,50 +1662,27 @@ impl Gen<'_> {
         } else {
             None
         };
-        let [push, pop, peek] = match counted {
+        let [push, pop] = match counted {
             Some(markers) => markers.map(|method| quote!(#method::<#float>)),
-            None if refill_vec => [
-                quote!(push_slice),
-                quote!(pop_vec_into),
-                quote!(peek_slice_into),
-            ],
-            None => [
-                quote!(push_slice),
-                quote!(pop_slice_into),
-                quote!(peek_slice_into),
-            ],
+            None if refill_vec => [quote!(push_slice), quote!(pop_vec_into)],
+            None => [quote!(push_slice), quote!(pop_slice_into)],
         };
         let dst = if refill_vec {
             quote!(&mut #name)
         } else {
             quote!(&mut #name[..])
         };
-        [
+        (
             quote!(__ad_stack.#push(&#name[..]);),
             quote!(__ad_stack.#pop(#dst);),
-            quote!(__ad_stack.#peek(&mut #name[..]);),
-        ]
+        )
     }
 
     /// Pushing a variable's whole value on the stack and popping it back into
     /// place: arrays as slices (a `Vec` refilled, a fixed array copied into),
     /// scalars as one value.
     fn whole_save(&self, var: VarId) -> (TokenStream, TokenStream) {
-        let name = self.var(var);
-        match &self.func.var(var).ty {
-            Ty::FloatArray(Shape::Fixed(_)) => (
-                quote!(__ad_stack.push_slice(&#name[..]);),
-                quote!(__ad_stack.pop_slice_into(&mut #name[..]);),
-            ),
-            Ty::FloatArray(_) => (
-                quote!(__ad_stack.push_slice(&#name[..]);),
-                quote!(__ad_stack.pop_vec_into(&mut #name);),
-            ),
-            _ => (
-                quote!(__ad_stack.push(#name);),
-                quote!(#name = __ad_stack.pop();),
-            ),
-        }
+        whole_value_save(&self.var(var), &self.func.var(var).ty)
     }
 
     fn index_pattern(&self, index: Option<VarId>) -> TokenStream {
