@@ -358,7 +358,7 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
         let upper = suffix.to_uppercase();
         let frame = frame(func, core);
         let mut named = std::collections::HashSet::new();
-        idents(&sweeps.reverse, false, &mut named);
+        crate::transform::tokens::idents(&sweeps.reverse, false, &mut named);
         // Per array parameter, two constants for callers' split calls:
         // - `__RESTORES_ARGn`: whether `__unrecord` gives the array back as the
         //   call found it (every element store it reverses puts back the old
@@ -510,9 +510,9 @@ struct Frame {
 }
 
 /// The frame of a core's sweeps: every local, save slot, and assigned scalar or
-/// owned array parameter the reverse sweep names (it reads them as the forward
-/// sweep left them), and the local arrays whose adjoints it names (for their
-/// lengths).
+/// owned array parameter the reverse sweep may read before assigning it (it reads
+/// them as the forward sweep left them; `tokens::exposed`), and the local arrays
+/// whose adjoints it names (for their lengths).
 /// `None` when the sweeps cannot be split: the forward sweep touches adjoints
 /// (preaccumulation), or the reverse sweep reads a local of a type the macro does
 /// not know.
@@ -521,8 +521,10 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
     if sweeps.forward_uses_adjoints {
         return None;
     }
+    // What the reverse sweep reads before it assigns it: temporaries it
+    // recomputes need not be handed over.
     let mut named = std::collections::HashSet::new();
-    idents(&sweeps.reverse, true, &mut named);
+    crate::transform::tokens::exposed(&sweeps.reverse, &mut named);
     // Parameters keep the values the caller passes unless the function assigns
     // them.
     let mut written = std::collections::HashSet::new();
@@ -594,32 +596,6 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
         refit,
         inferred,
     })
-}
-
-/// The identifiers in `tokens`, as text; without `lengths`, not one followed by
-/// `.len()` (the variables whose values the code reads or writes, not just their
-/// lengths).
-fn idents(tokens: &TokenStream, lengths: bool, out: &mut std::collections::HashSet<String>) {
-    let trees: Vec<proc_macro2::TokenTree> = tokens.clone().into_iter().collect();
-    for (at, tree) in trees.iter().enumerate() {
-        match tree {
-            proc_macro2::TokenTree::Ident(ident) => {
-                let length_only = matches!(
-                    (trees.get(at + 1), trees.get(at + 2), trees.get(at + 3)),
-                    (
-                        Some(proc_macro2::TokenTree::Punct(dot)),
-                        Some(proc_macro2::TokenTree::Ident(len)),
-                        Some(proc_macro2::TokenTree::Group(args)),
-                    ) if dot.as_char() == '.' && len == "len" && args.stream().is_empty()
-                );
-                if lengths || !length_only {
-                    out.insert(ident.to_string());
-                }
-            }
-            proc_macro2::TokenTree::Group(group) => idents(&group.stream(), lengths, out),
-            _ => {}
-        }
-    }
 }
 
 fn array_type(shape: &Shape, float: &TokenStream) -> TokenStream {

@@ -23,3 +23,148 @@ pub fn regroup(group: &Group, stream: TokenStream) -> TokenTree {
     out.set_span(group.span());
     TokenTree::Group(out)
 }
+
+/// The identifiers in `tokens`, as text; without `lengths`, not one followed by
+/// `.len()` (the variables whose values the code reads or writes, not just their
+/// lengths).
+pub fn idents(tokens: &TokenStream, lengths: bool, out: &mut std::collections::HashSet<String>) {
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    for (at, tree) in trees.iter().enumerate() {
+        match tree {
+            TokenTree::Ident(ident) => {
+                let length_only = matches!(
+                    (trees.get(at + 1), trees.get(at + 2), trees.get(at + 3)),
+                    (
+                        Some(TokenTree::Punct(dot)),
+                        Some(TokenTree::Ident(len)),
+                        Some(TokenTree::Group(args)),
+                    ) if dot.as_char() == '.' && len == "len" && args.stream().is_empty()
+                );
+                if lengths || !length_only {
+                    out.insert(ident.to_string());
+                }
+            }
+            TokenTree::Group(group) => idents(&group.stream(), lengths, out),
+            _ => {}
+        }
+    }
+}
+
+/// The identifiers `tokens` (statements of generated code) may read before
+/// assigning them: the values the code takes from before it runs.
+///
+/// A statement `name = expr;` at the start of a block's statement assigns `name`
+/// for the rest of that block (on every path through it); any other mention of a
+/// name not yet assigned counts as a read. Assignments inside nested groups (a
+/// loop's body, a branch, a closure) count only within them, so a loop that
+/// recomputes a temporary before reading it in every iteration does not read the
+/// value the temporary had before the loop.
+pub fn exposed(tokens: &TokenStream, out: &mut std::collections::HashSet<String>) {
+    exposed_in(tokens, &std::collections::HashSet::new(), out);
+}
+
+fn exposed_in(
+    tokens: &TokenStream,
+    assigned: &std::collections::HashSet<String>,
+    out: &mut std::collections::HashSet<String>,
+) {
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    let mut assigned = assigned.clone();
+    let mut statement_start = true;
+    let mut at = 0;
+    while at < trees.len() {
+        if let (true, TokenTree::Ident(name), Some(TokenTree::Punct(eq))) =
+            (statement_start, &trees[at], trees.get(at + 1))
+        {
+            if eq.as_char() == '=' && eq.spacing() == proc_macro2::Spacing::Alone {
+                let end = trees[at + 2..]
+                    .iter()
+                    .position(|tree| matches!(tree, TokenTree::Punct(p) if p.as_char() == ';'))
+                    .map_or(trees.len(), |offset| at + 2 + offset);
+                let value: TokenStream = trees[at + 2..end].iter().cloned().collect();
+                exposed_in(&value, &assigned, out);
+                assigned.insert(name.to_string());
+                at = end + 1;
+                statement_start = true;
+                continue;
+            }
+        }
+        statement_start = match &trees[at] {
+            TokenTree::Ident(name) => {
+                if !assigned.contains(&name.to_string()) {
+                    out.insert(name.to_string());
+                }
+                false
+            }
+            TokenTree::Group(group) => {
+                exposed_in(&group.stream(), &assigned, out);
+                group.delimiter() == proc_macro2::Delimiter::Brace
+            }
+            TokenTree::Punct(punct) => punct.as_char() == ';',
+            TokenTree::Literal(_) => false,
+        };
+        at += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    fn exposed(tokens: proc_macro2::TokenStream) -> Vec<String> {
+        let mut out = std::collections::HashSet::new();
+        super::exposed(&tokens, &mut out);
+        let mut out: Vec<String> = out.into_iter().collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_name_assigned_before_it_is_read_is_not_exposed() {
+        let names = exposed(quote! {
+            t = x[i] * w;
+            y_bar += t * g;
+        });
+        assert_eq!(names, ["g", "i", "w", "x", "y_bar"]);
+    }
+
+    #[test]
+    fn a_read_before_the_assignment_or_in_its_value_is_exposed() {
+        assert!(exposed(quote! { y = t; t = 1.0; }).contains(&"t".to_string()));
+        assert!(exposed(quote! { t = t + 1.0; }).contains(&"t".to_string()));
+        // `t == 1` and `t += 1` are not assignments that hide `t`.
+        assert!(exposed(quote! { t == 1.0; y = t; }).contains(&"t".to_string()));
+        assert!(exposed(quote! { t += 1.0; y = t; }).contains(&"t".to_string()));
+    }
+
+    #[test]
+    fn assignments_in_nested_blocks_count_only_inside_them() {
+        // Recomputed at the top of every iteration: not read from before.
+        let names = exposed(quote! {
+            for i in (lo..hi).rev() { t = x[i]; { let g: f64 = t; } }
+        });
+        assert!(!names.contains(&"t".to_string()), "{names:?}");
+        // Assigned in one branch only: read from before on the other path.
+        let names = exposed(quote! {
+            if c { t = 1.0; } y = t;
+        });
+        assert!(names.contains(&"t".to_string()), "{names:?}");
+        // After a block, the next statement starts a statement.
+        let names = exposed(quote! {
+            { a = 1.0; } t = 2.0; y = t;
+        });
+        assert!(!names.contains(&"t".to_string()), "{names:?}");
+        // Read in the iteration before the assignment: the first iteration reads
+        // the value from before the loop.
+        let names = exposed(quote! {
+            for i in 0..n { y += t; t = x[i]; }
+        });
+        assert!(names.contains(&"t".to_string()), "{names:?}");
+    }
+
+    #[test]
+    fn let_bindings_and_index_stores_are_not_assignments_of_the_name() {
+        let names = exposed(quote! { let t: f64 = 1.0; x[i] = 2.0; y = x[i] + t; });
+        assert!(names.contains(&"x".to_string()), "{names:?}");
+    }
+}
