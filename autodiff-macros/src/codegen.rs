@@ -409,14 +409,18 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
             .then(|| quote!(if false { #forward }));
         let (record_body, unrecord_body) = match frame {
             Some(Frame {
-                push, pop, refit, ..
+                forward: record_forward,
+                push,
+                pop,
+                refit,
+                ..
             }) => (
                 quote! {
                     #prologue
                     #locals
                     #adjoints
                     #sweep_locals
-                    #forward
+                    #record_forward
                     #push
                     #result
                 },
@@ -500,6 +504,8 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
 /// The state the forward sweep leaves that the reverse sweep reads, saved at the
 /// end of `__record` and put back at the start of `__unrecord`.
 struct Frame {
+    /// The forward sweep for `__record`, without sizing adjoints it never reads.
+    forward: TokenStream,
     push: TokenStream,
     pop: TokenStream,
     /// Adjoints of local `Vec`s sized to the arrays put back.
@@ -534,6 +540,7 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
     let mut push = TokenStream::new();
     let mut pops = Vec::new();
     let mut refit = TokenStream::new();
+    let mut forward = sweeps.forward.clone();
     // Every local is declared in `__unrecord`, needed or not.
     let inferred = func.vars.iter().any(|var| matches!(var.ty, Ty::Int(None)))
         || sweeps
@@ -578,6 +585,12 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
             refit.extend(
                 quote!(::autodiff_runtime::__private::fit_zeros(&mut #adjoint, #ident.len());),
             );
+            // `__unrecord` sizes it: unless the forward sweep saves its length
+            // (an array reassigned in a loop), `__record` need not.
+            let unsized_forward = crate::transform::tokens::without_fits(&forward, &var.adjoint);
+            if !crate::transform::tokens::mentions(&unsized_forward, &var.adjoint) {
+                forward = unsized_forward;
+            }
         }
     }
     // Save slots are scalars (their declared types tell the lanes).
@@ -591,6 +604,7 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
         pops.push(restore);
     }
     Some(Frame {
+        forward,
         push,
         pop: pops.into_iter().rev().collect(),
         refit,

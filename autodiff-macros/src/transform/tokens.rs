@@ -107,6 +107,59 @@ fn exposed_in(
     }
 }
 
+/// `tokens` without the statements `::autodiff_runtime::__private::fit_zeros(&mut
+/// adjoint, ..);`, at any depth: the sizing of an adjoint that code which never
+/// reads it does not need.
+pub fn without_fits(tokens: &TokenStream, adjoint: &str) -> TokenStream {
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    let mut out = TokenStream::new();
+    let mut at = 0;
+    while at < trees.len() {
+        if let Some(len) = fit_at(&trees[at..], adjoint) {
+            at += len;
+            continue;
+        }
+        out.extend([match &trees[at] {
+            TokenTree::Group(group) => regroup(group, without_fits(&group.stream(), adjoint)),
+            tree => tree.clone(),
+        }]);
+        at += 1;
+    }
+    out
+}
+
+/// The number of trees of a `fit_zeros(&mut adjoint, ..);` statement starting
+/// `trees`.
+fn fit_at(trees: &[TokenTree], adjoint: &str) -> Option<usize> {
+    let text: Vec<String> = trees.iter().take(9).map(ToString::to_string).collect();
+    let path = [
+        ":",
+        ":",
+        "autodiff_runtime",
+        ":",
+        ":",
+        "__private",
+        ":",
+        ":",
+        "fit_zeros",
+    ];
+    if text.len() < 9 || text.iter().zip(path).any(|(tree, part)| tree != part) {
+        return None;
+    }
+    let (Some(TokenTree::Group(args)), Some(TokenTree::Punct(semi))) =
+        (trees.get(9), trees.get(10))
+    else {
+        return None;
+    };
+    let args: Vec<String> = args
+        .stream()
+        .into_iter()
+        .take(4)
+        .map(|t| t.to_string())
+        .collect();
+    (semi.as_char() == ';' && args == ["&", "mut", adjoint, ","]).then_some(11)
+}
+
 #[cfg(test)]
 mod tests {
     use quote::quote;
@@ -160,6 +213,22 @@ mod tests {
             for i in 0..n { y += t; t = x[i]; }
         });
         assert!(names.contains(&"t".to_string()), "{names:?}");
+    }
+
+    #[test]
+    fn fits_of_one_adjoint_are_removed_at_any_depth() {
+        let tokens = quote! {
+            v = ::std::vec![0.0; n];
+            ::autodiff_runtime::__private::fit_zeros(&mut v_bar, v.len());
+            for i in 0..n {
+                ::autodiff_runtime::__private::fit_zeros(&mut v_bar, v.len());
+                ::autodiff_runtime::__private::fit_zeros(&mut w_bar, w.len());
+            }
+        };
+        let stripped = super::without_fits(&tokens, "v_bar");
+        assert!(!super::mentions(&stripped, "v_bar"), "{stripped}");
+        assert!(super::mentions(&stripped, "w_bar"), "{stripped}");
+        assert!(super::mentions(&stripped, "v"), "{stripped}");
     }
 
     #[test]
