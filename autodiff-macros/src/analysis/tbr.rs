@@ -431,6 +431,23 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
             }
             continue;
         }
+        // Replayed reads of arrays that calls overwrite through `&mut`: the
+        // calls' snapshots must be taken for them (see `unwound_outside`).
+        let replay_reads: Vec<(VarId, &Site)> = candidates
+            .iter()
+            .filter(|candidate| replays.covers(candidate.site.pos))
+            .flat_map(|candidate| {
+                candidate
+                    .arrays
+                    .iter()
+                    .filter(|array| {
+                        array_writes
+                            .get(array)
+                            .is_some_and(|writes| writes.iter().any(|write| write.unwound))
+                    })
+                    .map(|array| (*array, &candidate.site))
+            })
+            .collect();
         let Replays {
             replay,
             replayed_vars,
@@ -472,6 +489,16 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
                         .map(|(_, read)| read),
                 )
                 .map(|read| condition(read.pos))
+                .chain(
+                    replay_reads
+                        .iter()
+                        .filter(|(array, read)| {
+                            *array == var
+                                && write.unwound
+                                && (read.pos <= write.site.pos || shares_loop(read, &write.site))
+                        })
+                        .map(|_| None),
+                )
                 .collect();
             let always = (is_param && !var_reads.is_empty())
                 || needing.iter().any(Option::is_none)
@@ -656,6 +683,36 @@ fn restorable(
                 write.site.pos < site.pos && !shares_loop(&write.site, site)
             }
         })
+    })
+}
+
+/// Whether a read of `array` at `site` can be replayed at the end of `window`
+/// because every later write is a call's through `&mut` outside the window
+/// (`euler_step(&mut x, ..)` before `d = x[i] - ..` in the next step): the reverse
+/// sweep has undone those calls when it gets there, each putting the array back
+/// or popping the snapshot its caller then takes (the replay's read asks for it).
+/// Other writes must come before the read, outside its loops.
+///
+/// Only for a read in a loop inside the calls' loops: it saves a value per
+/// element, about what a snapshot costs (and nothing when a callee's reverse
+/// asks for the snapshot anyway), where a single read would pay a whole snapshot
+/// for one value.
+fn unwound_outside(
+    array_writes: &HashMap<VarId, Vec<&Write>>,
+    array: VarId,
+    site: &Site,
+    (from, to): (StmtPos, StmtPos),
+) -> bool {
+    array_writes.get(&array).is_some_and(|writes| {
+        writes.iter().any(|write| write.unwound)
+            && writes.iter().all(|write| {
+                if write.unwound {
+                    (write.site.pos <= from || write.site.pos >= to)
+                        && write.site.loops.len() < site.loops.len()
+                } else {
+                    !write.store && write.site.pos < site.pos && !shares_loop(&write.site, site)
+                }
+            })
     })
 }
 
@@ -844,6 +901,7 @@ fn decide_replays(func: &Function, inputs: &Inputs, stable: &dyn Fn(VarId) -> bo
     let array_ok = |array: VarId, site: &Site, window: (StmtPos, StmtPos)| {
         frozen(array_writes, array, site)
             || (restored.contains(&array) && restorable(array_writes, array, site, window))
+            || unwound_outside(array_writes, array, site, window)
     };
     // `array_writes` holds every variable's writes, scalars too.
     let counter_ok = |var: VarId, (from, to): (StmtPos, StmtPos)| {
