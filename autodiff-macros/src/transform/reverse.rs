@@ -852,6 +852,17 @@ impl Gen<'_> {
                 CallArg::Array { var, by, written } => {
                     if self.tbr.snapshots_call_arg(call_pos, *var) && !self.plain {
                         let (push, pop) = self.call_snapshot(*var, in_loop);
+                        // A split callee's reverse may not read the array at all
+                        // (`__READS_ARGk`, a constant): then no copy.
+                        let (push, pop) = if split {
+                            let reads = format_ident!("__READS{}_ARG{}", suffix.to_uppercase(), k);
+                            (
+                                quote!(if #func::#reads { #push }),
+                                quote!(if #func::#reads { #pop }),
+                            )
+                        } else {
+                            (push, pop)
+                        };
                         array_copies.extend(push);
                         array_restores = {
                             let mut ordered = pop;
