@@ -413,6 +413,8 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                 push,
                 pop,
                 refit,
+                pooled,
+                recycled,
                 ..
             }) => (
                 quote! {
@@ -429,12 +431,14 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                     #locals
                     #adjoints
                     #sweep_locals
+                    #pooled
                     #pop
                     #refit
                     #witness
                     #seed
                     #reverse
                     #epilogue
+                    #recycled
                 },
             ),
             // Joint mode behind the same calls: the recording is the state of the
@@ -510,6 +514,10 @@ struct Frame {
     pop: TokenStream,
     /// Adjoints of local `Vec`s sized to the arrays put back.
     refit: TokenStream,
+    /// Pooled allocations for the local `Vec`s and adjoints `__unrecord` fills,
+    /// and their return to the pool at its end.
+    pooled: TokenStream,
+    recycled: TokenStream,
     /// Whether the sweeps declare an integer whose type is not written out: only
     /// the forward sweep's assignments tell the compiler its type.
     inferred: bool,
@@ -540,6 +548,14 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
     let mut push = TokenStream::new();
     let mut pops = Vec::new();
     let mut refit = TokenStream::new();
+    let mut pooled = TokenStream::new();
+    let mut recycled = TokenStream::new();
+    let mut pool = |ident: &Ident| {
+        pooled.extend(quote!(#ident = ::autodiff_runtime::__private::pooled_vec();));
+        recycled.extend(
+            quote!(::autodiff_runtime::__private::recycle(::core::mem::take(&mut #ident));),
+        );
+    };
     let mut forward = sweeps.forward.clone();
     // Every local is declared in `__unrecord`, needed or not.
     let inferred = func.vars.iter().any(|var| matches!(var.ty, Ty::Int(None)))
@@ -580,8 +596,12 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
         let (save, restore) = whole_value_save(&ident, &var.ty);
         push.extend(save);
         pops.push(restore);
+        if resized && var.origin == Origin::Local {
+            pool(&ident);
+        }
         if bar && resized && var.origin == Origin::Local {
             let adjoint = crate::ir::ident(&var.adjoint, var.span);
+            pool(&adjoint);
             refit.extend(
                 quote!(::autodiff_runtime::__private::fit_zeros(&mut #adjoint, #ident.len());),
             );
@@ -608,6 +628,8 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
         push,
         pop: pops.into_iter().rev().collect(),
         refit,
+        pooled,
+        recycled,
         inferred,
     })
 }

@@ -191,6 +191,42 @@ impl Pooled for f32 {
     }
 }
 
+/// A `Vec` with a pooled allocation if one is spare (empty either way): what a
+/// split call's reverse sweep (`__unrecord`) fills its local arrays and their
+/// adjoints into, so that a callee run once per iteration of its caller does not
+/// allocate them at every call once warm.
+///
+/// ```
+/// use autodiff_runtime::__private::{pooled_vec, recycle};
+/// let mut v: Vec<f64> = pooled_vec();
+/// v.extend([1.0, 2.0]);
+/// recycle(v);
+/// let again: Vec<f64> = pooled_vec();
+/// assert!(again.is_empty() && again.capacity() >= 2);
+/// ```
+#[inline]
+pub fn pooled_vec<T: Pooled>() -> Vec<T> {
+    let mut buf = T::with_pool(|pool| pool.pop())
+        .flatten()
+        .unwrap_or_default();
+    buf.clear();
+    buf
+}
+
+/// Gives a buffer's allocation back to this thread's pool (see [`pooled_vec`]).
+#[inline]
+pub fn recycle<T: Pooled>(mut buf: Vec<T>) {
+    if buf.capacity() > 0 {
+        buf.clear();
+        // A bounded pool: nested gradients each hold a few buffers at once.
+        T::with_pool(|pool| {
+            if pool.len() < 64 {
+                pool.push(buf);
+            }
+        });
+    }
+}
+
 /// A buffer of zeros taken from a per-thread pool and given back when dropped:
 /// where a preaccumulated loop collects the adjoint contributions of its
 /// iterations before scaling them, without allocating once warm.
