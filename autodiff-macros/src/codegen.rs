@@ -282,6 +282,52 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
             }
         }
     }
+    // A caller that does not differentiate a read-only array it passes gives an
+    // empty adjoint for it: additions into it are skipped where they are guarded
+    // (`reverse::droppable`), and go to a private buffer otherwise. Not in
+    // `__record`, which takes no adjoints.
+    let mut keeps = TokenStream::new();
+    for id in &core.sweeps.droppable {
+        let var = func.var(*id);
+        let keep = crate::transform::reverse::keep_flag(func, *id);
+        let (name, bar) = (
+            crate::ir::ident(&var.name, Span::call_site()),
+            crate::ir::ident(&var.adjoint, Span::call_site()),
+        );
+        keeps.extend(quote!(let #keep: bool = #bar.len() == #name.len();));
+    }
+    if suffix.is_some() {
+        for (index, param) in sig.params.iter().enumerate() {
+            let droppable = core
+                .sweeps
+                .droppable
+                .iter()
+                .any(|id| func.var(*id).origin == Origin::Param(index));
+            if droppable
+                || !param.active
+                || !matches!(
+                    param.kind,
+                    ParamKind::Array {
+                        access: Access::Shared,
+                        ..
+                    }
+                )
+            {
+                continue;
+            }
+            let (ident, bar) = (&param.ident, param_bar(func, index));
+            let own = format_ident!("__ad_own_{}", bar);
+            keeps.extend(quote! {
+                let mut #own: ::std::vec::Vec<#float>;
+                let #bar: &mut [#float] = if #bar.len() == #ident.len() {
+                    #bar
+                } else {
+                    #own = ::std::vec![0.0; #ident.len()];
+                    &mut #own[..]
+                };
+            });
+        }
+    }
     let (ret_ty, seed_param) = match &sig.ret {
         RetKind::Unit => (quote!(()), TokenStream::new()),
         RetKind::Scalar => (quote!(#float), quote!(__ad_seed: #float)),
@@ -428,6 +474,7 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                 },
                 quote! {
                     #prologue
+                    #keeps
                     #locals
                     #adjoints
                     #sweep_locals
@@ -488,6 +535,7 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
         #[allow(unused_mut, unused_variables, unused_assignments, unused_parens, unused_braces, non_snake_case, clippy::all, clippy::pedantic)]
         pub fn #name(__ad_stack: &mut ::autodiff_runtime::stack::Stack, #(#params),*) -> #ret_ty {
             #prologue
+            #keeps
             #locals
             #adjoints
             #sweep_locals

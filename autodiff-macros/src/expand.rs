@@ -53,7 +53,7 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
     let full_activity = activity::analyze(&lowered, &all);
     let full_tbr = tbr::analyze(&lowered, &full_activity);
-    let full_sweeps = reverse::transform(&lowered, &all, &full_activity, &full_tbr);
+    let full_sweeps = reverse::transform(&lowered, &all, &full_activity, &full_tbr, true);
     let full = Core {
         name: format_ident!("__reverse"),
         sig: &all,
@@ -80,7 +80,7 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
             name: format_ident!("__reverse_c"),
             sig: &consts_sig,
             activity: &consts_activity,
-            sweeps: reverse::transform(&lowered, &consts_sig, &consts_activity, &consts_tbr),
+            sweeps: reverse::transform(&lowered, &consts_sig, &consts_activity, &consts_tbr, true),
         }
     });
     let restricted = sig
@@ -96,7 +96,7 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
             name: format_ident!("__reverse_wrt"),
             sig: &sig,
             activity: &wrt_activity,
-            sweeps: reverse::transform(&lowered, &sig, &wrt_activity, &wrt_tbr),
+            sweeps: reverse::transform(&lowered, &sig, &wrt_activity, &wrt_tbr, false),
         })
     } else {
         None
@@ -110,6 +110,7 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
         &full_tangent.sig,
         &activity::Activity::none(full_tangent.func.vars.len()),
         &tbr::Tbr::default(),
+        false,
     );
     // `__reverse_forward`: reverse mode over `__forward`, for callers' `f_hvp`.
     let seeded = forward::seeded(&full_tangent);
@@ -130,6 +131,7 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
                         seeded_sig,
                         seeded_activity,
                         &seeded_tbr,
+                        false,
                     ),
                 },
             ))
@@ -163,8 +165,13 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
         (Some(tangent), true) => {
             let count = tangent.func.vars.len();
             let none = activity::Activity::none(count);
-            let sweeps =
-                reverse::transform(&tangent.func, &tangent.sig, &none, &tbr::Tbr::default());
+            let sweeps = reverse::transform(
+                &tangent.func,
+                &tangent.sig,
+                &none,
+                &tbr::Tbr::default(),
+                false,
+            );
             Some((tangent, sweeps))
         }
         _ => None,
@@ -174,7 +181,8 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
         (Some(tangent), true) => {
             hvp_activity = activity::analyze(&tangent.func, &tangent.sig);
             let hvp_tbr = tbr::analyze(&tangent.func, &hvp_activity);
-            let sweeps = reverse::transform(&tangent.func, &tangent.sig, &hvp_activity, &hvp_tbr);
+            let sweeps =
+                reverse::transform(&tangent.func, &tangent.sig, &hvp_activity, &hvp_tbr, false);
             Some((
                 tangent,
                 Core {

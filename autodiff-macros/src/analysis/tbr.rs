@@ -92,6 +92,11 @@ impl Tbr {
         self.preaccumulated.get(&pos)
     }
 
+    /// Whether any loop is preaccumulated.
+    pub fn preaccumulates_any(&self) -> bool {
+        !self.preaccumulated.is_empty()
+    }
+
     /// Whether the `if` at `pos` has a condition the reverse sweep can re-evaluate.
     pub fn stable_cond(&self, pos: StmtPos) -> bool {
         self.stable_conds.contains(&pos)

@@ -53,9 +53,65 @@ pub struct Sweeps {
     /// constants (a split call's snapshot taken only if a callee reads it, or
     /// none, the callee restoring it): each array's conditions, all to hold.
     pub restored_if: std::collections::BTreeMap<VarId, Vec<TokenStream>>,
+    /// Read-only array parameters whose adjoint a caller may decline (see
+    /// [`droppable`]): every addition into it runs under `if __ad_keep_<adjoint>`,
+    /// which the core defines.
+    pub droppable: Vec<VarId>,
 }
 
-pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tbr) -> Sweeps {
+/// The guard of additions into a droppable parameter's adjoint (see
+/// [`droppable`]).
+pub fn keep_flag(func: &Function, id: VarId) -> Ident {
+    format_ident!("__ad_keep_{}", func.var(id).adjoint)
+}
+
+/// Read-only array parameters whose adjoint only element reads add into (none is
+/// passed on to a call): a caller that does not differentiate the array it passes
+/// (data such as `observed`) gives an empty adjoint instead of a buffer of the
+/// array's length, and the core skips the additions (`__ad_keep_..` false). Not
+/// with preaccumulated loops, whose separate accumulators are added in later.
+fn droppable(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tbr) -> Vec<VarId> {
+    if tbr.preaccumulates_any() {
+        return Vec::new();
+    }
+    let mut passed = std::collections::HashSet::new();
+    crate::ir::walk(&func.body, false, &mut |stmt, _| {
+        if let Stmt::Call { args, .. } = stmt {
+            for arg in args {
+                if let CallArg::Array { var, .. } | CallArg::MutArray { var, .. } = arg {
+                    passed.insert(*var);
+                }
+            }
+        }
+    });
+    (0..func.vars.len())
+        .map(|id| VarId(id as u32))
+        .filter(|id| {
+            let Origin::Param(index) = func.var(*id).origin else {
+                return false;
+            };
+            matches!(
+                sig.params[index].kind,
+                crate::sig::ParamKind::Array {
+                    access: crate::sig::Access::Shared,
+                    ..
+                }
+            ) && activity.is_active(*id)
+                && !passed.contains(id)
+        })
+        .collect()
+}
+
+/// The sweeps of one core; `callable` for the cores other functions' calls use
+/// (`__reverse`, `__reverse_c`), whose callers may decline adjoints (see
+/// [`droppable`]).
+pub fn transform(
+    func: &Function,
+    sig: &Signature,
+    activity: &Activity,
+    tbr: &Tbr,
+    callable: bool,
+) -> Sweeps {
     let mut gen = Gen {
         func,
         activity,
@@ -80,6 +136,11 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tb
             .filter(|var| matches!(var.ty, Ty::FloatArray(_) | Ty::IntArray))
             .flat_map(|var| [var.name.clone(), var.adjoint.clone()])
             .collect(),
+        droppable: if callable {
+            droppable(func, sig, activity, tbr)
+        } else {
+            Vec::new()
+        },
     };
     let (forward, reverse) = gen.block(&func.body, false);
     Sweeps {
@@ -92,6 +153,7 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity, tbr: &Tb
         forward_uses_adjoints: gen.preaccumulates,
         unrestored: gen.unrestored,
         restored_if: gen.restored_if,
+        droppable: gen.droppable,
     }
 }
 
@@ -120,6 +182,8 @@ struct Gen<'a> {
     reserver: Reserver,
     /// Names of the arrays and their adjoints, for `slices`.
     arrays: std::collections::HashSet<String>,
+    /// See [`droppable`].
+    droppable: Vec<VarId>,
 }
 
 /// How a saved value is typed, for hoisted save slots.
@@ -179,6 +243,16 @@ impl Gen<'_> {
 
     fn active(&self, id: VarId) -> bool {
         self.activity.is_active(id)
+    }
+
+    /// `addition` into the adjoint of `id`, guarded if a caller may decline it.
+    fn keep(&self, id: VarId, addition: TokenStream) -> TokenStream {
+        if self.droppable.contains(&id) && !self.bar_override.contains_key(&id) {
+            let keep = keep_flag(self.func, id);
+            quote!(if #keep { #addition })
+        } else {
+            addition
+        }
     }
 
     fn operand(&self, operand: &Operand) -> TokenStream {
@@ -595,7 +669,7 @@ impl Gen<'_> {
             FloatOp::Read { array, index } => {
                 let bar = self.bar(*array);
                 let index = pexpr(index);
-                quote!(#bar[#index] += #g;)
+                self.keep(*array, quote!(#bar[#index] += #g;))
             }
         }
     }
@@ -756,7 +830,10 @@ impl Gen<'_> {
             ArrayInit::CopyOf { src, .. } => {
                 if self.active(*src) {
                     let src_bar = self.bar(*src);
-                    quote!(for __ad_k in 0..#bar.len() { #src_bar[__ad_k] += #bar[__ad_k]; })
+                    self.keep(
+                        *src,
+                        quote!(for __ad_k in 0..#bar.len() { #src_bar[__ad_k] += #bar[__ad_k]; }),
+                    )
                 } else {
                     TokenStream::new()
                 }
@@ -885,9 +962,14 @@ impl Gen<'_> {
                         );
                         scalar_accumulate.extend(quote!(for __ad_k in 0..#scratch.len() { #bar[__ad_k] += #scratch[__ad_k]; }));
                         quote!(&mut #scratch[..])
-                    } else if !self.active(*var) {
+                    } else if !self.active(*var) && matches!(by, ArgPass::Ref) {
                         // An array this function does not differentiate (data such
-                        // as `observed`): the callee's adjoint of it goes to the
+                        // as `observed`), passed by reference: an empty adjoint
+                        // tells the callee to add nothing into it (see
+                        // `reverse::droppable`, and its cores' prologues).
+                        quote!(&mut [])
+                    } else if !self.active(*var) {
+                        // Passed by value: the callee's adjoint of it goes to the
                         // stack's sink, reused and never cleared, rather than to a
                         // fresh zeroed vector of the array's length at every call.
                         let name = self.var(*var);

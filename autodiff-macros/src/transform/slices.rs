@@ -46,7 +46,126 @@ enum Offset {
 
 /// The sliced loop with its fallback, or `None` if the loop does not qualify.
 /// `arrays` names the variables that are arrays (primal and adjoint).
+///
+/// A body with additions guarded by a caller's choice (`if __ad_keep_x_bar { .. }`,
+/// see `reverse::droppable`) is sliced twice, with and without them, under the
+/// flag: each copy then has no branch, and the one that adds into `x_bar` knows
+/// its slice's length.
 pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
+    if mentions_any(
+        &looped.body,
+        &["for", "loop", "while", "break", "continue", "return"],
+    ) {
+        return None;
+    }
+    let flags = keep_flags(&looped.body);
+    if flags.len() > 2 {
+        // Four copies at most: with more flags, one sliced copy for all kept and
+        // the loop as written otherwise.
+        let mut all = looped.body.clone();
+        for flag in &flags {
+            all = keep_guarded(&all, flag, true);
+        }
+        let sliced = slice(
+            Loop {
+                body: all,
+                ..looped
+            },
+            arrays,
+        )?;
+        let (index, lo, hi, body) = (looped.index, looped.lo, looped.hi, &looped.body);
+        let range = if looped.reverse {
+            quote!((#lo..#hi).rev())
+        } else {
+            quote!(#lo..#hi)
+        };
+        return Some(quote!(if #(#flags)&&* { #sliced } else { for #index in #range { #body } }));
+    }
+    if let Some(flag) = flags.into_iter().next() {
+        let with = keep_guarded(&looped.body, &flag, true);
+        let without = keep_guarded(&looped.body, &flag, false);
+        let with = slice(
+            Loop {
+                body: with,
+                ..looped
+            },
+            arrays,
+        )?;
+        let without = slice(
+            Loop {
+                body: without,
+                ..looped
+            },
+            arrays,
+        )?;
+        return Some(quote!(if #flag { #with } else { #without }));
+    }
+    slice_plain(looped, arrays)
+}
+
+/// The flags `f` of guards `if f { .. }` whose names start with `__ad_keep_`.
+fn keep_flags(tokens: &TokenStream) -> Vec<Ident> {
+    let mut out: Vec<Ident> = Vec::new();
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    for (at, tree) in trees.iter().enumerate() {
+        let found = match (tree, trees.get(at + 1)) {
+            (TokenTree::Ident(word), Some(TokenTree::Ident(flag)))
+                if word == "if" && flag.to_string().starts_with("__ad_keep_") =>
+            {
+                vec![flag.clone()]
+            }
+            (TokenTree::Group(group), _) => keep_flags(&group.stream()),
+            _ => Vec::new(),
+        };
+        for flag in found {
+            if !out.contains(&flag) {
+                out.push(flag);
+            }
+        }
+    }
+    out
+}
+
+/// `tokens` with every `if flag { body }` replaced by `{ body }` (`keep`) or
+/// removed, and every `if flag { a } else { b }` by `{ a }` or `{ b }`.
+fn keep_guarded(tokens: &TokenStream, flag: &Ident, keep: bool) -> TokenStream {
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    let mut out = TokenStream::new();
+    let mut at = 0;
+    while at < trees.len() {
+        if let (
+            TokenTree::Ident(word),
+            Some(TokenTree::Ident(named)),
+            Some(TokenTree::Group(body)),
+        ) = (&trees[at], trees.get(at + 1), trees.get(at + 2))
+        {
+            if word == "if" && named == flag && body.delimiter() == Delimiter::Brace {
+                let otherwise = match (trees.get(at + 3), trees.get(at + 4)) {
+                    (Some(TokenTree::Ident(word)), Some(TokenTree::Group(otherwise)))
+                        if word == "else" && otherwise.delimiter() == Delimiter::Brace =>
+                    {
+                        Some(otherwise)
+                    }
+                    _ => None,
+                };
+                let chosen = if keep { Some(body) } else { otherwise };
+                if let Some(chosen) = chosen {
+                    out.extend([regroup(chosen, keep_guarded(&chosen.stream(), flag, keep))]);
+                }
+                at += if otherwise.is_some() { 5 } else { 3 };
+                continue;
+            }
+        }
+        out.extend([match &trees[at] {
+            TokenTree::Group(group) => regroup(group, keep_guarded(&group.stream(), flag, keep)),
+            tree => tree.clone(),
+        }]);
+        at += 1;
+    }
+    out
+}
+
+fn slice_plain(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
     let index = looped.index;
     let mut body: Vec<TokenTree> = looped.body.clone().into_iter().collect();
     if mentions_any(
@@ -474,4 +593,33 @@ fn offset_of(
     }
     let expr = quote!((#(#rest)+*));
     Some(Offset::Expr(expr.to_string()))
+}
+
+#[cfg(test)]
+mod keep_tests {
+    use quote::quote;
+
+    #[test]
+    fn guards_are_kept_or_dropped() {
+        let body = quote!(a = 1.0; if __ad_keep_x_bar { x_bar[i] += g; } b = 2.0;);
+        assert_eq!(super::keep_flags(&body).len(), 1);
+        let flag = super::keep_flags(&body).remove(0);
+        let kept = super::keep_guarded(&body, &flag, true);
+        assert!(super::keep_flags(&kept).is_empty(), "{kept}");
+        assert!(kept.to_string().contains("x_bar"), "{kept}");
+        let dropped = super::keep_guarded(&body, &flag, false);
+        assert!(!dropped.to_string().contains("x_bar"), "{dropped}");
+        // A loop sliced both ways already.
+        let both = quote!(if __ad_keep_x_bar { with(x_bar) } else { without() } b = 2.0;);
+        let kept = super::keep_guarded(&both, &flag, true);
+        assert_eq!(
+            kept.to_string(),
+            quote!({ with(x_bar) } b = 2.0;).to_string()
+        );
+        let dropped = super::keep_guarded(&both, &flag, false);
+        assert_eq!(
+            dropped.to_string(),
+            quote!({ without() } b = 2.0;).to_string()
+        );
+    }
 }
