@@ -611,6 +611,50 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
             .slots
             .iter()
             .any(|(_, ty)| matches!(ty, SaveTy::Int(None)));
+    // Scalars of the top-level block that cheap statements compute from values
+    // that stay (parameters the function never assigns) or that the frame holds,
+    // each assigned once: computed again after the pops instead of kept
+    // (`sigmoid`'s `1.0 / (1.0 + e)` from its `e`, loop bounds from `n`).
+    let mut counts = vec![0usize; func.vars.len()];
+    crate::ir::walk(&func.body, false, &mut |stmt, _| {
+        for var in stmt.writes() {
+            counts[var.0 as usize] += 1;
+        }
+    });
+    let once = |id: crate::ir::VarId| counts[id.0 as usize] == 1;
+    let stays = |id: crate::ir::VarId| {
+        matches!(func.var(id).origin, Origin::Param(_)) && counts[id.0 as usize] == 0
+    };
+    let mut computable: std::collections::HashSet<crate::ir::VarId> = Default::default();
+    for def in &sweeps.frame_defs {
+        if func.var(def.dst).origin == Origin::Local
+            && once(def.dst)
+            && def.reads.iter().all(|read| {
+                stays(*read)
+                    || computable.contains(read)
+                    || (once(*read) && named.contains(&func.var(*read).name))
+            })
+        {
+            computable.insert(def.dst);
+        }
+    }
+    // Those the reverse sweep reads, and the ones they are computed from.
+    let mut recomputed: std::collections::HashSet<crate::ir::VarId> = computable
+        .iter()
+        .copied()
+        .filter(|id| named.contains(&func.var(*id).name))
+        .collect();
+    for def in sweeps.frame_defs.iter().rev() {
+        if recomputed.contains(&def.dst) {
+            recomputed.extend(def.reads.iter().filter(|read| computable.contains(read)));
+        }
+    }
+    let recompute: TokenStream = sweeps
+        .frame_defs
+        .iter()
+        .filter(|def| recomputed.contains(&def.dst))
+        .map(|def| def.code.clone())
+        .collect();
     for (index, var) in func.vars.iter().enumerate() {
         let id = crate::ir::VarId(index as u32);
         let ident = crate::ir::ident(&var.name, var.span);
@@ -640,6 +684,9 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
             || matches!(var.ty, Ty::FloatArray(Shape::Slice) | Ty::IntArray)
         {
             return None;
+        }
+        if recomputed.contains(&id) {
+            continue;
         }
         let (save, restore) = whole_value_save(&ident, &var.ty);
         push.extend(save);
@@ -671,10 +718,12 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
         push.extend(save);
         pops.push(restore);
     }
+    let mut pop: TokenStream = pops.into_iter().rev().collect();
+    pop.extend(recompute);
     Some(Frame {
         forward,
         push,
-        pop: pops.into_iter().rev().collect(),
+        pop,
         refit,
         pooled,
         recycled,

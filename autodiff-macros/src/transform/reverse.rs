@@ -57,6 +57,19 @@ pub struct Sweeps {
     /// [`droppable`]): every addition into it runs under `if __ad_keep_<adjoint>`,
     /// which the core defines.
     pub droppable: Vec<VarId>,
+    /// Cheap statements of the function's top-level block (arithmetic, `recip`,
+    /// reads of parameter arrays, integer expressions without calls), each with
+    /// the variables it reads and its code without saves: a split call's frame
+    /// computes such values again from the others rather than keeping them (see
+    /// `codegen::frame`).
+    pub frame_defs: Vec<FrameDef>,
+}
+
+/// See [`Sweeps::frame_defs`].
+pub struct FrameDef {
+    pub dst: VarId,
+    pub reads: Vec<VarId>,
+    pub code: TokenStream,
 }
 
 /// The guard of additions into a droppable parameter's adjoint (see
@@ -141,6 +154,8 @@ pub fn transform(
         } else {
             Vec::new()
         },
+        depth: 0,
+        frame_defs: Vec::new(),
     };
     let (forward, reverse) = gen.block(&func.body, false);
     Sweeps {
@@ -154,6 +169,7 @@ pub fn transform(
         unrestored: gen.unrestored,
         restored_if: gen.restored_if,
         droppable: gen.droppable,
+        frame_defs: gen.frame_defs,
     }
 }
 
@@ -184,6 +200,9 @@ struct Gen<'a> {
     arrays: std::collections::HashSet<String>,
     /// See [`droppable`].
     droppable: Vec<VarId>,
+    /// Depth of the block being generated (1 for the function's body).
+    depth: usize,
+    frame_defs: Vec<FrameDef>,
 }
 
 /// How a saved value is typed, for hoisted save slots.
@@ -351,6 +370,59 @@ impl Gen<'_> {
     }
 
     fn block(&mut self, block: &Block, in_loop: bool) -> (TokenStream, TokenStream) {
+        self.depth += 1;
+        let out = self.block_at_depth(block, in_loop);
+        self.depth -= 1;
+        out
+    }
+
+    /// A statement of the function's top-level block that a frame may compute
+    /// again (see [`Sweeps::frame_defs`]): its dst, reads and plain code.
+    fn frame_def(&mut self, stmt: &Stmt, pos: usize, in_loop: bool) -> Option<FrameDef> {
+        if self.depth != 1 || in_loop || self.plain {
+            return None;
+        }
+        let (dst, reads) = match stmt {
+            Stmt::Float { dst, op, .. } => {
+                let mut reads: Vec<VarId> = Vec::new();
+                for operand in op.operands() {
+                    match operand {
+                        Operand::Var(var) => reads.push(*var),
+                        Operand::Const(value) => {
+                            if crate::analysis::tbr::calls_function(&value.tokens) {
+                                return None;
+                            }
+                            reads.extend(value.reads.iter().copied());
+                        }
+                    }
+                }
+                match op {
+                    FloatOp::Prim { prim, .. } if prim.name != "recip" => return None,
+                    FloatOp::Read { array, index } => {
+                        reads.push(*array);
+                        reads.extend(index.reads.iter().copied());
+                    }
+                    _ => {}
+                }
+                (*dst, reads)
+            }
+            Stmt::Passive { dst, value, .. }
+                if !crate::analysis::tbr::calls_function(&value.tokens) =>
+            {
+                (*dst, value.reads.clone())
+            }
+            _ => return None,
+        };
+        let (end, plain) = (self.pos, self.plain);
+        self.pos = pos;
+        self.plain = true;
+        let (code, _) = self.stmt(stmt, in_loop);
+        self.plain = plain;
+        debug_assert_eq!(self.pos, end);
+        Some(FrameDef { dst, reads, code })
+    }
+
+    fn block_at_depth(&mut self, block: &Block, in_loop: bool) -> (TokenStream, TokenStream) {
         let mut forward = TokenStream::new();
         // Each statement's position and reverse piece.
         let mut reverse_pieces = Vec::new();
@@ -363,6 +435,9 @@ impl Gen<'_> {
             // calls (see `Tbr::refilled_at`), or both, at different points.
             let replay_at = [self.tbr.replayed_at(pos), self.tbr.refilled_at(pos)];
             let (fwd, rev) = self.stmt(stmt, in_loop);
+            if let Some(def) = self.frame_def(stmt, pos, in_loop) {
+                self.frame_defs.push(def);
+            }
             for at in replay_at.into_iter().flatten() {
                 // The replay recomputes; it saves nothing (a replayed `if` whose
                 // flag is also saved pushed its bit a second time, which the
