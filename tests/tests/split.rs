@@ -494,9 +494,7 @@ fn logistic_sum(x: &[f64]) -> f64 {
 }
 
 fn logistic_sum_o(x: &[Dual64]) -> Dual64 {
-    x.iter()
-        .map(|xi| *xi / ((-(*xi * 0.5)).exp() + 1.0))
-        .sum()
+    x.iter().map(|xi| *xi / ((-(*xi * 0.5)).exp() + 1.0)).sum()
 }
 
 #[test]

@@ -60,16 +60,19 @@ pub fn idents(tokens: &TokenStream, lengths: bool, out: &mut std::collections::H
 /// recomputes a temporary before reading it in every iteration does not read the
 /// value the temporary had before the loop.
 pub fn exposed(tokens: &TokenStream, out: &mut std::collections::HashSet<String>) {
-    exposed_in(tokens, &std::collections::HashSet::new(), out);
+    exposed_in(tokens, &mut std::collections::HashSet::new(), out);
 }
 
+/// `assigned` holds the names assigned on every path so far; what a nested group
+/// assigns is taken out again when it ends (a set shared down the walk, not a
+/// copy per group: generated bodies hold thousands of groups).
 fn exposed_in(
     tokens: &TokenStream,
-    assigned: &std::collections::HashSet<String>,
+    assigned: &mut std::collections::HashSet<String>,
     out: &mut std::collections::HashSet<String>,
 ) {
     let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
-    let mut assigned = assigned.clone();
+    let mut added: Vec<String> = Vec::new();
     let mut statement_start = true;
     let mut at = 0;
     while at < trees.len() {
@@ -82,8 +85,10 @@ fn exposed_in(
                     .position(|tree| matches!(tree, TokenTree::Punct(p) if p.as_char() == ';'))
                     .map_or(trees.len(), |offset| at + 2 + offset);
                 let value: TokenStream = trees[at + 2..end].iter().cloned().collect();
-                exposed_in(&value, &assigned, out);
-                assigned.insert(name.to_string());
+                exposed_in(&value, assigned, out);
+                if assigned.insert(name.to_string()) {
+                    added.push(name.to_string());
+                }
                 at = end + 1;
                 statement_start = true;
                 continue;
@@ -91,19 +96,23 @@ fn exposed_in(
         }
         statement_start = match &trees[at] {
             TokenTree::Ident(name) => {
-                if !assigned.contains(&name.to_string()) {
-                    out.insert(name.to_string());
+                let name = name.to_string();
+                if !assigned.contains(&name) {
+                    out.insert(name);
                 }
                 false
             }
             TokenTree::Group(group) => {
-                exposed_in(&group.stream(), &assigned, out);
+                exposed_in(&group.stream(), assigned, out);
                 group.delimiter() == proc_macro2::Delimiter::Brace
             }
             TokenTree::Punct(punct) => punct.as_char() == ';',
             TokenTree::Literal(_) => false,
         };
         at += 1;
+    }
+    for name in added {
+        assigned.remove(&name);
     }
 }
 
