@@ -1473,6 +1473,19 @@ pub fn calls_function(tokens: &TokenStream) -> bool {
 /// saved instead). A logistic `1.0 / (1.0 + (-z).exp())` thus saves only the
 /// exponential: the sum and the reciprocal are recomputed from it.
 fn cheap(dst: VarId, op: &FloatOp, site: &Site) -> Option<Candidate> {
+    let (reads, arrays) = cheap_reads(op)?;
+    Some(Candidate {
+        dst,
+        reads,
+        arrays,
+        site: site.clone(),
+    })
+}
+
+/// What a cheap operation reads (variables, and arrays it reads an element of), or
+/// `None` if it is not cheap: arithmetic, `recip`, an element read, constants
+/// that call nothing.
+pub fn cheap_reads(op: &FloatOp) -> Option<(Vec<VarId>, Vec<VarId>)> {
     let mut reads: Vec<VarId> = op.operands().iter().filter_map(|o| o.var()).collect();
     let mut arrays = Vec::new();
     for operand in op.operands() {
@@ -1491,12 +1504,7 @@ fn cheap(dst: VarId, op: &FloatOp, site: &Site) -> Option<Candidate> {
         }
         _ => {}
     }
-    Some(Candidate {
-        dst,
-        reads,
-        arrays,
-        site: site.clone(),
-    })
+    Some((reads, arrays))
 }
 
 /// Variables whose values the adjoint of `op` reads, given which operands are active.

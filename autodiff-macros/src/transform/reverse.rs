@@ -384,26 +384,8 @@ impl Gen<'_> {
         }
         let (dst, reads) = match stmt {
             Stmt::Float { dst, op, .. } => {
-                let mut reads: Vec<VarId> = Vec::new();
-                for operand in op.operands() {
-                    match operand {
-                        Operand::Var(var) => reads.push(*var),
-                        Operand::Const(value) => {
-                            if crate::analysis::tbr::calls_function(&value.tokens) {
-                                return None;
-                            }
-                            reads.extend(value.reads.iter().copied());
-                        }
-                    }
-                }
-                match op {
-                    FloatOp::Prim { prim, .. } if prim.name != "recip" => return None,
-                    FloatOp::Read { array, index } => {
-                        reads.push(*array);
-                        reads.extend(index.reads.iter().copied());
-                    }
-                    _ => {}
-                }
+                let (mut reads, arrays) = crate::analysis::tbr::cheap_reads(op)?;
+                reads.extend(arrays);
                 (*dst, reads)
             }
             Stmt::Passive { dst, value, .. }
@@ -413,13 +395,20 @@ impl Gen<'_> {
             }
             _ => return None,
         };
+        let code = self.plain_code(stmt, pos, in_loop);
+        Some(FrameDef { dst, reads, code })
+    }
+
+    /// The statement at `pos` generated again without saves (its forward code
+    /// run a second time to recompute).
+    fn plain_code(&mut self, stmt: &Stmt, pos: usize, in_loop: bool) -> TokenStream {
         let (end, plain) = (self.pos, self.plain);
         self.pos = pos;
         self.plain = true;
         let (code, _) = self.stmt(stmt, in_loop);
         self.plain = plain;
         debug_assert_eq!(self.pos, end);
-        Some(FrameDef { dst, reads, code })
+        code
     }
 
     fn block_at_depth(&mut self, block: &Block, in_loop: bool) -> (TokenStream, TokenStream) {
@@ -442,12 +431,7 @@ impl Gen<'_> {
                 // The replay recomputes; it saves nothing (a replayed `if` whose
                 // flag is also saved pushed its bit a second time, which the
                 // reverse sweep never popped).
-                let (end, plain) = (self.pos, self.plain);
-                self.pos = pos;
-                self.plain = true;
-                let (replay, _) = self.stmt(stmt, in_loop);
-                self.plain = plain;
-                debug_assert_eq!(self.pos, end);
+                let replay = self.plain_code(stmt, pos, in_loop);
                 replayed.push((at, replay));
             }
             forward.extend(fwd);
