@@ -73,10 +73,13 @@ enum Stmt {
     },
     /// `a{dst} = {program}_step(&mut v, x, a{arg})`: a call of the program's own
     /// generated helper, which writes `v` through `&mut`; with a constant instead
-    /// of `a{arg}` when `arg` is `None` (the helper's core for constant scalars).
+    /// of `a{arg}` when `arg` is `None` (the helper's core for constant scalars),
+    /// and with the constant array `c` instead of `x` when `data` (an array the
+    /// program does not differentiate: the helper gets no adjoint for it).
     Call {
         dst: usize,
         arg: Option<usize>,
+        data: bool,
     },
 }
 
@@ -226,15 +229,16 @@ impl Render {
     fn block(&self, stmts: &[Stmt], loops: usize, out: &mut String) {
         for stmt in stmts {
             match stmt {
-                Stmt::Call { dst, arg } => {
+                Stmt::Call { dst, arg, data } => {
                     let suffix = if self.dual { "_dual" } else { "" };
                     let arg = match arg {
                         Some(k) => format!("a{k}"),
                         None => self.constant(0.75),
                     };
+                    let array = if *data { "&c" } else { "x" };
                     let _ = writeln!(
                         out,
-                        "a{dst} = {}_step{suffix}(&mut v, x, {arg});",
+                        "a{dst} = {}_step{suffix}(&mut v, {array}, {arg});",
                         self.name
                     );
                 }
@@ -357,6 +361,7 @@ impl Render {
         let _ = writeln!(out, "let mut a1: {float} = x[1] + x[2];");
         let _ = writeln!(out, "let mut a2: {float} = {};", self.constant(0.25));
         let _ = writeln!(out, "let mut v = x.to_vec();");
+        let _ = writeln!(out, "let c = vec![{}; x.len()];", self.constant(0.375));
         self.block(body, 0, &mut out);
         let _ = writeln!(out, "a0 + a1 * a2 + v[0] * v[1] + v[2] + v[3].sin()\n}}\n");
         if self.dual {
@@ -392,6 +397,8 @@ fn main() {
         rng: Rng(seed ^ 0x0CA1_1ED0),
         in_loop: false,
     };
+    // A fourth decides which calls pass data instead of `x`.
+    let mut data = Rng(seed ^ 0x0DA7_A000);
     for k in 0..PROGRAMS {
         let len = 2 + gen.rng.below(4) as usize;
         let mut body = gen.block(len, 2);
@@ -425,6 +432,7 @@ fn main() {
                     3 => None,
                     k => Some(k as usize),
                 },
+                data: data.below(3) == 0,
             };
             let call = if calls.rng.below(2) == 0 {
                 Stmt::For(1 + calls.rng.below(3) as usize, vec![call])
