@@ -85,8 +85,8 @@ pub struct Stack {
     spare_f64s: Vec<f64>,
     spare_f32s: Vec<f32>,
     spare_words: Vec<u64>,
-    /// Adjoint buffers for arrays a callee reads that the caller does not
-    /// differentiate (see [`Stack::take_sink`]).
+    /// Adjoint buffers for arrays a callee takes by value that the caller does
+    /// not differentiate (see [`Stack::take_sink`]).
     sink_f64s: Vec<f64>,
     sink_f32s: Vec<f32>,
 }
@@ -780,11 +780,13 @@ impl Stack {
     }
 
     /// A buffer of at least `len` values to receive the adjoint of an array that a
-    /// callee reads and the caller does not differentiate: a callee's reverse
-    /// sweep only adds into the adjoints of the arrays it reads, so what the
-    /// buffer held before does not matter, and it is not cleared. It is kept with
-    /// the stack for the next call ([`put_sink`](Stack::put_sink)); only growth is
-    /// zero-filled.
+    /// callee takes by value (a `Vec` it owns) and the caller does not
+    /// differentiate: a callee's reverse sweep only adds into the adjoints of the
+    /// arrays it reads, so what the buffer held before does not matter, and it is
+    /// not cleared. It is kept with the stack for the next call
+    /// ([`put_sink`](Stack::put_sink)); only growth is zero-filled. (An array
+    /// passed by reference gets an empty adjoint instead, which the callee's
+    /// cores take as "not wanted".)
     ///
     /// ```
     /// use autodiff_runtime::stack::Stack;
