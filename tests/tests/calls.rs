@@ -890,3 +890,164 @@ fn data_passed_through_calls_is_differentiated_only_where_asked() {
     got.extend(&gd);
     assert_close_slice(&got, &dual_grad(|p| fit_outer_o(&p[..4], &p[4..]), &all));
 }
+
+/// Reads `x` in its reverse sweep (for `cos`); split, since it writes `f`.
+#[differentiate]
+fn pull_sines(x: &[f64], w: &[f64], f: &mut [f64]) {
+    for i in 0..x.len() {
+        f[i] = (x[i] * w[i]).sin();
+    }
+}
+
+/// `Σ x²`: a joint call.
+#[differentiate]
+fn square_sum(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * x[i];
+    }
+    s
+}
+
+/// `pull_sines(&x, ..)` copies `x` after it, the loop then overwrites `x`, and
+/// `square_sum(&x)` reads it: the next iteration's copy for `pull_sines` holds
+/// what `square_sum` read, so `square_sum` takes no copy of its own (unless
+/// `pull_sines`'s is not taken).
+#[differentiate(wrt(x0, w))]
+fn pulled(x0: &[f64], w: &[f64], steps: usize) -> f64 {
+    let n = x0.len();
+    let mut x = x0.to_vec();
+    let mut f = vec![0.0; n];
+    let mut total = 0.0;
+    for _ in 0..steps {
+        pull_sines(&x, w, &mut f);
+        for i in 0..n {
+            x[i] += 0.1 * f[i];
+        }
+        total += square_sum(&x);
+    }
+    total
+}
+
+fn pulled_o(p: &[Dual64], steps: usize) -> Dual64 {
+    let n = p.len() / 2;
+    let (x0, w) = p.split_at(n);
+    let mut x = x0.to_vec();
+    let mut total = Dual64::from(0.0);
+    for _ in 0..steps {
+        let f: Vec<Dual64> = (0..n).map(|i| (x[i] * w[i]).sin()).collect();
+        for i in 0..n {
+            x[i] += f[i] * 0.1;
+        }
+        total += x.iter().map(|xi| *xi * *xi).sum::<Dual64>();
+    }
+    total
+}
+
+#[test]
+fn a_copy_for_a_reading_call_is_shared_with_the_next_iterations_copy() {
+    const { assert!(pull_sines::__READS_ARG0) };
+    let x0 = vec![0.4, -0.7, 1.1, 0.2, -0.3, 0.9, 0.5, -1.2];
+    let w = vec![0.8, 1.3, -0.6, 0.9, 1.1, -0.4, 0.7, 0.2];
+    let steps = 5;
+    let (value, (gx, gw)) = pulled_grad(&x0, &w, steps);
+    assert_bits(value, pulled(&x0, &w, steps));
+    let mut all = x0.clone();
+    all.extend(&w);
+    let mut got = gx.clone();
+    got.extend(&gw);
+    assert_close_slice(&got, &dual_grad(|p| pulled_o(p, steps), &all));
+    // Per step: one copy of `x` (8 values and its length) and a few words of
+    // frame; a second copy for `square_sum` would add 9 words.
+    let pushed = autodiff_runtime::stack::last_bytes_pushed();
+    println!("pushed {pushed} bytes");
+    assert!(pushed <= steps * 8 * (9 + 6) + 8 * 8, "{pushed}");
+}
+
+/// As `pulled`, but the earlier call (`damp`, with `c` constant) does not read
+/// `v` back, so takes no copy of it: `square_sum` takes its own.
+#[differentiate(wrt(x0))]
+fn damped_energy(x0: &[f64], c: f64, steps: usize) -> f64 {
+    let n = x0.len();
+    let mut x = x0.to_vec();
+    let mut v = x0.to_vec();
+    let mut f = vec![0.0; n];
+    let mut total = 0.0;
+    for _ in 0..steps {
+        damp(&x, &v, c, &mut f);
+        for i in 0..n {
+            v[i] += 0.1 * f[i];
+            x[i] += 0.1 * v[i];
+        }
+        total += square_sum(&v);
+    }
+    total
+}
+
+fn damped_energy_o(x0: &[Dual64], c: f64, steps: usize) -> Dual64 {
+    let n = x0.len();
+    let mut x = x0.to_vec();
+    let mut v = x0.to_vec();
+    let mut total = Dual64::from(0.0);
+    for _ in 0..steps {
+        let f: Vec<Dual64> = (0..n).map(|i| x[i].sin() * 0.5 - v[i] * c).collect();
+        for i in 0..n {
+            v[i] += f[i] * 0.1;
+            x[i] += v[i] * 0.1;
+        }
+        total += v.iter().map(|vi| *vi * *vi).sum::<Dual64>();
+    }
+    total
+}
+
+#[test]
+fn a_copy_is_taken_when_the_copy_that_would_serve_is_not() {
+    const { assert!(!damp::__READS_C_ARG1) };
+    let x0 = vec![0.4, -0.7, 1.1, 0.2, -0.3, 0.9];
+    let (c, steps) = (0.3, 5);
+    let (value, g) = damped_energy_grad(&x0, c, steps);
+    assert_bits(value, damped_energy(&x0, c, steps));
+    assert_close_slice(&g, &dual_grad(|p| damped_energy_o(p, c, steps), &x0));
+}
+
+/// Two joint calls read `x`, before and after the loop overwrites it: the first
+/// one's copy (always taken) in the next iteration serves the second.
+#[differentiate]
+fn read_twice(x0: &[f64], steps: usize) -> f64 {
+    let mut x = x0.to_vec();
+    let mut total = 0.0;
+    for _ in 0..steps {
+        total += square_sum(&x);
+        for i in 0..x.len() {
+            x[i] = 0.9 * x[i] + 0.1;
+        }
+        total += 0.5 * square_sum(&x);
+    }
+    total
+}
+
+fn read_twice_o(x0: &[Dual64], steps: usize) -> Dual64 {
+    let mut x = x0.to_vec();
+    let mut total = Dual64::from(0.0);
+    for _ in 0..steps {
+        total += x.iter().map(|xi| *xi * *xi).sum::<Dual64>();
+        for xi in x.iter_mut() {
+            *xi = *xi * 0.9 + 0.1;
+        }
+        total += x.iter().map(|xi| *xi * *xi).sum::<Dual64>() * 0.5;
+    }
+    total
+}
+
+#[test]
+fn a_joint_calls_copy_serves_a_later_reader() {
+    let x0 = vec![0.4, -0.7, 1.1, 0.2, -0.3, 0.9];
+    let steps = 5;
+    let (value, g) = read_twice_grad(&x0, steps);
+    assert_bits(value, read_twice(&x0, steps));
+    assert_close_slice(&g, &dual_grad(|p| read_twice_o(p, steps), &x0));
+    // One copy of `x` per step (6 values and its length), not two.
+    let pushed = autodiff_runtime::stack::last_bytes_pushed();
+    println!("pushed {pushed} bytes");
+    assert!(pushed <= steps * 8 * (7 + 4) + 8 * 8, "{pushed}");
+}

@@ -50,6 +50,11 @@ pub struct Tbr {
     /// around the call: copied to the stack at the call and put back before the
     /// callee's reverse, rather than saving every later store to them.
     call_snapshots: HashSet<(StmtPos, VarId)>,
+    /// Copies for reading calls that a split call's copy of the same array in the
+    /// next iteration makes redundant when that copy is taken (see
+    /// `covered_copies`): the condition under which it is, a callee's
+    /// `__READS_ARGk`.
+    covered_copies: HashMap<(StmtPos, VarId), TokenStream>,
     /// Statements (a loop that refills arrays from data that does not change,
     /// and its bounds) run again, without saves, before the reverse of the
     /// statement of the same block given (the last call that reads the arrays).
@@ -123,6 +128,12 @@ impl Tbr {
     /// `call_snapshots`).
     pub fn snapshots_call_arg(&self, pos: StmtPos, var: VarId) -> bool {
         self.call_snapshots.contains(&(pos, var))
+    }
+
+    /// The condition under which another call's copy makes this call's copy of
+    /// `var` redundant (see `covered_copies`).
+    pub fn copy_covered_if(&self, pos: StmtPos, var: VarId) -> Option<&TokenStream> {
+        self.covered_copies.get(&(pos, var))
     }
 }
 
@@ -329,7 +340,7 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
     // `&mut` need neither: each such call's reverse puts back the state before it,
     // so the array is back to what the reading call saw (`x` read by
     // `spring_forces(&x, ..)`, then stepped by `euler_step(&mut x, ..)`).
-    let mut call_snapshots = HashSet::new();
+    let mut call_snapshots: Vec<(Site, VarId)> = Vec::new();
     for (var, site) in call_arrays {
         if refilled.contains(&var) {
             continue;
@@ -338,11 +349,20 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
             .iter()
             .any(|write| write.var == var && shares_loop(&write.site, &site) && !write.unwound);
         if rewritten && matches!(func.var(var).origin, Origin::Local) {
-            call_snapshots.insert((site.pos, var));
+            call_snapshots.push((site, var));
         } else {
             reads[var.0 as usize].push(site);
         }
     }
+    let mut covered_copies = covered_copies(&call_snapshots, &array_writes, &read_conditions);
+    let copy_loops: HashMap<StmtPos, Vec<StmtPos>> = call_snapshots
+        .iter()
+        .map(|(site, _)| (site.pos, site.loops.clone()))
+        .collect();
+    let call_snapshots: HashSet<(StmtPos, VarId)> = call_snapshots
+        .into_iter()
+        .map(|(site, var)| (site.pos, var))
+        .collect();
     // Arrays whose element stores save the old element, so that the reverse sweep
     // keeps them in step with the forward sweep: start with every float array
     // written only by element stores (and by whole-array writes outside loops),
@@ -582,6 +602,13 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
                     *cond_pos > *pos && *cond_pos < end && !stable_conds.contains(cond_pos)
                 })
         });
+        // A preaccumulated loop reverses each iteration before the next runs: no
+        // copy of the next iteration can serve.
+        covered_copies.retain(|(pos, _), _| {
+            copy_loops
+                .get(pos)
+                .is_none_or(|loops| !loops.iter().any(|at| preaccumulated.contains_key(at)))
+        });
         return Tbr {
             saves,
             replay,
@@ -591,10 +618,62 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
             checkpoints,
             preaccumulated,
             call_snapshots,
+            covered_copies,
             refill_at: refills.at,
             save_conditions,
         };
     }
+}
+
+/// Copies for reading calls that another copy serves. In a loop that runs `g(&x)`
+/// (split, copying `x` after it if `g::__READS_ARGk`), then overwrites `x`, then
+/// `h(&x)` (copying `x` too), and overwrites `x` nowhere else: `h`'s copy in one
+/// iteration holds what `g`'s copy holds in the next, and the reverse sweep pops
+/// `g`'s copy before it gets back to `h`, with nothing writing `x` in between; in
+/// the last iteration `x` is still what `h` read (nothing writes it after the
+/// loop). So `h`'s copy is needed only when `g`'s is not taken: the condition
+/// returned is `g`'s (`true` for a joint `g`, whose copy is always taken).
+fn covered_copies(
+    copies: &[(Site, VarId)],
+    array_writes: &HashMap<VarId, Vec<&Write>>,
+    read_conditions: &HashMap<(VarId, StmtPos), TokenStream>,
+) -> HashMap<(StmtPos, VarId), TokenStream> {
+    let mut out = HashMap::new();
+    for (later, var) in copies {
+        let Some(&around) = later.loops.last() else {
+            continue;
+        };
+        // A copy by a call earlier in the same block: a split call's is taken
+        // under its callee's constant, a joint call's always.
+        let cover = copies.iter().find(|(earlier, other)| {
+            other == var
+                && earlier.pos < later.pos
+                && earlier.blocks == later.blocks
+                && earlier.loops == later.loops
+        });
+        let Some((earlier, _)) = cover else {
+            continue;
+        };
+        let condition = read_conditions
+            .get(&(*var, earlier.pos))
+            .cloned()
+            .unwrap_or_else(|| quote::quote!(true));
+        let writes_between = array_writes.get(var).is_some_and(|writes| {
+            writes.iter().all(|write| {
+                if write.site.loops.contains(&around) {
+                    write.site.pos > earlier.pos && write.site.pos < later.pos
+                } else {
+                    // After the loop, `x` would no longer be what the last `h`
+                    // read.
+                    write.site.pos < around
+                }
+            })
+        });
+        if writes_between {
+            out.insert((later.pos, *var), condition.clone());
+        }
+    }
+    out
 }
 
 /// Drops the saves of float writes inside a loop whose old values no reverse read

@@ -990,14 +990,25 @@ impl Gen<'_> {
                         let (push, pop) = self.call_snapshot(*var, in_loop);
                         // A split callee's reverse may not read the array at all
                         // (`__READS_ARGk`, a constant): then no copy.
-                        let (push, pop) = if split {
+                        let mut conditions = Vec::new();
+                        if split {
                             let reads = format_ident!("__READS{}_ARG{}", suffix.to_uppercase(), k);
-                            (
-                                quote!(if #func::#reads { #push }),
-                                quote!(if #func::#reads { #pop }),
-                            )
-                        } else {
-                            (push, pop)
+                            conditions.push(quote!(#func::#reads));
+                        }
+                        // Another call's copy may serve (`Tbr::copy_covered_if`).
+                        let covered = self.tbr.copy_covered_if(call_pos, *var).cloned();
+                        if let Some(cover) = &covered {
+                            conditions.push(quote!(!(#cover)));
+                        }
+                        let (push, pop) = match (conditions.is_empty(), &covered) {
+                            (_, Some(cover)) if cover.to_string() == "true" => {
+                                (TokenStream::new(), TokenStream::new())
+                            }
+                            (true, _) => (push, pop),
+                            (false, _) => (
+                                quote!(if #(#conditions)&&* { #push }),
+                                quote!(if #(#conditions)&&* { #pop }),
+                            ),
                         };
                         array_copies.extend(push);
                         array_restores = {
