@@ -587,12 +587,6 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
     // recomputes need not be handed over.
     let mut named = std::collections::HashSet::new();
     crate::transform::tokens::exposed(&sweeps.reverse, &mut named);
-    // Parameters keep the values the caller passes unless the function assigns
-    // them.
-    let mut written = std::collections::HashSet::new();
-    crate::ir::walk(&func.body, false, &mut |stmt, _| {
-        written.extend(stmt.writes())
-    });
     let mut push = TokenStream::new();
     let mut pops = Vec::new();
     let mut refit = TokenStream::new();
@@ -615,6 +609,8 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
     // that stay (parameters the function never assigns) or that the frame holds,
     // each assigned once: computed again after the pops instead of kept
     // (`sigmoid`'s `1.0 / (1.0 + e)` from its `e`, loop bounds from `n`).
+    // Writes per variable: parameters keep the values the caller passes unless
+    // the function assigns them.
     let mut counts = vec![0usize; func.vars.len()];
     crate::ir::walk(&func.body, false, &mut |stmt, _| {
         for var in stmt.writes() {
@@ -665,7 +661,7 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
             Origin::Local => value || (bar && resized),
             Origin::Param(index) => {
                 value
-                    && written.contains(&id)
+                    && counts[id.0 as usize] > 0
                     && matches!(
                         core.sig.params[index].kind,
                         ParamKind::Scalar

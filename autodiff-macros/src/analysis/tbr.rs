@@ -50,11 +50,11 @@ pub struct Tbr {
     /// around the call: copied to the stack at the call and put back before the
     /// callee's reverse, rather than saving every later store to them.
     call_snapshots: HashSet<(StmtPos, VarId)>,
-    /// Copies for reading calls that a split call's copy of the same array in the
-    /// next iteration makes redundant when that copy is taken (see
-    /// `covered_copies`): the condition under which it is, a callee's
-    /// `__READS_ARGk`.
-    covered_copies: HashMap<(StmtPos, VarId), TokenStream>,
+    /// Copies for reading calls that an earlier call's copy of the same array in
+    /// the next iteration makes redundant when that copy is taken (see
+    /// `covered_copies`): the condition under which it is (a split callee's
+    /// `__READS_ARGk`), or `None` if always.
+    covered_copies: HashMap<(StmtPos, VarId), Option<TokenStream>>,
     /// Statements (a loop that refills arrays from data that does not change,
     /// and its bounds) run again, without saves, before the reverse of the
     /// statement of the same block given (the last call that reads the arrays).
@@ -128,12 +128,15 @@ impl Tbr {
     /// `call_snapshots`).
     pub fn snapshots_call_arg(&self, pos: StmtPos, var: VarId) -> bool {
         self.call_snapshots.contains(&(pos, var))
+            && !matches!(self.covered_copies.get(&(pos, var)), Some(None))
     }
 
     /// The condition under which another call's copy makes this call's copy of
     /// `var` redundant (see `covered_copies`).
     pub fn copy_covered_if(&self, pos: StmtPos, var: VarId) -> Option<&TokenStream> {
-        self.covered_copies.get(&(pos, var))
+        self.covered_copies
+            .get(&(pos, var))
+            .and_then(Option::as_ref)
     }
 }
 
@@ -632,12 +635,12 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
 /// `g`'s copy before it gets back to `h`, with nothing writing `x` in between; in
 /// the last iteration `x` is still what `h` read (nothing writes it after the
 /// loop). So `h`'s copy is needed only when `g`'s is not taken: the condition
-/// returned is `g`'s (`true` for a joint `g`, whose copy is always taken).
+/// returned is `g`'s (`None` for a joint `g`, whose copy is always taken).
 fn covered_copies(
     copies: &[(Site, VarId)],
     array_writes: &HashMap<VarId, Vec<&Write>>,
     read_conditions: &HashMap<(VarId, StmtPos), TokenStream>,
-) -> HashMap<(StmtPos, VarId), TokenStream> {
+) -> HashMap<(StmtPos, VarId), Option<TokenStream>> {
     let mut out = HashMap::new();
     for (later, var) in copies {
         let Some(&around) = later.loops.last() else {
@@ -645,32 +648,30 @@ fn covered_copies(
         };
         // A copy by a call earlier in the same block: a split call's is taken
         // under its callee's constant, a joint call's always.
-        let cover = copies.iter().find(|(earlier, other)| {
+        let Some((earlier, _)) = copies.iter().find(|(earlier, other)| {
             other == var
                 && earlier.pos < later.pos
                 && earlier.blocks == later.blocks
                 && earlier.loops == later.loops
-        });
-        let Some((earlier, _)) = cover else {
+        }) else {
             continue;
         };
-        let condition = read_conditions
-            .get(&(*var, earlier.pos))
-            .cloned()
-            .unwrap_or_else(|| quote::quote!(true));
-        let writes_between = array_writes.get(var).is_some_and(|writes| {
+        // Every write of `x` in the loop falls between the two calls; none after
+        // the loop, where `x` would no longer be what the last `h` read.
+        let only_between = array_writes.get(var).is_some_and(|writes| {
             writes.iter().all(|write| {
                 if write.site.loops.contains(&around) {
                     write.site.pos > earlier.pos && write.site.pos < later.pos
                 } else {
-                    // After the loop, `x` would no longer be what the last `h`
-                    // read.
                     write.site.pos < around
                 }
             })
         });
-        if writes_between {
-            out.insert((later.pos, *var), condition.clone());
+        if only_between {
+            out.insert(
+                (later.pos, *var),
+                read_conditions.get(&(*var, earlier.pos)).cloned(),
+            );
         }
     }
     out

@@ -57,7 +57,7 @@ pub struct Sweeps {
     /// [`droppable`]): every addition into it runs under `if __ad_keep_<adjoint>`,
     /// which the core defines.
     pub droppable: Vec<VarId>,
-    /// Cheap statements of the function's top-level block (arithmetic, `recip`,
+    /// In callable cores, cheap statements of the function's top-level block (arithmetic, `recip`,
     /// reads of parameter arrays, integer expressions without calls), each with
     /// the variables it reads and its code without saves: a split call's frame
     /// computes such values again from the others rather than keeping them (see
@@ -155,6 +155,7 @@ pub fn transform(
             Vec::new()
         },
         depth: 0,
+        callable,
         frame_defs: Vec::new(),
     };
     let (forward, reverse) = gen.block(&func.body, false);
@@ -202,6 +203,9 @@ struct Gen<'a> {
     droppable: Vec<VarId>,
     /// Depth of the block being generated (1 for the function's body).
     depth: usize,
+    /// A core other functions call, split ones included: only those have frames
+    /// (`frame_defs`).
+    callable: bool,
     frame_defs: Vec<FrameDef>,
 }
 
@@ -379,7 +383,7 @@ impl Gen<'_> {
     /// A statement of the function's top-level block that a frame may compute
     /// again (see [`Sweeps::frame_defs`]): its dst, reads and plain code.
     fn frame_def(&mut self, stmt: &Stmt, pos: usize, in_loop: bool) -> Option<FrameDef> {
-        if self.depth != 1 || in_loop || self.plain {
+        if !self.callable || self.depth != 1 || in_loop || self.plain {
             return None;
         }
         let (dst, reads) = match stmt {
@@ -996,19 +1000,16 @@ impl Gen<'_> {
                             conditions.push(quote!(#func::#reads));
                         }
                         // Another call's copy may serve (`Tbr::copy_covered_if`).
-                        let covered = self.tbr.copy_covered_if(call_pos, *var).cloned();
-                        if let Some(cover) = &covered {
+                        if let Some(cover) = self.tbr.copy_covered_if(call_pos, *var) {
                             conditions.push(quote!(!(#cover)));
                         }
-                        let (push, pop) = match (conditions.is_empty(), &covered) {
-                            (_, Some(cover)) if cover.to_string() == "true" => {
-                                (TokenStream::new(), TokenStream::new())
-                            }
-                            (true, _) => (push, pop),
-                            (false, _) => (
+                        let (push, pop) = if conditions.is_empty() {
+                            (push, pop)
+                        } else {
+                            (
                                 quote!(if #(#conditions)&&* { #push }),
                                 quote!(if #(#conditions)&&* { #pop }),
-                            ),
+                            )
                         };
                         array_copies.extend(push);
                         array_restores = {

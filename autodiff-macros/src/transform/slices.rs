@@ -73,13 +73,8 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
             },
             arrays,
         )?;
-        let (index, lo, hi, body) = (looped.index, looped.lo, looped.hi, &looped.body);
-        let range = if looped.reverse {
-            quote!((#lo..#hi).rev())
-        } else {
-            quote!(#lo..#hi)
-        };
-        return Some(quote!(if #(#flags)&&* { #sliced } else { for #index in #range { #body } }));
+        let written = written_loop(&looped);
+        return Some(quote!(if #(#flags)&&* { #sliced } else { #written }));
     }
     if let Some(flag) = flags.into_iter().next() {
         let with = keep_guarded(&looped.body, &flag, true);
@@ -101,6 +96,16 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
         return Some(quote!(if #flag { #with } else { #without }));
     }
     slice_plain(looped, arrays)
+}
+
+/// The loop as written, unsliced.
+fn written_loop(looped: &Loop) -> TokenStream {
+    let (index, lo, hi, body) = (looped.index, looped.lo, looped.hi, &looped.body);
+    if looped.reverse {
+        quote!(for #index in (#lo..#hi).rev() { #body })
+    } else {
+        quote!(for #index in #lo..#hi { #body })
+    }
 }
 
 /// The flags `f` of guards `if f { .. }` whose names start with `__ad_keep_`.
@@ -294,12 +299,7 @@ fn slice_plain(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
             quote!(#counter += __ad_n;)
         }
     });
-    let original_body = &looped.body;
-    let mut original = if looped.reverse {
-        quote!(for #index in (#lo..#hi).rev() { #original_body })
-    } else {
-        quote!(for #index in #lo..#hi { #original_body })
-    };
+    let mut original = written_loop(&looped);
     // Where every access runs on every iteration, a failed check means the
     // original loop panics: it runs out of line, in a closure that owns what it
     // uses and never returns. The copy left inline cost GMM's short loops 7%.
