@@ -362,66 +362,18 @@ pub fn gmm_objective_calls(
     constant + slse - (n as f64) * lse_alphas + prior
 }
 
-/// A GMM instance differentiated through another version of the objective:
-/// the same data, hand adjoint and peers as [`GmmData`].
-macro_rules! gmm_variant {
-    ($name:ident, $objective:ident, $grad:ident, $saved:ident, $doc:literal) => {
-        #[doc = $doc]
-        #[derive(Clone, Debug)]
-        pub struct $name(pub GmmData);
-
-        impl $name {
-            /// Number of differentiated inputs.
-            pub fn n_inputs(&self) -> usize {
-                self.0.n_inputs()
-            }
-
-            /// All differentiated inputs, flattened in parameter order.
-            pub fn params(&self) -> Vec<f64> {
-                self.0.params()
-            }
-
-            /// The objective through this version.
-            pub fn primal(&self) -> f64 {
-                let g = &self.0;
-                $objective(
-                    &g.alphas, &g.means, &g.icf, &g.x, g.d, g.k, g.n, g.gamma, g.m, g.constant,
-                )
-            }
-
-            /// Value and gradient (flattened) by this version's generated `_grad`.
-            pub fn grad(&self) -> (f64, Vec<f64>) {
-                let g = &self.0;
-                let (v, (ga, gm, gi)) = $grad(
-                    &g.alphas, &g.means, &g.icf, &g.x, g.d, g.k, g.n, g.gamma, g.m, g.constant,
-                );
-                (v, concat3(ga, gm, gi))
-            }
-
-            /// The hand-written adjoint.
-            pub fn hand(&self) -> (f64, Vec<f64>) {
-                self.0.hand()
-            }
-
-            /// The objective in any [`Scalar`].
-            pub fn generic<T: Scalar>(&self, p: &[T]) -> T {
-                self.0.generic(p)
-            }
-        }
-
-        /// What the hand adjoint keeps.
-        pub fn $saved(g: &$name) -> usize {
-            gmm_hand_saved_bytes(&g.0)
-        }
-    };
-}
-
-gmm_variant!(
-    GmmCalls,
-    gmm_objective_calls,
-    gmm_objective_calls_grad,
-    gmm_calls_hand_saved_bytes,
-    "A GMM instance differentiated through [`gmm_objective_calls`] (the report's \"GMM (helper fns)\" row)."
+variant!(
+    #[doc = "A GMM instance differentiated through [`gmm_objective_calls`] (the report's \"GMM (helper fns)\" row)."]
+    GmmCalls(GmmData), gmm_calls_hand_saved_bytes = gmm_hand_saved_bytes,
+    primal: |g| gmm_objective_calls(
+        &g.alphas, &g.means, &g.icf, &g.x, g.d, g.k, g.n, g.gamma, g.m, g.constant,
+    ),
+    grad: |g| {
+        let (v, (ga, gm, gi)) = gmm_objective_calls_grad(
+            &g.alphas, &g.means, &g.icf, &g.x, g.d, g.k, g.n, g.gamma, g.m, g.constant,
+        );
+        (v, concat3(ga, gm, gi))
+    },
 );
 
 /// `max_i x_i` (a helper of [`gmm_objective_port`], as ADBench's `arr_max`).
@@ -529,12 +481,18 @@ pub fn gmm_objective_port(
     constant + slse - (n as f64) * lse_alphas + prior
 }
 
-gmm_variant!(
-    GmmPort,
-    gmm_objective_port,
-    gmm_objective_port_grad,
-    gmm_port_hand_saved_bytes,
-    "A GMM instance differentiated through [`gmm_objective_port`] (the report's \"GMM (ADBench port)\" row)."
+variant!(
+    #[doc = "A GMM instance differentiated through [`gmm_objective_port`] (the report's \"GMM (ADBench port)\" row)."]
+    GmmPort(GmmData), gmm_port_hand_saved_bytes = gmm_hand_saved_bytes,
+    primal: |g| gmm_objective_port(
+        &g.alphas, &g.means, &g.icf, &g.x, g.d, g.k, g.n, g.gamma, g.m, g.constant,
+    ),
+    grad: |g| {
+        let (v, (ga, gm, gi)) = gmm_objective_port_grad(
+            &g.alphas, &g.means, &g.icf, &g.x, g.d, g.k, g.n, g.gamma, g.m, g.constant,
+        );
+        (v, concat3(ga, gm, gi))
+    },
 );
 
 /// The same objective over any [`Scalar`] (for num-dual and the tape crate).

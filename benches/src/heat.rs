@@ -131,49 +131,13 @@ pub fn heat_loss_port(u0: &[f64], observed: &[f64], steps: usize, r: f64, dt: f6
     crate::spring::squared_distance(&cur, observed, 0)
 }
 
-/// A heat instance differentiated through [`heat_loss_port`] (the report's "heat
-/// (helper fns)" row); the hand adjoint and the peers are the same.
-#[derive(Clone, Debug)]
-pub struct HeatPort(pub HeatData);
-
-impl HeatPort {
-    /// Number of differentiated inputs.
-    pub fn n_inputs(&self) -> usize {
-        self.0.n_inputs()
-    }
-
-    /// The initial field.
-    pub fn params(&self) -> Vec<f64> {
-        self.0.params()
-    }
-
-    /// The objective through the helper-function version.
-    pub fn primal(&self) -> f64 {
-        let h = &self.0;
-        heat_loss_port(&h.u0, &h.observed, h.steps, h.r, h.dt)
-    }
-
-    /// Value and gradient by the generated `heat_loss_port_grad`.
-    pub fn grad(&self) -> (f64, Vec<f64>) {
-        let h = &self.0;
-        heat_loss_port_grad(&h.u0, &h.observed, h.steps, h.r, h.dt)
-    }
-
-    /// The hand-written adjoint.
-    pub fn hand(&self) -> (f64, Vec<f64>) {
-        self.0.hand()
-    }
-
-    /// The objective in any [`Scalar`].
-    pub fn generic<T: Scalar>(&self, u0: &[T]) -> T {
-        self.0.generic(u0)
-    }
-}
-
-/// What the hand adjoint keeps, for [`HeatPort`].
-pub fn heat_port_hand_saved_bytes(h: &HeatPort) -> usize {
-    heat_hand_saved_bytes(&h.0)
-}
+variant!(
+    /// A heat instance differentiated through [`heat_loss_port`] (the report's "heat
+    /// (helper fns)" row); the hand adjoint and the peers are the same.
+    HeatPort(HeatData), heat_port_hand_saved_bytes = heat_hand_saved_bytes,
+    primal: |h| heat_loss_port(&h.u0, &h.observed, h.steps, h.r, h.dt),
+    grad: |h| heat_loss_port_grad(&h.u0, &h.observed, h.steps, h.r, h.dt),
+);
 
 /// The same objective over any [`Scalar`].
 fn heat_generic<T: Scalar>(h: &HeatData, u0: &[T]) -> T {

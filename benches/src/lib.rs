@@ -23,6 +23,62 @@
 // the generic and hand-written copies mirror them line for line.
 #![allow(clippy::needless_range_loop)]
 
+/// A second way of writing an objective, over the same data (`$data`) and
+/// against the same hand adjoint: a wrapper type whose `primal` and `grad` go
+/// through this version's functions, everything else delegated to the data, and
+/// `$saved`, what the hand adjoint keeps for it.
+macro_rules! variant {
+    (
+        $(#[$doc:meta])*
+        $name:ident($data:ty), $saved:ident = $data_saved:path,
+        primal: |$p:ident| $primal:expr,
+        grad: |$g:ident| $grad:expr $(,)?
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name(pub $data);
+
+        impl $name {
+            /// Number of differentiated inputs.
+            pub fn n_inputs(&self) -> usize {
+                self.0.n_inputs()
+            }
+
+            /// All differentiated inputs, flattened in parameter order.
+            pub fn params(&self) -> Vec<f64> {
+                self.0.params()
+            }
+
+            /// The objective through this version.
+            pub fn primal(&self) -> f64 {
+                let $p = &self.0;
+                $primal
+            }
+
+            /// Value and gradient (flattened) by this version's generated `_grad`.
+            pub fn grad(&self) -> (f64, Vec<f64>) {
+                let $g = &self.0;
+                $grad
+            }
+
+            /// The hand-written adjoint.
+            pub fn hand(&self) -> (f64, Vec<f64>) {
+                self.0.hand()
+            }
+
+            /// The objective in any [`Scalar`](crate::scalar::Scalar).
+            pub fn generic<T: crate::scalar::Scalar>(&self, p: &[T]) -> T {
+                self.0.generic(p)
+            }
+        }
+
+        /// What the hand adjoint keeps.
+        pub fn $saved(v: &$name) -> usize {
+            $data_saved(&v.0)
+        }
+    };
+}
+
 pub mod gmm;
 pub mod heat;
 pub mod lstm;

@@ -292,39 +292,20 @@ pub fn lstm_objective_port(
     -total / (count as f64)
 }
 
-/// An LSTM instance differentiated through [`lstm_objective_port`] (the report's
-/// "LSTM (ADBench port)" row); the hand adjoint and the peers are the same.
-#[derive(Clone, Debug)]
-pub struct LstmPort(pub LstmData);
-
-impl LstmPort {
-    /// Number of differentiated inputs.
-    pub fn n_inputs(&self) -> usize {
-        self.0.n_inputs()
-    }
-
-    /// All differentiated inputs, flattened in parameter order.
-    pub fn params(&self) -> Vec<f64> {
-        self.0.params()
-    }
-
-    /// The objective through the port.
-    pub fn primal(&self) -> f64 {
-        let g = &self.0;
-        lstm_objective_port(
-            g.l,
-            g.c,
-            g.b,
-            &g.main_params,
-            &g.extra_params,
-            &g.state,
-            &g.sequence,
-        )
-    }
-
-    /// Value and flattened gradient by the generated `lstm_objective_port_grad`.
-    pub fn grad(&self) -> (f64, Vec<f64>) {
-        let g = &self.0;
+variant!(
+    /// An LSTM instance differentiated through [`lstm_objective_port`] (the report's
+    /// "LSTM (ADBench port)" row); the hand adjoint and the peers are the same.
+    LstmPort(LstmData), lstm_port_hand_saved_bytes = lstm_hand_saved_bytes,
+    primal: |g| lstm_objective_port(
+        g.l,
+        g.c,
+        g.b,
+        &g.main_params,
+        &g.extra_params,
+        &g.state,
+        &g.sequence,
+    ),
+    grad: |g| {
         let (v, (mut gm, ge)) = lstm_objective_port_grad(
             g.l,
             g.c,
@@ -336,23 +317,8 @@ impl LstmPort {
         );
         gm.extend(ge);
         (v, gm)
-    }
-
-    /// The hand-written adjoint.
-    pub fn hand(&self) -> (f64, Vec<f64>) {
-        self.0.hand()
-    }
-
-    /// The objective in any [`Scalar`].
-    pub fn generic<T: Scalar>(&self, p: &[T]) -> T {
-        self.0.generic(p)
-    }
-}
-
-/// What the hand adjoint keeps, for [`LstmPort`].
-pub fn lstm_port_hand_saved_bytes(g: &LstmPort) -> usize {
-    lstm_hand_saved_bytes(&g.0)
-}
+    },
+);
 
 fn sigmoid_generic<T: Scalar>(z: T) -> T {
     T::cst(1.0) / ((-z).exp() + 1.0)

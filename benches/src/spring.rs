@@ -206,49 +206,13 @@ pub fn spring_loss_port(
     err / (steps as f64)
 }
 
-/// A spring instance differentiated through [`spring_loss_port`] (the report's
-/// "spring (helper fns)" row); the hand adjoint and the peers are the same.
-#[derive(Clone, Debug)]
-pub struct SpringPort(pub SpringData);
-
-impl SpringPort {
-    /// Number of differentiated inputs.
-    pub fn n_inputs(&self) -> usize {
-        self.0.n_inputs()
-    }
-
-    /// The stiffnesses.
-    pub fn params(&self) -> Vec<f64> {
-        self.0.params()
-    }
-
-    /// The objective through the helper-function version.
-    pub fn primal(&self) -> f64 {
-        let s = &self.0;
-        spring_loss_port(&s.k, &s.x0, &s.observed, s.steps, s.dt, s.damping)
-    }
-
-    /// Value and gradient by the generated `spring_loss_port_grad`.
-    pub fn grad(&self) -> (f64, Vec<f64>) {
-        let s = &self.0;
-        spring_loss_port_grad(&s.k, &s.x0, &s.observed, s.steps, s.dt, s.damping)
-    }
-
-    /// The hand-written adjoint.
-    pub fn hand(&self) -> (f64, Vec<f64>) {
-        self.0.hand()
-    }
-
-    /// The objective in any [`Scalar`].
-    pub fn generic<T: Scalar>(&self, k: &[T]) -> T {
-        self.0.generic(k)
-    }
-}
-
-/// What the hand adjoint keeps, for [`SpringPort`].
-pub fn spring_port_hand_saved_bytes(s: &SpringPort) -> usize {
-    spring_hand_saved_bytes(&s.0)
-}
+variant!(
+    /// A spring instance differentiated through [`spring_loss_port`] (the report's
+    /// "spring (helper fns)" row); the hand adjoint and the peers are the same.
+    SpringPort(SpringData), spring_port_hand_saved_bytes = spring_hand_saved_bytes,
+    primal: |s| spring_loss_port(&s.k, &s.x0, &s.observed, s.steps, s.dt, s.damping),
+    grad: |s| spring_loss_port_grad(&s.k, &s.x0, &s.observed, s.steps, s.dt, s.damping),
+);
 
 /// The same objective over any [`Scalar`].
 fn spring_generic<T: Scalar>(s: &SpringData, k: &[T]) -> T {
