@@ -62,12 +62,22 @@ pub struct Tbr {
     /// Saves needed only if some split callee's reverse sweep reads the array
     /// (its `__READS_ARGk` constants, or-ed): the snapshots of `&mut` arguments.
     save_conditions: HashMap<(StmtPos, VarId), TokenStream>,
+    /// Results of primitives whose rule reads them, stored into an array element
+    /// that still holds them when the reverse sweep needs them (see
+    /// [`reloads`]): the statement → the array and index to read them back from.
+    reloads: HashMap<StmtPos, (VarId, crate::ir::PExpr)>,
 }
 
 impl Tbr {
     /// Whether the statement at `pos` saves the value of `var` it overwrites.
     pub fn saves(&self, pos: StmtPos, var: VarId) -> bool {
         self.saves.contains(&(pos, var))
+    }
+
+    /// The array element the reverse sweep reads the result of the statement at
+    /// `pos` back from, instead of saving it (`e = z.exp(); a[i] = e;`).
+    pub fn reload(&self, pos: StmtPos) -> Option<&(VarId, crate::ir::PExpr)> {
+        self.reloads.get(&pos)
     }
 
     /// Whether the integer update at `pos` is undone by its inverse (`k -= step`)
@@ -324,13 +334,19 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
     for write in &writes {
         array_writes.entry(write.var).or_default().push(write);
     }
+    // Where each cheap statement would be replayed. (It depends on the readers
+    // of the candidates' results, never on those of arrays, which the calls
+    // below add.)
+    let emit = emit_points(&candidates, &ifs, &conds, &reads);
     // Arrays refilled from data that does not change, by a loop in the block of
-    // the calls that read them (a port's `xc[i] = x[..] - means[..]`): the
-    // reverse sweep runs the loop again before those calls' reverse, instead of
-    // copying the arrays at every call.
+    // the calls or replayed reads that read them (a port's `xc[i] = x[..] -
+    // means[..]`): the reverse sweep runs the loop again before those readers'
+    // reverse, instead of copying the arrays at every call or saving every
+    // store.
     let refills = refill_loops(
         func,
         &call_arrays,
+        &replayed_reads(&candidates, &ifs, &emit),
         &reads,
         &array_writes,
         &write_count,
@@ -370,10 +386,12 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
     // keeps them in step with the forward sweep: start with every float array
     // written only by element stores (and by whole-array writes outside loops),
     // then drop those whose stores cost more than the replays they enable.
+    // (A refilled array's stores save nothing: the refill gives its values back.)
     let mut restored: HashSet<VarId> = array_writes
         .iter()
         .filter(|(var, array_writes)| {
             matches!(func.var(**var).ty, Ty::FloatArray(_))
+                && !refilled.contains(var)
                 && array_writes.iter().any(|write| write.store)
                 && array_writes
                     .iter()
@@ -393,7 +411,6 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
                 .all(|write| !write.reset && !write.store)
         })
         .collect();
-    let emit = emit_points(&candidates, &ifs, &conds, &reads);
     // Results of primitives whose rule reads them (`e = z.exp()`), written once in
     // a loop: always saved, and restored only by their own reverse, so a replay
     // after them in the same iteration can read them (`1.0 + e`, then its `recip`).
@@ -424,6 +441,7 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
                 ends: &ends,
                 saved_outputs: &saved_outputs,
                 output_read: &output_read_vars,
+                refilled_for_reads: &refills.for_reads,
             },
             &stable,
         );
@@ -586,20 +604,32 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
             }
             continue;
         }
+        let reloads = reloads(
+            func,
+            &writes,
+            &array_writes,
+            &write_count,
+            &stable,
+            &refilled,
+            &call_snapshots,
+            &mut saves,
+        );
         let replay_at = replay
             .iter()
             .filter_map(|pos| emit.get(pos).map(|at| (*pos, at.pos)))
             .collect();
         let checkpoints = checkpoints(func, activity);
         // Preaccumulate only loops that would otherwise record something per
-        // iteration: a sum over values it can replay (Rosenbrock) gains nothing
-        // from separate accumulators.
+        // iteration (a save, or a copy of an array a call reads): a sum over
+        // values it can replay (Rosenbrock) gains nothing from separate
+        // accumulators.
         let mut preaccumulated = crate::analysis::preacc::analyze(func, activity);
         preaccumulated.retain(|pos, _| {
             let end = ends.get(pos).copied().unwrap_or(*pos);
             checkpoints.contains_key(pos)
                 || saves
                     .iter()
+                    .chain(&call_snapshots)
                     .any(|(save_pos, _)| *save_pos > *pos && *save_pos < end)
                 || conds.iter().any(|(cond_pos, _, _)| {
                     *cond_pos > *pos && *cond_pos < end && !stable_conds.contains(cond_pos)
@@ -624,6 +654,7 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
             covered_copies,
             refill_at: refills.at,
             save_conditions,
+            reloads,
         };
     }
 }
@@ -935,6 +966,8 @@ struct Inputs<'a> {
     /// Results the rule of their own statement reads (`r = d.recip()`): the
     /// reverse sweep needs them although no other statement reads them.
     output_read: &'a HashSet<VarId>,
+    /// Arrays refilled for the replays that read them (see [`refill_loops`]).
+    refilled_for_reads: &'a HashMap<VarId, Refilled>,
 }
 
 /// The replay decisions for one choice of restored arrays.
@@ -971,6 +1004,7 @@ fn decide_replays(func: &Function, inputs: &Inputs, stable: &dyn Fn(VarId) -> bo
         ends,
         saved_outputs,
         output_read,
+        refilled_for_reads,
     } = *inputs;
     let saved_before = |var: VarId, site: &Site| {
         saved_outputs
@@ -985,6 +1019,9 @@ fn decide_replays(func: &Function, inputs: &Inputs, stable: &dyn Fn(VarId) -> bo
     };
     let array_ok = |array: VarId, site: &Site, window: (StmtPos, StmtPos)| {
         frozen(array_writes, array, site)
+            || refilled_for_reads
+                .get(&array)
+                .is_some_and(|refilled| refilled.serves(site))
             || (restored.contains(&array) && restorable(array_writes, array, site, window))
             || unwound_outside(array_writes, array, site, window)
     };
@@ -1631,28 +1668,82 @@ fn reverse_reads(op: &FloatOp, activity: &Activity) -> Vec<VarId> {
     }
 }
 
-/// Loops that refill arrays read by calls, to run again in the reverse sweep.
+/// Loops that refill arrays read by calls or replays, to run again in the
+/// reverse sweep.
 #[derive(Default)]
 struct Refills {
     /// The refilled arrays (their calls neither copy them nor read them for the
-    /// analysis: the arrays are recomputed where those calls are reversed).
+    /// analysis, and their stores save nothing: the arrays are recomputed where
+    /// their readers are reversed).
     arrays: Vec<VarId>,
-    /// Statement → the call before whose reverse it runs again.
+    /// Statement → the reader before whose reverse it runs again.
     at: HashMap<StmtPos, StmtPos>,
+    /// The arrays refilled for replayed reads, and where the refill serves them.
+    for_reads: HashMap<VarId, Refilled>,
 }
 
-/// Finds loops `L` that refill local arrays read whole by calls: every write of
-/// such an array either comes before `L` outside the loops around the calls
-/// (its declaration) or is an element store of `L`; nothing but calls after `L`
-/// in its block reads it; and `L` is a `for` loop of plain statements (no
+/// Where the refill of an array serves replayed reads: in the block `blocks`,
+/// after the loop at `holder` that fills it.
+struct Refilled {
+    blocks: Vec<usize>,
+    holder: StmtPos,
+}
+
+impl Refilled {
+    fn serves(&self, site: &Site) -> bool {
+        site.blocks.starts_with(&self.blocks) && site.child_at(self.blocks.len()) > self.holder
+    }
+}
+
+/// The arrays that cheap reads read, each with the read's site and the sites
+/// before whose reverse the read would be replayed: its own, and that of any
+/// `if` around it replayed whole. Reads with no such site are never replayed.
+fn replayed_reads(
+    candidates: &[Candidate],
+    ifs: &[IfCandidate],
+    emit: &HashMap<StmtPos, Site>,
+) -> Vec<(VarId, Site, Vec<Site>)> {
+    let mut out = Vec::new();
+    for candidate in candidates.iter().filter(|c| !c.arrays.is_empty()) {
+        let pos = candidate.site.pos;
+        let at: Vec<Site> = emit
+            .get(&pos)
+            .into_iter()
+            .chain(
+                ifs.iter()
+                    .filter(|branch| branch.site.pos < pos && pos < branch.end)
+                    .filter_map(|branch| emit.get(&branch.site.pos)),
+            )
+            .cloned()
+            .collect();
+        if at.is_empty() {
+            continue;
+        }
+        for array in &candidate.arrays {
+            out.push((*array, candidate.site.clone(), at.clone()));
+        }
+    }
+    out
+}
+
+/// Finds loops `L` that refill local arrays read again and again in a loop:
+/// every write of such an array either comes before `L` outside the loops around
+/// its readers (its declaration) or is an element store of `L`; its readers come
+/// after `L` in `L`'s block; and `L` is a `for` loop of plain statements (no
 /// branches, calls or inner loops) whose stores compute from its index, values
 /// that cannot change, temporaries it writes before it reads them and arrays not
-/// written since before the loops around it. Running `L` again (and the statements setting its
-/// bounds, if they change) before the reverse of the last such call gives the
-/// arrays back the values every call saw.
+/// written since before the loops around it. Running `L` again (and the
+/// statements setting its bounds, if they change) before the reverse of the
+/// last reader gives the arrays back the values every reader saw.
+///
+/// Readers are calls that read the arrays whole (in `L`'s block), or element
+/// reads the reverse sweep replays (anywhere in `L`'s block after it: GMM's
+/// `xcentered`, refilled for each component, instead of saving each store). An
+/// array read both ways is not refilled.
 fn refill_loops(
     func: &Function,
     call_arrays: &[(VarId, Site)],
+    replayed_reads: &[(VarId, Site, Vec<Site>)],
     reads: &[Vec<Site>],
     array_writes: &HashMap<VarId, Vec<&Write>>,
     write_count: &[usize],
@@ -1664,6 +1755,14 @@ fn refill_loops(
         by_pos.insert(next, stmt);
         next += 1;
     });
+    let check = LoopCheck {
+        func,
+        by_pos: &by_pos,
+        array_writes,
+        write_count,
+        stable,
+    };
+    let mut out = Refills::default();
     // Candidate loops: for each array read by a call, the statement of the call's
     // block that holds its stores.
     let mut loops: HashMap<StmtPos, (Site, Vec<VarId>, StmtPos)> = HashMap::new();
@@ -1717,26 +1816,168 @@ fn refill_loops(
             }
         }
     }
-    let mut out = Refills::default();
     for (at, (call, arrays, last_call)) in loops {
         if arrays.iter().any(|array| rejected.contains(array)) {
             continue;
         }
-        let Some(Stmt::Loop(looped)) = by_pos.get(&at) else {
+        let Some(bounds) = check.refills(at, &arrays, &call) else {
             continue;
         };
-        let crate::ir::LoopKind::For { index, seq } = &looped.kind else {
-            continue;
-        };
-        if looped.exit.is_some() || !seq.chain.is_empty() {
+        for pos in bounds {
+            out.at.insert(pos, last_call);
+        }
+        out.at.insert(at, last_call);
+        out.arrays.extend(arrays);
+    }
+    // Arrays read by replays (and by no call): the holder is the statement of
+    // the innermost block around the readers, and the stores in their loops,
+    // that holds those stores.
+    let call_read: HashSet<VarId> = call_arrays.iter().map(|(array, _)| *array).collect();
+    let mut readers: std::collections::BTreeMap<VarId, Vec<(&Site, &[Site])>> =
+        std::collections::BTreeMap::new();
+    for (array, site, at) in replayed_reads {
+        if !call_read.contains(array) {
+            readers.entry(*array).or_default().push((site, at));
+        }
+    }
+    // Holder → (a reader, its arrays, the last reader's statement, the block).
+    let mut holders: std::collections::BTreeMap<StmtPos, (Site, Vec<VarId>, StmtPos, Vec<usize>)> =
+        std::collections::BTreeMap::new();
+    for (array, readers) in readers {
+        if !matches!(func.var(array).origin, Origin::Local)
+            || !matches!(func.var(array).ty, Ty::FloatArray(_))
+            || !reads[array.0 as usize].is_empty()
+        {
             continue;
         }
-        // Its body: plain statements storing only into the refilled arrays.
+        let writes = array_writes.get(&array).map(Vec::as_slice).unwrap_or(&[]);
+        let rewrites = |write: &Write| {
+            write.store
+                && readers
+                    .iter()
+                    .any(|(site, _)| shares_loop(&write.site, site))
+        };
+        let Some(first) = writes.iter().find(|write| rewrites(write)) else {
+            continue;
+        };
+        let sites = writes
+            .iter()
+            .filter(|write| rewrites(write))
+            .map(|write| &write.site)
+            .chain(
+                readers
+                    .iter()
+                    .flat_map(|(site, at)| std::iter::once(*site).chain(at.iter())),
+            );
+        let mut blocks = first.site.blocks.clone();
+        for site in sites {
+            let common = blocks
+                .iter()
+                .zip(&site.blocks)
+                .take_while(|(a, b)| a == b)
+                .count();
+            blocks.truncate(common);
+        }
+        let depth = blocks.len();
+        if writes
+            .iter()
+            .any(|write| rewrites(write) && write.site.blocks.len() <= depth)
+        {
+            continue;
+        }
+        let holder = first.site.child_at(depth);
+        let mut last = holder;
+        let mut ok = writes.iter().all(|write| {
+            if rewrites(write) {
+                write.site.child_at(depth) == holder
+            } else {
+                write.site.pos < holder
+                    && !readers
+                        .iter()
+                        .any(|(site, _)| shares_loop(&write.site, site))
+            }
+        });
+        for (site, at) in &readers {
+            for site in std::iter::once(*site).chain(at.iter()) {
+                let child = site.child_at(depth);
+                ok &= child > holder;
+                last = last.max(child);
+            }
+        }
+        if !ok {
+            continue;
+        }
+        let entry = holders
+            .entry(holder)
+            .or_insert_with(|| (readers[0].0.clone(), Vec::new(), last, blocks));
+        entry.1.push(array);
+        entry.2 = entry.2.max(last);
+    }
+    for (at, (reader, arrays, last, blocks)) in holders {
+        let Some(bounds) = check.refills(at, &arrays, &reader) else {
+            continue;
+        };
+        for pos in bounds {
+            out.at.insert(pos, last);
+        }
+        out.at.insert(at, last);
+        for array in &arrays {
+            out.for_reads.insert(
+                *array,
+                Refilled {
+                    blocks: blocks.clone(),
+                    holder: at,
+                },
+            );
+        }
+        out.arrays.extend(arrays);
+    }
+    out
+}
+
+/// What [`LoopCheck::refills`] reads.
+struct LoopCheck<'a> {
+    func: &'a Function,
+    by_pos: &'a HashMap<StmtPos, &'a Stmt>,
+    array_writes: &'a HashMap<VarId, Vec<&'a Write>>,
+    write_count: &'a [usize],
+    stable: &'a dyn Fn(VarId) -> bool,
+}
+
+impl LoopCheck<'_> {
+    /// Whether the statement at `at` is a loop that refills `arrays` for
+    /// `reader` (see [`refill_loops`]): the positions of the statements setting
+    /// its bounds that must run again with it, or `None`.
+    fn refills(&self, at: StmtPos, arrays: &[VarId], reader: &Site) -> Option<Vec<StmtPos>> {
+        let (func, stable) = (self.func, self.stable);
+        let Some(Stmt::Loop(looped)) = self.by_pos.get(&at) else {
+            return None;
+        };
+        let crate::ir::LoopKind::For { index, seq } = &looped.kind else {
+            return None;
+        };
+        let index_var = index;
+        if looped.exit.is_some() || !seq.chain.is_empty() {
+            return None;
+        }
+        // Values the same in every run of the loop: its stores must write the
+        // same elements each time. (A window that moves with an outer loop's
+        // index leaves elsewhere what the iteration before wrote, and the
+        // reverse sweep gets there after the iteration after.)
+        let fixed = |var: VarId| stable(var) && func.var(var).origin != Origin::LoopIndex;
+        // Its body: plain statements storing only into the refilled arrays, at
+        // indices computed from its own index and fixed values.
         let own: HashSet<VarId> = looped.body.iter().flat_map(Stmt::writes).collect();
         let body_ok = looped.body.iter().all(|stmt| {
             let kind_ok = match stmt {
                 Stmt::Float { .. } | Stmt::Passive { .. } => true,
-                Stmt::Store { array, .. } => arrays.contains(array),
+                Stmt::Store { array, index, .. } => {
+                    arrays.contains(array)
+                        && index
+                            .reads
+                            .iter()
+                            .all(|var| Some(*var) == *index_var || fixed(*var))
+                }
                 _ => false,
             };
             let read_ok = |var: VarId| {
@@ -1751,12 +1992,12 @@ fn refill_loops(
                     op: FloatOp::Read { array, .. },
                     ..
                 } => {
-                    // Written only before the loops around the calls.
+                    // Written only before the loops around the readers.
                     !own.contains(array)
-                        && array_writes.get(array).is_none_or(|writes| {
-                            writes
-                                .iter()
-                                .all(|write| write.site.pos < at && !shares_loop(&write.site, &call))
+                        && self.array_writes.get(array).is_none_or(|writes| {
+                            writes.iter().all(|write| {
+                                write.site.pos < at && !shares_loop(&write.site, reader)
+                            })
                         })
                 }
                 _ => true,
@@ -1780,37 +2021,263 @@ fn refill_loops(
             ok
         });
         if !body_ok || !fresh {
-            continue;
+            return None;
         }
-        // Its bounds: values that cannot change, or set once each by a statement
-        // of the same block before it that reads only such values.
+        // Its bounds: fixed values, or set once each by a statement of the same
+        // block before it that reads only such values.
         let mut bounds = Vec::new();
-        let mut bounds_ok = true;
         for bound in [seq.lo, seq.hi] {
-            if stable(bound) {
+            if fixed(bound) {
                 continue;
             }
-            let setter = by_pos.iter().find(|(pos, stmt)| {
+            let setter = self.by_pos.iter().find(|(pos, stmt)| {
                 **pos < at && matches!(stmt, Stmt::Passive { dst, .. } if *dst == bound)
             });
             match setter {
                 Some((pos, Stmt::Passive { value, .. }))
-                    if write_count[bound.0 as usize] == 1
-                        && value.reads.iter().all(|var| stable(*var)) =>
+                    if self.write_count[bound.0 as usize] == 1
+                        && value.reads.iter().all(|var| fixed(*var)) =>
                 {
                     bounds.push(*pos);
                 }
-                _ => bounds_ok = false,
+                _ => return None,
             }
         }
-        if !bounds_ok {
+        Some(bounds)
+    }
+}
+
+/// Results of primitives whose rule reads them (`e = z.exp()`), saved for that
+/// rule alone, and stored by the next statement into an array element that
+/// still holds them when the reverse sweep gets back to them (GMM's
+/// `qdiag[c * d + j] = e`, a port's `gates[3 * b + i] = g`): the reverse sweep
+/// reads them back from the element instead of saving them. Removes their saves.
+///
+/// The element still holds the value when the array is a local that nothing
+/// writes after the loops around the store, and inside them only stores that
+/// write other elements:
+/// - the store itself in other iterations: its index is `i + e` in a single loop
+///   over `i` (`e` fixed), or `v * m + i` in a loop over `i` in `lo..m` inside
+///   one over `v`;
+/// - stores of the same loop `for i in lo..m` at other bands: `s * m + i` for
+///   distinct integers `s` (`i` is band 0, `m + i` band 1);
+///
+/// and when the reverse sweep puts back nothing of it before then: none of its
+/// writes saves (restores an old element), it is not refilled (see
+/// [`refill_loops`]) and no call's copy of it is put back.
+#[allow(clippy::too_many_arguments)]
+fn reloads(
+    func: &Function,
+    writes: &[Write],
+    array_writes: &HashMap<VarId, Vec<&Write>>,
+    write_count: &[usize],
+    stable: &dyn Fn(VarId) -> bool,
+    refilled: &HashSet<VarId>,
+    call_snapshots: &HashSet<(StmtPos, VarId)>,
+    saves: &mut HashSet<(StmtPos, VarId)>,
+) -> HashMap<StmtPos, (VarId, crate::ir::PExpr)> {
+    let mut by_pos: HashMap<StmtPos, &Stmt> = HashMap::new();
+    let mut forward_reads: HashMap<VarId, usize> = HashMap::new();
+    let mut next = 0;
+    crate::ir::walk(&func.body, false, &mut |stmt, _| {
+        by_pos.insert(next, stmt);
+        for var in stmt.reads() {
+            *forward_reads.entry(var).or_default() += 1;
+        }
+        next += 1;
+    });
+    let site_of: HashMap<(StmtPos, VarId), &Site> = writes
+        .iter()
+        .map(|write| ((write.site.pos, write.var), &write.site))
+        .collect();
+    let fixed = |var: VarId| stable(var) && func.var(var).origin != Origin::LoopIndex;
+    // The upper bound of a loop as written (`d` for the `__ad_hi = d` set before
+    // it), if fixed.
+    let bound = |var: VarId| -> Option<String> {
+        if write_count[var.0 as usize] > 1 {
+            return None;
+        }
+        let setter = by_pos.values().find_map(|stmt| match stmt {
+            Stmt::Passive { dst, value, .. } if *dst == var => Some(value),
+            _ => None,
+        });
+        match setter {
+            Some(value) if value.reads.iter().all(|read| fixed(*read)) => {
+                Some(sum_terms(&value.tokens)?.join(" + "))
+            }
+            Some(_) => None,
+            None => fixed(var).then(|| func.var(var).name.clone()),
+        }
+    };
+    let mut candidates: Vec<(StmtPos, VarId)> = saves.iter().copied().collect();
+    candidates.sort();
+    let mut out = HashMap::new();
+    for (pos, dst) in candidates {
+        let Some(Stmt::Float {
+            op: FloatOp::Prim { prim, args, .. },
+            ..
+        }) = by_pos.get(&pos)
+        else {
+            continue;
+        };
+        let Some(Stmt::Store {
+            array,
+            index,
+            value: crate::ir::Operand::Var(stored),
+            ..
+        }) = by_pos.get(&(pos + 1))
+        else {
+            continue;
+        };
+        let (Some(site), Some(store_site)) =
+            (site_of.get(&(pos, dst)), site_of.get(&(pos + 1, *array)))
+        else {
+            continue;
+        };
+        let array = *array;
+        if !prim.uses_output()
+            || args.len() != 1
+            || *stored != dst
+            || write_count[dst.0 as usize] != 1
+            || forward_reads.get(&dst) != Some(&1)
+            || site.blocks != store_site.blocks
+            || !matches!(func.var(array).origin, Origin::Local)
+            || !matches!(func.var(array).ty, Ty::FloatArray(_))
+            || refilled.contains(&array)
+            || call_snapshots.iter().any(|(_, var)| *var == array)
+            || saves.iter().any(|(_, var)| *var == array)
+        {
             continue;
         }
-        for pos in bounds {
-            out.at.insert(pos, last_call);
+        let loops = &store_site.loops;
+        // The loops around the store, innermost last: their indices and bounds.
+        let ranges: Option<Vec<(String, &crate::ir::RangeSeq)>> = loops
+            .iter()
+            .map(|at| match by_pos.get(at) {
+                Some(Stmt::Loop(looped)) => match &looped.kind {
+                    LoopKind::For {
+                        index: Some(index),
+                        seq,
+                    } if looped.exit.is_none() => Some((func.var(*index).name.clone(), seq)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        let Some(ranges) = ranges else { continue };
+        let Some((inner, inner_seq)) = ranges.last() else {
+            continue;
+        };
+        let Some(terms) = sum_terms(&index.tokens) else {
+            continue;
+        };
+        let inner_bound = if inner_seq.inclusive {
+            None
+        } else {
+            bound(inner_seq.hi)
+        };
+        let index_vars: Vec<&String> = ranges.iter().map(|(name, _)| name).collect();
+        let others_fixed = index
+            .reads
+            .iter()
+            .all(|var| fixed(*var) || index_vars.contains(&&func.var(*var).name));
+        if !others_fixed || terms.iter().filter(|term| *term == inner).count() != 1 {
+            continue;
         }
-        out.at.insert(at, last_call);
-        out.arrays.extend(arrays);
+        let rest: Vec<&String> = terms.iter().filter(|term| *term != inner).collect();
+        let distinct = match ranges.len() {
+            1 => rest.iter().all(|term| !mentions_word(term, inner)),
+            2 => {
+                let outer = &ranges[0].0;
+                rest.len() == 1
+                    && inner_bound.as_ref().is_some_and(|m| {
+                        *rest[0] == format!("{outer} * {m}") || *rest[0] == format!("{m} * {outer}")
+                    })
+            }
+            _ => false,
+        };
+        if !distinct {
+            continue;
+        }
+        // Other writes: before the loops, or stores of the same loop at other bands.
+        let band_of = |terms: &[String]| -> Option<i64> {
+            let m = inner_bound.as_ref()?;
+            let rest: Vec<&String> = terms.iter().filter(|term| *term != inner).collect();
+            if terms.iter().filter(|term| *term == inner).count() != 1 {
+                return None;
+            }
+            match rest.as_slice() {
+                [] => Some(0),
+                [term] if *term == m => Some(1),
+                [term] => {
+                    let (left, right) = term.split_once(" * ")?;
+                    if right == m {
+                        left.parse().ok()
+                    } else if left == m {
+                        right.parse().ok()
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            }
+        };
+        let own_band = band_of(&terms);
+        let mut bands = vec![own_band];
+        let others_ok = array_writes[&array].iter().all(|write| {
+            if write.site.pos == pos + 1 {
+                return true;
+            }
+            if !shares_loop(&write.site, store_site) {
+                return write.site.pos < loops[0];
+            }
+            let sibling = match by_pos.get(&write.site.pos) {
+                Some(Stmt::Store { index, .. })
+                    if ranges.len() == 1 && write.site.loops == *loops =>
+                {
+                    sum_terms(&index.tokens).and_then(|terms| band_of(&terms))
+                }
+                _ => None,
+            };
+            let ok = own_band.is_some() && sibling.is_some() && !bands.contains(&sibling);
+            bands.push(sibling);
+            ok
+        });
+        if !others_ok {
+            continue;
+        }
+        saves.remove(&(pos, dst));
+        out.insert(pos, (array, index.clone()));
     }
     out
+}
+
+/// The terms of a sum as written (`(c * d + j)` → `["c * d", "j"]`), each as its
+/// tokens joined by spaces, or `None` if it has a top-level `-`.
+fn sum_terms(tokens: &TokenStream) -> Option<Vec<String>> {
+    let mut trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    while let [TokenTree::Group(group)] = trees.as_slice() {
+        if group.delimiter() != Delimiter::Parenthesis {
+            break;
+        }
+        trees = group.stream().into_iter().collect();
+    }
+    let mut terms = vec![Vec::new()];
+    for tree in trees {
+        match &tree {
+            TokenTree::Punct(punct) if punct.as_char() == '+' => terms.push(Vec::new()),
+            TokenTree::Punct(punct) if punct.as_char() == '-' => return None,
+            _ => terms.last_mut()?.push(tree.to_string()),
+        }
+    }
+    if terms.iter().any(Vec::is_empty) {
+        return None;
+    }
+    Some(terms.into_iter().map(|term| term.join(" ")).collect())
+}
+
+/// Whether `word` occurs in `text` as a whole identifier.
+fn mentions_word(text: &str, word: &str) -> bool {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|part| part == word)
 }

@@ -462,7 +462,18 @@ impl Gen<'_> {
         }
         let saves = |var: VarId| self.tbr.saves(pos, var);
         match stmt {
-            Stmt::Float { dst, op, span } => self.float_stmt(*dst, op, *span, saves(*dst), in_loop),
+            Stmt::Float { dst, op, span } => {
+                let (forward, reverse) = self.float_stmt(*dst, op, *span, saves(*dst), in_loop);
+                // A result read back from the element it was stored into (see
+                // `tbr::reloads`): the rule reads it there instead of from a save.
+                match self.tbr.reload(pos).filter(|_| !self.plain) {
+                    Some((array, index)) if !reverse.is_empty() => {
+                        let (name, array, index) = (self.var(*dst), self.var(*array), pexpr(index));
+                        (forward, quote!(#name = #array[#index]; #reverse))
+                    }
+                    _ => (forward, reverse),
+                }
+            }
             Stmt::Passive { dst, value, undo } => {
                 let name = self.var(*dst);
                 let value = pexpr(value);
