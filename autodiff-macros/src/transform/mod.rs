@@ -4,5 +4,6 @@ pub mod forward;
 pub mod hoist;
 pub mod reserve;
 pub mod reverse;
+pub mod rotate;
 pub mod slices;
 pub mod tokens;

@@ -1728,6 +1728,7 @@ impl Gen<'_> {
                 let range = self.reverse_range(seq);
                 let plain = quote!(for #pattern in #range { #body_rev });
                 self.sliced(*index, seq, &body_rev, true, true)
+                    .or_else(|| self.rotated(*index, seq, &body_rev))
                     .unwrap_or(plain)
             }
             (LoopKind::For { index, seq }, Some(counter)) => {
@@ -1903,6 +1904,25 @@ impl Gen<'_> {
             },
             &self.arrays,
         )
+    }
+
+    /// A reverse loop over a plain range with its additions into neighbouring
+    /// elements summed in registers (see `rotate`), if it has any.
+    fn rotated(
+        &self,
+        index: Option<VarId>,
+        seq: &RangeSeq,
+        body: &TokenStream,
+    ) -> Option<TokenStream> {
+        if self.plain || !seq.chain.is_empty() || seq.inclusive {
+            return None;
+        }
+        let index = self.var(index?);
+        let (lo, hi) = (
+            quote::ToTokens::into_token_stream(self.var(seq.lo)),
+            quote::ToTokens::into_token_stream(self.var(seq.hi)),
+        );
+        crate::transform::rotate::rotate(&index, &lo, &hi, body, &self.float)
     }
 
     /// `forward_range` with each bound read through its definition (see

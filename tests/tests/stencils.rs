@@ -1,0 +1,175 @@
+//! Stencils: loops whose reverse sweep adds into neighbouring elements of an
+//! adjoint array (`x_bar[i - 1]`, `x_bar[i]`, `x_bar[i + 1]`). The generated code
+//! sums each element's contributions in registers as the reverse loop runs down
+//! and writes it once (see `transform::rotate`); the gradients are checked against
+//! dual numbers, with boundaries, a wider stencil and arrays the caller does not
+//! differentiate.
+#![allow(clippy::needless_range_loop, clippy::manual_memcpy)] // the macro differentiates index loops
+
+mod common;
+
+use autodiff_runtime::differentiate;
+use common::*;
+
+/// A chain of springs with fixed ends, stepped in time: the forces read
+/// `x[i - 1]`, `x[i]` and `x[i + 1]` behind boundary branches.
+#[differentiate(wrt(k, x0))]
+fn chain(k: &[f64], x0: &[f64], steps: usize, dt: f64) -> f64 {
+    let n = k.len();
+    let mut x = x0.to_vec();
+    let mut v = vec![0.0; n];
+    let mut force = vec![0.0; n];
+    for _ in 0..steps {
+        for i in 0..n {
+            let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
+            let mut f = -k[i] * left;
+            if i + 1 < n {
+                f += k[i + 1] * (x[i + 1] - x[i]);
+            }
+            force[i] = f * x[i].cos();
+        }
+        for i in 0..n {
+            v[i] += dt * force[i];
+            x[i] += dt * v[i];
+        }
+    }
+    let mut s = 0.0;
+    for i in 0..n {
+        s += x[i] * x[i] * (i as f64 + 1.0);
+    }
+    s
+}
+
+fn chain_o(p: &[Dual64], n: usize, steps: usize, dt: f64) -> Dual64 {
+    let (k, x0) = p.split_at(n);
+    let mut x = x0.to_vec();
+    let mut v = vec![c(0.0); n];
+    for _ in 0..steps {
+        let force: Vec<Dual64> = (0..n)
+            .map(|i| {
+                let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
+                let mut f = -k[i] * left;
+                if i + 1 < n {
+                    f += k[i + 1] * (x[i + 1] - x[i]);
+                }
+                f * x[i].cos()
+            })
+            .collect();
+        for i in 0..n {
+            v[i] += force[i] * dt;
+            x[i] += v[i] * dt;
+        }
+    }
+    (0..n).map(|i| x[i] * x[i] * (i as f64 + 1.0)).sum()
+}
+
+/// A five-point stencil over the interior, the ends left as they are.
+#[differentiate]
+fn smooth(u: &[f64], rounds: usize) -> f64 {
+    let n = u.len();
+    let mut cur = u.to_vec();
+    let mut next = u.to_vec();
+    for _ in 0..rounds {
+        for i in 2..n - 2 {
+            next[i] =
+                (cur[i - 2] + 4.0 * cur[i - 1] + 6.0 * cur[i] + 4.0 * cur[i + 1] + cur[i + 2])
+                    / 16.0
+                    + 0.1 * cur[i].sin();
+        }
+        for i in 2..n - 2 {
+            cur[i] = next[i];
+        }
+    }
+    let mut s = 0.0;
+    for i in 0..n {
+        s += cur[i] * cur[i];
+    }
+    s
+}
+
+fn smooth_o(u: &[Dual64], rounds: usize) -> Dual64 {
+    let n = u.len();
+    let mut cur = u.to_vec();
+    let mut next = u.to_vec();
+    for _ in 0..rounds {
+        for i in 2..n - 2 {
+            next[i] =
+                (cur[i - 2] + cur[i - 1] * 4.0 + cur[i] * 6.0 + cur[i + 1] * 4.0 + cur[i + 2])
+                    / 16.0
+                    + cur[i].sin() * 0.1;
+        }
+        cur[2..n - 2].copy_from_slice(&next[2..n - 2]);
+    }
+    cur.iter().map(|v| *v * *v).sum()
+}
+
+/// Differences of neighbours, called with data the caller does not
+/// differentiate: the callee is handed no adjoint for it, and its rotated sums
+/// have nowhere to go.
+#[differentiate]
+fn roughness(w: &[f64], data: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 1..data.len() {
+        let d = data[i] - data[i - 1];
+        s += w[i] * d * d;
+    }
+    s
+}
+
+#[differentiate(wrt(w))]
+fn fit(w: &[f64], data: &[f64]) -> f64 {
+    roughness(w, data) + roughness(data, w)
+}
+
+fn fit_o(w: &[Dual64], data: &[f64]) -> Dual64 {
+    let mut s = c(0.0);
+    for i in 1..data.len() {
+        let d = data[i] - data[i - 1];
+        s += w[i] * d * d;
+        let e = w[i] - w[i - 1];
+        s += e * e * data[i];
+    }
+    s
+}
+
+#[test]
+fn stencil_adjoints_match_dual_numbers() {
+    let n = 9;
+    let k: Vec<f64> = (0..n).map(|i| 2.0 + ((i as f64) * 1.7).sin()).collect();
+    let x0: Vec<f64> = (0..n).map(|i| 0.3 * ((i as f64) * 0.8).cos()).collect();
+    let (steps, dt) = (12, 0.05);
+    let (value, (gk, gx)) = chain_grad(&k, &x0, steps, dt);
+    assert_bits(value, chain(&k, &x0, steps, dt));
+    let mut all = k.clone();
+    all.extend(&x0);
+    let mut got = gk.clone();
+    got.extend(gx);
+    assert_close_slice(&got, &dual_grad(|p| chain_o(p, n, steps, dt), &all));
+
+    let u: Vec<f64> = (0..11).map(|i| ((i as f64) * 0.9).sin()).collect();
+    let (value, g) = smooth_grad(&u, 4);
+    assert_bits(value, smooth(&u, 4));
+    assert_close_slice(&g, &dual_grad(|u| smooth_o(u, 4), &u));
+
+    let w: Vec<f64> = (0..7).map(|i| 0.5 + 0.2 * (i as f64)).collect();
+    let data: Vec<f64> = (0..7).map(|i| ((i as f64) * 1.3).cos()).collect();
+    let (value, g) = fit_grad(&w, &data);
+    assert_bits(value, fit(&w, &data));
+    assert_close_slice(&g, &dual_grad(|w| fit_o(w, &data), &w));
+}
+
+#[test]
+fn short_stencils_run_and_empty_ones_do_nothing() {
+    // One element: the boundary branches only; none: the loops do not run.
+    for n in [0usize, 1, 2] {
+        let k = vec![1.5; n];
+        let x0 = vec![0.25; n];
+        let (value, (gk, gx)) = chain_grad(&k, &x0, 3, 0.1);
+        assert_bits(value, chain(&k, &x0, 3, 0.1));
+        let mut all = k.clone();
+        all.extend(&x0);
+        let mut got = gk.clone();
+        got.extend(gx);
+        assert_close_slice(&got, &dual_grad(|p| chain_o(p, n, 3, 0.1), &all));
+    }
+}
