@@ -436,3 +436,19 @@ snapshot!(
         }
     }
 );
+
+snapshot!(
+    stencil_reverse_in_registers,
+    quote!(wrt(k)),
+    quote! {
+        fn relax(k: &[f64], x: &[f64]) -> f64 {
+            let n = x.len();
+            let mut e = 0.0;
+            for i in 1..n - 1 {
+                let f = k[i] * (x[i - 1] - 2.0 * x[i] + x[i + 1]);
+                e += f * f;
+            }
+            e
+        }
+    }
+);
