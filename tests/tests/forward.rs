@@ -410,3 +410,55 @@ fn hvp_through_a_call_that_overwrites_its_argument_in_a_loop() {
         close(hv[i], expected_hv[i], 1e-12);
     }
 }
+
+/// A three-point stencil (its reverse loops sum into registers), results of
+/// `exp` stored into an array (read back from it) and a scratch array refilled
+/// per round (run again, not saved): `f_hvp` through all three, against
+/// hyper-dual numbers.
+#[differentiate(hvp)]
+fn shapes(x: &[f64]) -> f64 {
+    let n = x.len();
+    let mut y = vec![0.0; n];
+    for i in 0..n {
+        y[i] = (0.5 * x[i]).exp();
+    }
+    let mut centered = vec![0.0; n];
+    let mut s = 0.0;
+    for round in 0..3 {
+        for j in 0..n {
+            centered[j] = x[j] - 0.1 * (round as f64);
+        }
+        for i in 1..n - 1 {
+            let lap = centered[i - 1] - 2.0 * centered[i] + centered[i + 1];
+            s = (s + lap * lap * y[i]).sin();
+        }
+    }
+    s
+}
+
+fn shapes_hyper(x: &[HyperDual64]) -> HyperDual64 {
+    let n = x.len();
+    let y: Vec<HyperDual64> = x.iter().map(|v| (*v * 0.5).exp()).collect();
+    let mut s = HyperDual64::from_re(0.0);
+    for round in 0..3 {
+        let centered: Vec<HyperDual64> = x.iter().map(|v| *v - 0.1 * (round as f64)).collect();
+        for i in 1..n - 1 {
+            let lap = centered[i - 1] - centered[i] * 2.0 + centered[i + 1];
+            s = (s + lap * lap * y[i]).sin();
+        }
+    }
+    s
+}
+
+#[test]
+fn hvp_through_stencils_reloads_and_refills_matches_hyper_dual_numbers() {
+    let x = sample_points(21, 7, -1.0, 1.0);
+    let v = sample_points(22, 7, -1.0, 1.0);
+    let (value, gradient, hv) = shapes_hvp(&x, &v);
+    assert_eq!(value.to_bits(), shapes(&x).to_bits());
+    let (expected_gradient, expected) = hyper_gradient_and_hvp(shapes_hyper, &x, &v);
+    for i in 0..x.len() {
+        close(gradient[i], expected_gradient[i], 1e-12);
+        close(hv[i], expected[i], 1e-11);
+    }
+}
