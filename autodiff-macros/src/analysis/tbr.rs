@@ -343,8 +343,10 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
     // means[..]`): the reverse sweep runs the loop again before those readers'
     // reverse, instead of copying the arrays at every call or saving every
     // store.
+    let statements = Statements::new(func);
     let refills = refill_loops(
         func,
+        &statements,
         &call_arrays,
         &replayed_reads(&candidates, &ifs, &emit),
         &reads,
@@ -606,6 +608,7 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
         }
         let reloads = reloads(
             func,
+            &statements,
             &writes,
             &array_writes,
             &write_count,
@@ -1695,6 +1698,47 @@ impl Refilled {
     }
 }
 
+/// The function's statements by position (`ir::walk` order), and the position
+/// of the passive statement setting each variable (the first, for those set
+/// more than once).
+struct Statements<'a> {
+    at: Vec<&'a Stmt>,
+    setters: HashMap<VarId, StmtPos>,
+}
+
+impl<'a> Statements<'a> {
+    fn new(func: &'a Function) -> Statements<'a> {
+        let mut at = Vec::new();
+        let mut setters = HashMap::new();
+        crate::ir::walk(&func.body, false, &mut |stmt, _| {
+            if let Stmt::Passive { dst, .. } = stmt {
+                setters.entry(*dst).or_insert(at.len());
+            }
+            at.push(stmt);
+        });
+        Statements { at, setters }
+    }
+
+    fn get(&self, pos: StmtPos) -> Option<&'a Stmt> {
+        self.at.get(pos).copied()
+    }
+
+    /// The passive statement setting `var`: its position and value.
+    fn setter(&self, var: VarId) -> Option<(StmtPos, &'a crate::ir::PExpr)> {
+        let pos = *self.setters.get(&var)?;
+        match self.get(pos)? {
+            Stmt::Passive { value, .. } => Some((pos, value)),
+            _ => None,
+        }
+    }
+}
+
+/// A value the same for the whole call, loop indices excepted (they are stable
+/// only within an iteration).
+fn fixed(func: &Function, stable: &dyn Fn(VarId) -> bool, var: VarId) -> bool {
+    stable(var) && func.var(var).origin != Origin::LoopIndex
+}
+
 /// The arrays that cheap reads read, each with the read's site and the sites
 /// before whose reverse the read would be replayed: its own, and that of any
 /// `if` around it replayed whole. Reads with no such site are never replayed.
@@ -1740,8 +1784,10 @@ fn replayed_reads(
 /// reads the reverse sweep replays (anywhere in `L`'s block after it: GMM's
 /// `xcentered`, refilled for each component, instead of saving each store). An
 /// array read both ways is not refilled.
+#[allow(clippy::too_many_arguments)]
 fn refill_loops(
     func: &Function,
+    statements: &Statements,
     call_arrays: &[(VarId, Site)],
     replayed_reads: &[(VarId, Site, Vec<Site>)],
     reads: &[Vec<Site>],
@@ -1749,15 +1795,9 @@ fn refill_loops(
     write_count: &[usize],
     stable: &dyn Fn(VarId) -> bool,
 ) -> Refills {
-    let mut by_pos: HashMap<StmtPos, &Stmt> = HashMap::new();
-    let mut next = 0;
-    crate::ir::walk(&func.body, false, &mut |stmt, _| {
-        by_pos.insert(next, stmt);
-        next += 1;
-    });
     let check = LoopCheck {
         func,
-        by_pos: &by_pos,
+        statements,
         array_writes,
         write_count,
         stable,
@@ -1938,7 +1978,7 @@ fn refill_loops(
 /// What [`LoopCheck::refills`] reads.
 struct LoopCheck<'a> {
     func: &'a Function,
-    by_pos: &'a HashMap<StmtPos, &'a Stmt>,
+    statements: &'a Statements<'a>,
     array_writes: &'a HashMap<VarId, Vec<&'a Write>>,
     write_count: &'a [usize],
     stable: &'a dyn Fn(VarId) -> bool,
@@ -1950,7 +1990,7 @@ impl LoopCheck<'_> {
     /// its bounds that must run again with it, or `None`.
     fn refills(&self, at: StmtPos, arrays: &[VarId], reader: &Site) -> Option<Vec<StmtPos>> {
         let (func, stable) = (self.func, self.stable);
-        let Some(Stmt::Loop(looped)) = self.by_pos.get(&at) else {
+        let Some(Stmt::Loop(looped)) = self.statements.get(at) else {
             return None;
         };
         let crate::ir::LoopKind::For { index, seq } = &looped.kind else {
@@ -1964,7 +2004,7 @@ impl LoopCheck<'_> {
         // same elements each time. (A window that moves with an outer loop's
         // index leaves elsewhere what the iteration before wrote, and the
         // reverse sweep gets there after the iteration after.)
-        let fixed = |var: VarId| stable(var) && func.var(var).origin != Origin::LoopIndex;
+        let fixed = |var: VarId| fixed(func, stable, var);
         // Its body: plain statements storing only into the refilled arrays, at
         // indices computed from its own index and fixed values.
         let own: HashSet<VarId> = looped.body.iter().flat_map(Stmt::writes).collect();
@@ -2030,15 +2070,13 @@ impl LoopCheck<'_> {
             if fixed(bound) {
                 continue;
             }
-            let setter = self.by_pos.iter().find(|(pos, stmt)| {
-                **pos < at && matches!(stmt, Stmt::Passive { dst, .. } if *dst == bound)
-            });
-            match setter {
-                Some((pos, Stmt::Passive { value, .. }))
-                    if self.write_count[bound.0 as usize] == 1
+            match self.statements.setter(bound) {
+                Some((pos, value))
+                    if pos < at
+                        && self.write_count[bound.0 as usize] == 1
                         && value.reads.iter().all(|var| fixed(*var)) =>
                 {
-                    bounds.push(*pos);
+                    bounds.push(pos);
                 }
                 _ => return None,
             }
@@ -2068,6 +2106,7 @@ impl LoopCheck<'_> {
 #[allow(clippy::too_many_arguments)]
 fn reloads(
     func: &Function,
+    statements: &Statements,
     writes: &[Write],
     array_writes: &HashMap<VarId, Vec<&Write>>,
     write_count: &[usize],
@@ -2076,32 +2115,22 @@ fn reloads(
     call_snapshots: &HashSet<(StmtPos, VarId)>,
     saves: &mut HashSet<(StmtPos, VarId)>,
 ) -> HashMap<StmtPos, (VarId, crate::ir::PExpr)> {
-    let mut by_pos: HashMap<StmtPos, &Stmt> = HashMap::new();
     let mut forward_reads: HashMap<VarId, usize> = HashMap::new();
-    let mut next = 0;
-    crate::ir::walk(&func.body, false, &mut |stmt, _| {
-        by_pos.insert(next, stmt);
-        for var in stmt.reads() {
-            *forward_reads.entry(var).or_default() += 1;
-        }
-        next += 1;
-    });
+    for var in statements.at.iter().flat_map(|stmt| stmt.reads()) {
+        *forward_reads.entry(var).or_default() += 1;
+    }
     let site_of: HashMap<(StmtPos, VarId), &Site> = writes
         .iter()
         .map(|write| ((write.site.pos, write.var), &write.site))
         .collect();
-    let fixed = |var: VarId| stable(var) && func.var(var).origin != Origin::LoopIndex;
+    let fixed = |var: VarId| fixed(func, stable, var);
     // The upper bound of a loop as written (`d` for the `__ad_hi = d` set before
     // it), if fixed.
     let bound = |var: VarId| -> Option<String> {
         if write_count[var.0 as usize] > 1 {
             return None;
         }
-        let setter = by_pos.values().find_map(|stmt| match stmt {
-            Stmt::Passive { dst, value, .. } if *dst == var => Some(value),
-            _ => None,
-        });
-        match setter {
+        match statements.setter(var).map(|(_, value)| value) {
             Some(value) if value.reads.iter().all(|read| fixed(*read)) => {
                 Some(sum_terms(&value.tokens)?.join(" + "))
             }
@@ -2116,7 +2145,7 @@ fn reloads(
         let Some(Stmt::Float {
             op: FloatOp::Prim { prim, args, .. },
             ..
-        }) = by_pos.get(&pos)
+        }) = statements.get(pos)
         else {
             continue;
         };
@@ -2125,7 +2154,7 @@ fn reloads(
             index,
             value: crate::ir::Operand::Var(stored),
             ..
-        }) = by_pos.get(&(pos + 1))
+        }) = statements.get(pos + 1)
         else {
             continue;
         };
@@ -2153,7 +2182,7 @@ fn reloads(
         // The loops around the store, innermost last: their indices and bounds.
         let ranges: Option<Vec<(String, &crate::ir::RangeSeq)>> = loops
             .iter()
-            .map(|at| match by_pos.get(at) {
+            .map(|at| match statements.get(*at) {
                 Some(Stmt::Loop(looped)) => match &looped.kind {
                     LoopKind::For {
                         index: Some(index),
@@ -2231,7 +2260,7 @@ fn reloads(
             if !shares_loop(&write.site, store_site) {
                 return write.site.pos < loops[0];
             }
-            let sibling = match by_pos.get(&write.site.pos) {
+            let sibling = match statements.get(write.site.pos) {
                 Some(Stmt::Store { index, .. })
                     if ranges.len() == 1 && write.site.loops == *loops =>
                 {

@@ -457,22 +457,13 @@ impl Gen<'_> {
         if let (true, Stmt::Float { dst, op, span }) = (self.increments.folded.contains(&pos), stmt)
         {
             // The read or the add of an increment: its store does the reverse.
-            let (forward, _) = self.float_stmt(*dst, op, *span, false, in_loop);
+            let (forward, _) = self.float_stmt(pos, *dst, op, *span, false, in_loop);
             return (forward, TokenStream::new());
         }
         let saves = |var: VarId| self.tbr.saves(pos, var);
         match stmt {
             Stmt::Float { dst, op, span } => {
-                let (forward, reverse) = self.float_stmt(*dst, op, *span, saves(*dst), in_loop);
-                // A result read back from the element it was stored into (see
-                // `tbr::reloads`): the rule reads it there instead of from a save.
-                match self.tbr.reload(pos).filter(|_| !self.plain) {
-                    Some((array, index)) if !reverse.is_empty() => {
-                        let (name, array, index) = (self.var(*dst), self.var(*array), pexpr(index));
-                        (forward, quote!(#name = #array[#index]; #reverse))
-                    }
-                    _ => (forward, reverse),
-                }
+                self.float_stmt(pos, *dst, op, *span, saves(*dst), in_loop)
             }
             Stmt::Passive { dst, value, undo } => {
                 let name = self.var(*dst);
@@ -592,6 +583,7 @@ impl Gen<'_> {
 
     fn float_stmt(
         &mut self,
+        pos: usize,
         dst: VarId,
         op: &FloatOp,
         span: Span,
@@ -614,11 +606,18 @@ impl Gen<'_> {
         let float = &self.float;
         if let FloatOp::Prim { prim, args, .. } = op {
             if prim.uses_output() && args.len() == 1 {
-                // The rule reads the value just computed: before it is restored.
+                // The rule reads the value just computed: before it is restored,
+                // or read back from the element it was stored into (see
+                // `tbr::reloads`).
+                let reload = self.tbr.reload(pos).map(|(array, index)| {
+                    let (array, index) = (self.var(*array), pexpr(index));
+                    quote!(#name = #array[#index];)
+                });
                 let rt = &self.rt;
                 let rule = format_ident!("{}_vjp_from_output", prim.name);
                 let propagate = self.accumulate(&args[0], quote!(#rt::rules::#rule(#name, __ad_g)));
                 let reverse = quote_spanned!(span=> {
+                    #reload
                     let __ad_g: #float = #bar;
                     #bar = -0.0;
                     #propagate
@@ -1890,10 +1889,7 @@ impl Gen<'_> {
             return None;
         }
         let index = self.var(index?);
-        let (lo, hi) = (
-            quote::ToTokens::into_token_stream(self.var(seq.lo)),
-            quote::ToTokens::into_token_stream(self.var(seq.hi)),
-        );
+        let (lo, hi) = self.bounds(seq);
         crate::transform::slices::slice(
             crate::transform::slices::Loop {
                 index: &index,
@@ -1918,11 +1914,16 @@ impl Gen<'_> {
             return None;
         }
         let index = self.var(index?);
-        let (lo, hi) = (
+        let (lo, hi) = self.bounds(seq);
+        crate::transform::rotate::rotate(&index, &lo, &hi, body, &self.float)
+    }
+
+    /// A range's bounds, as the variables that hold them.
+    fn bounds(&self, seq: &RangeSeq) -> (TokenStream, TokenStream) {
+        (
             quote::ToTokens::into_token_stream(self.var(seq.lo)),
             quote::ToTokens::into_token_stream(self.var(seq.hi)),
-        );
-        crate::transform::rotate::rotate(&index, &lo, &hi, body, &self.float)
+        )
     }
 
     /// `forward_range` with each bound read through its definition (see

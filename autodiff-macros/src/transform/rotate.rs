@@ -73,26 +73,28 @@ pub fn rotate(
             (name, (lowest, highest))
         })
         .collect();
-    if arrays.is_empty() {
-        return None;
-    }
     let body = rewrite(body, index, &arrays);
     let mut declare = TokenStream::new();
     let mut complete = TokenStream::new();
     let mut after = TokenStream::new();
     for (name, (lowest, highest)) in &arrays {
         let array = format_ident!("{}", name);
+        // Adds a register into the element at `base + offset`, if there is one
+        // (an element never added into may lie outside the array).
+        let flush = |base: TokenStream, offset: isize, register: &Ident| {
+            quote!({
+                let __ad_at: usize = #base.wrapping_add(#offset as usize);
+                if __ad_at < #array.len() {
+                    #array[__ad_at] += #register;
+                }
+            })
+        };
         let width = (highest - lowest + 1) as usize;
         let registers: Vec<Ident> = (0..width).map(|k| register(name, k)).collect();
         declare.extend(quote!(#(let mut #registers: #float = 0.0;)*));
         // The element at the highest offset has all its contributions.
         let (last, highest) = (&registers[width - 1], *highest as isize);
-        complete.extend(quote!({
-            let __ad_at: usize = #index.wrapping_add(#highest as usize);
-            if __ad_at < #array.len() {
-                #array[__ad_at] += #last;
-            }
-        }));
+        complete.extend(flush(quote!(#index), highest, last));
         // Each partial sum moves up one offset for the next (lower) index.
         for k in (1..width).rev() {
             let (to, from) = (&registers[k], &registers[k - 1]);
@@ -104,12 +106,7 @@ pub fn rotate(
         // the element at `lo - 1 + lowest + k`.
         for (k, pending) in registers.iter().enumerate().skip(1) {
             let offset = (lowest + k as i64 - 1) as isize;
-            after.extend(quote!({
-                let __ad_at: usize = __ad_rotated_lo.wrapping_add(#offset as usize);
-                if __ad_at < #array.len() {
-                    #array[__ad_at] += #pending;
-                }
-            }));
+            after.extend(flush(quote!(__ad_rotated_lo), offset, pending));
         }
     }
     Some(quote!({
