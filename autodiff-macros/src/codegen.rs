@@ -92,7 +92,8 @@ pub fn emit(
     if let Some((seeded, core)) = &modes.reverse_forward {
         forward_core.extend(core_fn(seeded, core, name));
     }
-    let fills = fills_fns(func, full.sig);
+    let mut fills = fills_fns(func, full.sig);
+    fills.extend(slice_consts(full.sig));
     let doc = format!(
         "Reverse-mode derivative code of [`{name}`], called by the reverse sweeps of other `#[differentiate]` functions."
     );
@@ -176,6 +177,26 @@ fn fills_fns(func: &Function, sig: &Signature) -> TokenStream {
             pub fn #name(#(#params),*) -> bool {
                 #body
             }
+        });
+    }
+    out
+}
+
+/// `__SLICE_ARGk` for each array parameter `k`: whether it is a `&[f64]`, to
+/// which a caller's reverse sweep passes a window of another array in place of
+/// the scratch copy it made of it (see `analysis::windows`; a `&Vec<f64>`
+/// parameter gets the copy, which `__private::window` picks by type).
+fn slice_consts(sig: &Signature) -> TokenStream {
+    let mut out = TokenStream::new();
+    for (index, param) in sig.params.iter().enumerate() {
+        let ParamKind::Array { shape, access } = &param.kind else {
+            continue;
+        };
+        let slice = matches!((shape, access), (Shape::Slice, Access::Shared));
+        let name = format_ident!("__SLICE_ARG{}", index);
+        out.extend(quote! {
+            #[doc(hidden)]
+            pub const #name: bool = #slice;
         });
     }
     out

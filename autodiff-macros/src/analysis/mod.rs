@@ -4,3 +4,4 @@ pub mod activity;
 pub mod increment;
 pub mod preacc;
 pub mod tbr;
+pub mod windows;

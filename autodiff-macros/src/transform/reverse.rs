@@ -142,6 +142,9 @@ pub fn transform(
         next_local: 0,
         bar_override: Default::default(),
         increments: crate::analysis::increment::find(func, tbr),
+        windows: crate::analysis::windows::find(func),
+        refilling: false,
+        copy_flags: Default::default(),
         reserver: Reserver::new(func, sig.float_tokens()),
         arrays: func
             .vars
@@ -195,6 +198,13 @@ struct Gen<'a> {
     bar_override: std::collections::HashMap<VarId, Ident>,
     /// `a[i] += e` statements whose reverse is one accumulation.
     increments: crate::analysis::increment::Increments,
+    /// Scratch copies whose readers' reverse takes the window they copy.
+    windows: crate::analysis::windows::Windows,
+    /// Generating a loop run again to refill arrays (see `Tbr::refilled_at`).
+    refilling: bool,
+    /// The flags guarding skipped copies, by their condition (`__ad_keep_copyN`,
+    /// declared with the locals).
+    copy_flags: std::collections::HashMap<String, Ident>,
     /// Counts of the pushes in the loops being generated (see `reserve`).
     reserver: Reserver,
     /// Names of the arrays and their adjoints, for `slices`.
@@ -431,11 +441,15 @@ impl Gen<'_> {
             if let Some(def) = self.frame_def(stmt, pos, in_loop) {
                 self.frame_defs.push(def);
             }
-            for at in replay_at.into_iter().flatten() {
+            for (k, at) in replay_at.into_iter().enumerate() {
+                let Some(at) = at else { continue };
                 // The replay recomputes; it saves nothing (a replayed `if` whose
                 // flag is also saved pushed its bit a second time, which the
                 // reverse sweep never popped).
+                let refilling = self.refilling;
+                self.refilling |= k == 1;
                 let replay = self.plain_code(stmt, pos, in_loop);
+                self.refilling = refilling;
                 replayed.push((at, replay));
             }
             forward.extend(fwd);
@@ -452,6 +466,42 @@ impl Gen<'_> {
     }
 
     fn stmt(&mut self, stmt: &Stmt, in_loop: bool) -> (TokenStream, TokenStream) {
+        let pos = self.pos;
+        let (forward, reverse) = self.stmt_code(stmt, in_loop);
+        let Some(condition) = self.windows.skipped.get(&pos) else {
+            return (forward, reverse);
+        };
+        // A copy every reader's reverse takes as a window (see
+        // `analysis::windows`): its adjoint only moves zeros, and its refill
+        // fills what nothing reads. (Unless it saves: its restore stays.)
+        if stmt.writes().iter().any(|var| self.tbr.saves(pos, *var)) {
+            return (forward, reverse);
+        }
+        // Guarded by a flag named like a caller's choice, which `slices` knows
+        // to slice the loop with and without.
+        let flag = match self.copy_flags.get(&condition.to_string()) {
+            Some(flag) => flag.clone(),
+            None => {
+                let flag = format_ident!("__ad_keep_copy{}", self.copy_flags.len());
+                self.locals.extend(quote!(let #flag: bool = !(#condition);));
+                self.copy_flags.insert(condition.to_string(), flag.clone());
+                flag
+            }
+        };
+        let forward = if self.refilling {
+            quote!(if #flag { #forward })
+        } else {
+            forward
+        };
+        let reverse = if reverse.is_empty() {
+            reverse
+        } else {
+            quote!(if #flag { #reverse })
+        };
+        (forward, reverse)
+    }
+
+    fn stmt_code(&mut self, stmt: &Stmt, in_loop: bool) -> (TokenStream, TokenStream) {
         let pos = self.pos;
         self.pos += 1;
         if let (true, Stmt::Float { dst, op, span }) = (self.increments.folded.contains(&pos), stmt)
@@ -1032,6 +1082,11 @@ impl Gen<'_> {
                         ArgPass::Value => self.by_value(*var),
                         ArgPass::Ref => written.clone(),
                     };
+                    if let Some((primal, adjoint)) = self.window_arg(call_pos, k, func) {
+                        passed.push(*var);
+                        reverse_args.push(quote!(#primal, #adjoint));
+                        continue;
+                    }
                     let adjoint = if self.active(*var) && passed.contains(var) {
                         // The same array passed twice (`dot(x, x)`): the second
                         // adjoint goes to a scratch buffer, added afterwards.
@@ -1168,6 +1223,47 @@ impl Gen<'_> {
             #scalar_accumulate
         });
         (forward, reverse)
+    }
+
+    /// The argument `k` of the call at `call_pos` and its adjoint as the call's
+    /// reverse takes them when the argument is a copy of a window of another
+    /// array (see `analysis::windows`): the window, if the callee takes `&[f64]`
+    /// (its `__SLICE_ARGk`), else the copy as usual.
+    fn window_arg(
+        &self,
+        call_pos: usize,
+        k: usize,
+        func: &TokenStream,
+    ) -> Option<(TokenStream, TokenStream)> {
+        let window = self.windows.args.get(&(call_pos, k))?;
+        let (copy, source) = (window.copy, window.source);
+        if self.bar_override.contains_key(&copy) || self.bar_override.contains_key(&source) {
+            return None;
+        }
+        let (copy_name, source_name) = (self.var(copy), self.var(source));
+        let offset = &window.offset;
+        let rt = &self.rt;
+        let part = |array: &Ident| quote!(#array[(#offset)..][..#copy_name.len()]);
+        let primal = part(&source_name);
+        let primal = quote!(#rt::__private::window(&#copy_name, &#primal));
+        let adjoint = if self.active(copy) && self.active(source) {
+            let (copy_bar, source_bar) = (self.bar(copy), self.bar(source));
+            let slice = format_ident!("__SLICE_ARG{}", k);
+            let part = part(&source_bar);
+            let part = if self.droppable.contains(&source) {
+                // Declined by the caller: the callee adds nothing either.
+                let keep = keep_flag(self.func, source);
+                quote!(if #keep { &mut #part } else { &mut [] })
+            } else {
+                quote!(&mut #part)
+            };
+            quote!(if #func::#slice { #part } else { &mut #copy_bar[..] })
+        } else if self.active(copy) {
+            return None;
+        } else {
+            quote!(&mut [])
+        };
+        Some((primal, adjoint))
     }
 
     /// A call in tangent IR (forward mode only):

@@ -86,6 +86,11 @@ pub fn slice(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
             },
             arrays,
         )?;
+        if without.is_empty() {
+            // Everything is guarded (a copy its readers take as a window, see
+            // `analysis::windows`): nothing to run without the flag.
+            return Some(quote!(if #flag { #with }));
+        }
         let without = slice(
             Loop {
                 body: without,
