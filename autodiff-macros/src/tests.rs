@@ -452,3 +452,21 @@ snapshot!(
         }
     }
 );
+
+snapshot!(
+    copy_passed_as_window,
+    quote!(wrt(p)),
+    quote! {
+        fn blocks(p: &[f64], m: usize, n: usize) -> f64 {
+            let mut block = vec![0.0; m];
+            let mut e = 0.0;
+            for b in 0..n {
+                for j in 0..m {
+                    block[j] = p[b * m + j];
+                }
+                e = (e + sqnorm(&block)).sin();
+            }
+            e
+        }
+    }
+);

@@ -351,6 +351,48 @@ pub fn assert_same_len(what: &'static str, primal: usize, shadow: usize) {
     }
 }
 
+/// A call argument the caller copied from a window of another array (`for j in
+/// 0..m { w[j] = a[off + j]; }`, then `g(&w)`), as the reverse sweep passes it
+/// (see the macro's `analysis::windows`): the window itself where the callee
+/// takes `&[F]`, the copy where it takes `&Vec<F>`. The callee's parameter
+/// type picks the implementation; its `__SLICE_ARGk` constant says which one
+/// it picked, for the adjoint passed beside it.
+pub trait Window<'a, W: ?Sized, F> {
+    /// The copy `whole` or the window `part` it holds the values of.
+    fn pick(whole: &'a W, part: &'a [F]) -> Self;
+}
+
+impl<'a, W: ?Sized, F> Window<'a, W, F> for &'a [F] {
+    #[inline(always)]
+    fn pick(_: &'a W, part: &'a [F]) -> Self {
+        part
+    }
+}
+
+impl<'a, F> Window<'a, Vec<F>, F> for &'a Vec<F> {
+    #[inline(always)]
+    fn pick(whole: &'a Vec<F>, _: &'a [F]) -> Self {
+        whole
+    }
+}
+
+/// `whole` or `part`, as the parameter it is passed to takes it (see
+/// [`Window`]).
+///
+/// ```
+/// use autodiff_runtime::__private::window;
+/// fn takes_slice(x: &[f64]) -> usize { x.len() }
+/// fn takes_vec(x: &Vec<f64>) -> usize { x.len() }
+/// let (data, copy) = ([1.0, 2.0, 3.0, 4.0], vec![2.0, 3.0]);
+/// assert_eq!(takes_slice(window(&copy, &data[1..3])), 2);
+/// assert_eq!(takes_vec(window(&copy, &data[1..3])), 2);
+/// assert_eq!(window::<_, _, &[f64]>(&copy, &data[1..3]).as_ptr(), data[1..].as_ptr());
+/// ```
+#[inline(always)]
+pub fn window<'a, W: ?Sized, F, T: Window<'a, W, F>>(whole: &'a W, part: &'a [F]) -> T {
+    T::pick(whole, part)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,46 +537,4 @@ mod tests {
     fn same_len_panics_with_message() {
         assert_same_len("x_bar", 3, 2);
     }
-}
-
-/// A call argument the caller copied from a window of another array (`for j in
-/// 0..m { w[j] = a[off + j]; }`, then `g(&w)`), as the reverse sweep passes it
-/// (see the macro's `analysis::windows`): the window itself where the callee
-/// takes `&[F]`, the copy where it takes `&Vec<F>`. The callee's parameter
-/// type picks the implementation; its `__SLICE_ARGk` constant says which one
-/// it picked, for the adjoint passed beside it.
-pub trait Window<'a, W: ?Sized, F> {
-    /// The copy `whole` or the window `part` it holds the values of.
-    fn pick(whole: &'a W, part: &'a [F]) -> Self;
-}
-
-impl<'a, W: ?Sized, F> Window<'a, W, F> for &'a [F] {
-    #[inline(always)]
-    fn pick(_: &'a W, part: &'a [F]) -> Self {
-        part
-    }
-}
-
-impl<'a, F> Window<'a, Vec<F>, F> for &'a Vec<F> {
-    #[inline(always)]
-    fn pick(whole: &'a Vec<F>, _: &'a [F]) -> Self {
-        whole
-    }
-}
-
-/// `whole` or `part`, as the parameter it is passed to takes it (see
-/// [`Window`]).
-///
-/// ```
-/// use autodiff_runtime::__private::window;
-/// fn takes_slice(x: &[f64]) -> usize { x.len() }
-/// fn takes_vec(x: &Vec<f64>) -> usize { x.len() }
-/// let (data, copy) = ([1.0, 2.0, 3.0, 4.0], vec![2.0, 3.0]);
-/// assert_eq!(takes_slice(window(&copy, &data[1..3])), 2);
-/// assert_eq!(takes_vec(window(&copy, &data[1..3])), 2);
-/// assert_eq!(window::<_, _, &[f64]>(&copy, &data[1..3]).as_ptr(), data[1..].as_ptr());
-/// ```
-#[inline(always)]
-pub fn window<'a, W: ?Sized, F, T: Window<'a, W, F>>(whole: &'a W, part: &'a [F]) -> T {
-    T::pick(whole, part)
 }
