@@ -419,6 +419,49 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
         }
         None => (TokenStream::new(), quote!(())),
     };
+    // Joint callers discard the value (`f::__adjoint`): the forward sweep
+    // without the statements only the value needs.
+    // (Only calls without `&mut` arguments are joint.)
+    let adjoint = (name == "__reverse").then(|| {
+        let after = quote!(#final_push #seed #reverse #final_pop #epilogue);
+        let forward = sig
+            .params
+            .iter()
+            .all(|param| !param.is_mut_buffer())
+            .then(|| value_free_forward(func, sweeps, &after))
+            .flatten();
+        match forward {
+            Some(forward) => quote! {
+                /// The reverse sweep of a joint call whose caller discards the
+                /// value: `__reverse` without the forward statements that only
+                /// the value needs.
+                #[doc(hidden)]
+                #[inline]
+                #[allow(unused_mut, unused_variables, unused_assignments, unused_parens, unused_braces, non_snake_case, clippy::all, clippy::pedantic)]
+                pub fn __adjoint(__ad_stack: &mut ::autodiff_runtime::stack::Stack, #(#unrecord_params),*) {
+                    #prologue
+                    #keeps
+                    #locals
+                    #adjoints
+                    #sweep_locals
+                    #final_stack
+                    #forward
+                    #after
+                }
+            },
+            None => quote! {
+                /// The reverse sweep of a joint call whose caller discards the
+                /// value: `__reverse` as it is (no loop of its forward sweep
+                /// computes only the value).
+                #[doc(hidden)]
+                #[inline(always)]
+                #[allow(unused_mut, unused_variables, clippy::all, clippy::pedantic)]
+                pub fn __adjoint(__ad_stack: &mut ::autodiff_runtime::stack::Stack, #(#unrecord_params),*) {
+                    Self::__reverse(__ad_stack, #(#pass_on),*);
+                }
+            },
+        }
+    });
     let split = suffix.map(|suffix| {
         let record = format_ident!("__record{}", suffix);
         let unrecord = format_ident!("__unrecord{}", suffix);
@@ -551,6 +594,7 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
     });
     quote! {
         #split
+        #adjoint
         #[doc(hidden)]
         #[inline]
         #[allow(unused_mut, unused_variables, unused_assignments, unused_parens, unused_braces, non_snake_case, clippy::all, clippy::pedantic)]
@@ -572,6 +616,67 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
             #result
         }
     }
+}
+
+/// The forward sweep of `__adjoint`: the top-level statements of `__reverse`'s
+/// that write what the code after them (`after`, the reverse sweep) may read,
+/// push to the stack, or declare a name; `None` if that is all of them but
+/// loop-free statements.
+///
+/// The others computed only the value, which `__adjoint`'s caller discards
+/// (`s += d * d` in `squared_distance`, whose reverse replays `d`). The caller's
+/// own forward sweep ran the function first, so skipping them cannot skip a
+/// panic. Where an integer's type is inferred from its assignments, they stay
+/// as `if false { .. }` for the compiler to see.
+fn value_free_forward(
+    func: &Function,
+    sweeps: &Sweeps,
+    after: &TokenStream,
+) -> Option<TokenStream> {
+    use crate::transform::tokens::{assigned, exposed, mentions_any};
+    let mut live = std::collections::HashSet::new();
+    exposed(after, &mut live);
+    let mut needed = vec![true; sweeps.top_forward.len()];
+    for (k, piece) in sweeps.top_forward.iter().enumerate().rev() {
+        let mut writes = std::collections::HashSet::new();
+        assigned(piece, &mut writes);
+        let declares = piece
+            .clone()
+            .into_iter()
+            .any(|tree| matches!(tree, proc_macro2::TokenTree::Ident(word) if word == "let"));
+        needed[k] = declares
+            || mentions_any(piece, &["__ad_stack", "return"])
+            || writes.iter().any(|name| live.contains(name));
+        if needed[k] {
+            exposed(piece, &mut live);
+        }
+    }
+    // Worth a second body only to skip a loop.
+    let skips_loop = sweeps
+        .top_forward
+        .iter()
+        .zip(&needed)
+        .any(|(piece, needed)| !needed && mentions_any(piece, &["for", "loop", "while"]));
+    if !skips_loop {
+        return None;
+    }
+    let inferred = func.vars.iter().any(|var| matches!(var.ty, Ty::Int(None)))
+        || sweeps
+            .slots
+            .iter()
+            .any(|(_, ty)| matches!(ty, SaveTy::Int(None)));
+    Some(
+        sweeps
+            .top_forward
+            .iter()
+            .zip(needed)
+            .map(|(piece, needed)| match (needed, inferred) {
+                (true, _) => piece.clone(),
+                (false, true) => quote!(if false { #piece }),
+                (false, false) => TokenStream::new(),
+            })
+            .collect(),
+    )
 }
 
 /// The state the forward sweep leaves that the reverse sweep reads, saved at the

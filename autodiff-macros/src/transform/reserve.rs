@@ -575,7 +575,7 @@ fn strip_peak(tokens: TokenStream, with: &TokenStream) -> TokenStream {
 }
 
 /// Whether every use of the stack in `tokens` is a call of one of `methods`, or
-/// the stack given to a callee's reverse sweep (`f::__reverse(__ad_stack, ..)`).
+/// the stack given to a callee's reverse sweep (`f::__adjoint(__ad_stack, ..)`).
 ///
 /// A callee may run while the region's lanes are out: it finds the stack's spare
 /// lanes in their place, and pops everything it pushes before it returns.
@@ -589,7 +589,7 @@ fn only_methods(tokens: &TokenStream, methods: &[&str]) -> bool {
         TokenTree::Group(group) => {
             let reverse_call = at > 0
                 && group.delimiter() == Delimiter::Parenthesis
-                && matches!(&trees[at - 1], TokenTree::Ident(f) if f == "__reverse" || f == "__reverse_forward");
+                && matches!(&trees[at - 1], TokenTree::Ident(f) if f == "__reverse" || f == "__adjoint" || f == "__reverse_forward");
             let args: Vec<TokenTree> = group.stream().into_iter().collect();
             match args.as_slice() {
                 [TokenTree::Ident(stack), TokenTree::Punct(comma), rest @ ..]

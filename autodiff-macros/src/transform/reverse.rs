@@ -63,6 +63,11 @@ pub struct Sweeps {
     /// computes such values again from the others rather than keeping them (see
     /// `codegen::frame`).
     pub frame_defs: Vec<FrameDef>,
+    /// The forward sweep statement by statement of the function's top-level
+    /// block (`forward` is their concatenation): a caller that discards the
+    /// value skips those neither the rest nor the reverse sweep reads (see
+    /// `codegen::adjoint_fn`).
+    pub top_forward: Vec<TokenStream>,
 }
 
 /// See [`Sweeps::frame_defs`].
@@ -145,6 +150,7 @@ pub fn transform(
         windows: crate::analysis::windows::find(func),
         refilling: false,
         copy_flags: Default::default(),
+        top_forward: Vec::new(),
         reserver: Reserver::new(func, sig.float_tokens()),
         arrays: func
             .vars
@@ -174,6 +180,7 @@ pub fn transform(
         restored_if: gen.restored_if,
         droppable: gen.droppable,
         frame_defs: gen.frame_defs,
+        top_forward: gen.top_forward,
     }
 }
 
@@ -205,6 +212,8 @@ struct Gen<'a> {
     /// The flags guarding skipped copies, by their condition (`__ad_keep_copyN`,
     /// declared with the locals).
     copy_flags: std::collections::HashMap<String, Ident>,
+    /// See [`Sweeps::top_forward`].
+    top_forward: Vec<TokenStream>,
     /// Counts of the pushes in the loops being generated (see `reserve`).
     reserver: Reserver,
     /// Names of the arrays and their adjoints, for `slices`.
@@ -451,6 +460,9 @@ impl Gen<'_> {
                 let replay = self.plain_code(stmt, pos, in_loop);
                 self.refilling = refilling;
                 replayed.push((at, replay));
+            }
+            if self.depth == 1 && !self.plain {
+                self.top_forward.push(fwd.clone());
             }
             forward.extend(fwd);
             reverse_pieces.push((pos, rev));
@@ -1219,7 +1231,7 @@ impl Gen<'_> {
             #dst_restore
             #array_restores
             #scalar_adjoints
-            #func::__reverse(__ad_stack, #(#reverse_args),* #seed);
+            #func::__adjoint(__ad_stack, #(#reverse_args),* #seed);
             #scalar_accumulate
         });
         (forward, reverse)

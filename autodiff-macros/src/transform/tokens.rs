@@ -116,6 +116,145 @@ fn exposed_in(
     }
 }
 
+/// Methods that change their receiver, among those generated code calls.
+const MUTATING: &[&str] = &[
+    "get_mut",
+    "iter_mut",
+    "fill",
+    "copy_from_slice",
+    "clone_from_slice",
+    "swap_with_slice",
+    "push",
+    "pop",
+    "resize",
+    "extend",
+    "extend_from_slice",
+    "clear",
+    "swap",
+    "truncate",
+    "split_at_mut",
+    "chunks_mut",
+    "chunks_exact_mut",
+    "as_mut_slice",
+    "as_mut",
+    "as_mut_ptr",
+    "first_mut",
+    "last_mut",
+    "insert",
+    "remove",
+    "append",
+    "drain",
+    "retain",
+    "reverse",
+    "set",
+    "take",
+    "replace",
+];
+
+/// The identifiers `tokens` may change that they do not bind themselves:
+/// assigned (`x = ..`, `x += ..`, `x[i] = ..`), borrowed mutably (`&mut x`), or
+/// the receiver of a method that changes it (`x.get_mut(..)`). Names bound by
+/// `let` and `for` anywhere in `tokens` are taken to be theirs (generated code
+/// binds only fresh names and loop indices). An over-estimate otherwise.
+pub fn assigned(tokens: &TokenStream, out: &mut std::collections::HashSet<String>) {
+    let mut changed = std::collections::HashSet::new();
+    changed_names(tokens, &mut changed);
+    let mut bound = std::collections::HashSet::new();
+    bound_names(tokens, &mut bound);
+    out.extend(changed.into_iter().filter(|name| !bound.contains(name)));
+}
+
+/// The names `let` and `for` bind in `tokens`, at any depth.
+fn bound_names(tokens: &TokenStream, out: &mut std::collections::HashSet<String>) {
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    let mut at = 0;
+    while at < trees.len() {
+        match &trees[at] {
+            TokenTree::Group(group) => bound_names(&group.stream(), out),
+            TokenTree::Ident(word) if word == "let" || word == "for" => {
+                // The pattern: up to `=`, `:` or `in`.
+                at += 1;
+                while let Some(tree) = trees.get(at) {
+                    match tree {
+                        TokenTree::Ident(word) if word == "in" => break,
+                        TokenTree::Punct(p) if p.as_char() == '=' || p.as_char() == ':' => break,
+                        TokenTree::Ident(name) if name != "mut" => {
+                            out.insert(name.to_string());
+                        }
+                        TokenTree::Group(group) => pattern_names(&group.stream(), out),
+                        _ => {}
+                    }
+                    at += 1;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+}
+
+/// The identifiers of a pattern (`Some(x)`, `(a, b)`): every one, variant
+/// names included, which is harmless for [`assigned`].
+fn pattern_names(tokens: &TokenStream, out: &mut std::collections::HashSet<String>) {
+    for tree in tokens.clone() {
+        match tree {
+            TokenTree::Ident(name) if name != "mut" => {
+                out.insert(name.to_string());
+            }
+            TokenTree::Group(group) => pattern_names(&group.stream(), out),
+            _ => {}
+        }
+    }
+}
+
+/// See [`assigned`]: every name changed, bound or not.
+fn changed_names(tokens: &TokenStream, out: &mut std::collections::HashSet<String>) {
+    use proc_macro2::{Delimiter, Spacing};
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    let punct = |at: usize| match trees.get(at) {
+        Some(TokenTree::Punct(p)) => Some((p.as_char(), p.spacing())),
+        _ => None,
+    };
+    for (at, tree) in trees.iter().enumerate() {
+        let name = match tree {
+            TokenTree::Group(group) => {
+                changed_names(&group.stream(), out);
+                continue;
+            }
+            TokenTree::Ident(name) => name,
+            _ => continue,
+        };
+        // A type (`let n: usize = ..`) is not assigned.
+        let typed = at >= 1
+            && punct(at - 1).is_some_and(|(c, _)| c == ':')
+            && !(at >= 2 && punct(at - 2).is_some_and(|(c, _)| c == ':'));
+        if typed {
+            continue;
+        }
+        let borrowed = at >= 2
+            && matches!(&trees[at - 1], TokenTree::Ident(word) if word == "mut")
+            && punct(at - 2).is_some_and(|(c, _)| c == '&');
+        let mut next = at + 1;
+        while matches!(trees.get(next), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Bracket)
+        {
+            next += 1;
+        }
+        let assignment = match (punct(next), punct(next + 1), punct(next + 2)) {
+            (Some(('=', Spacing::Alone)), _, _) => true,
+            (Some((op, Spacing::Joint)), Some(('=', _)), _) => "+-*/%|&^".contains(op),
+            (Some(('<', Spacing::Joint)), Some(('<', Spacing::Joint)), Some(('=', _)))
+            | (Some(('>', Spacing::Joint)), Some(('>', Spacing::Joint)), Some(('=', _))) => true,
+            _ => false,
+        };
+        let method = punct(next).is_some_and(|(c, _)| c == '.')
+            && matches!(trees.get(next + 1), Some(TokenTree::Ident(m)) if MUTATING.iter().any(|name| m == name));
+        if borrowed || assignment || method {
+            out.insert(name.to_string());
+        }
+    }
+}
+
 /// `tokens` without the statements `::autodiff_runtime::__private::fit_zeros(&mut
 /// adjoint, ..);`, at any depth: the sizing of an adjoint that code which never
 /// reads it does not need.
@@ -172,6 +311,41 @@ fn fit_at(trees: &[TokenTree], adjoint: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use quote::quote;
+
+    fn assigned(tokens: proc_macro2::TokenStream) -> Vec<String> {
+        let mut out = std::collections::HashSet::new();
+        super::assigned(&tokens, &mut out);
+        let mut out: Vec<String> = out.into_iter().collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn assigned_names_are_targets_borrows_and_mutated_receivers() {
+        let found = assigned(quote! {
+            a = b + c;
+            d[i] += e[j];
+            if f == g && h <= k { l -= 1; }
+            m[0][1] = n.len();
+            step(&mut o, &p);
+            let Some(q) = r.get_mut(0..s) else { return };
+            t.fill(0.0);
+            u <<= 1;
+            v = w != x;
+            for y in z.iter() { aa = y; }
+        });
+        // (`q` and `y` are bindings of their own, not changes of a name in scope.)
+        assert_eq!(found, ["a", "aa", "d", "l", "m", "o", "r", "t", "u", "v"]);
+        // Names the code binds itself are its own: a slice from `get_mut` written
+        // through, a `let` temporary, a loop index.
+        let found = assigned(quote! {
+            let (lo, hi): (usize, usize) = (a, b);
+            let n: usize = hi - lo;
+            let Some(slice) = out.get_mut(lo..hi) else { return };
+            for j in 0..n { let i = lo + j; slice[j] = i as f64; s = s + x[i]; }
+        });
+        assert_eq!(found, ["out", "s"]);
+    }
 
     fn exposed(tokens: proc_macro2::TokenStream) -> Vec<String> {
         let mut out = std::collections::HashSet::new();

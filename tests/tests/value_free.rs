@@ -1,0 +1,89 @@
+//! Joint calls whose caller discards the value (`f::__adjoint`): the callee's
+//! forward sweep skips the loops that compute only the value (`s += d * d`,
+//! whose reverse replays `d`), and keeps those whose results its reverse sweep
+//! reads, directly or through later statements. Each callee is checked through
+//! a caller against dual numbers.
+#![allow(clippy::needless_range_loop)] // the macro differentiates index loops
+
+mod common;
+
+use autodiff_runtime::differentiate;
+use common::*;
+
+/// The value-only loop is skipped (`n`'s type is inferred: the skipped loop
+/// stays for the compiler as `if false`).
+#[differentiate]
+fn distance(x: &[f64], target: &[f64], offset: usize) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        let d = x[i] - target[offset + i];
+        s += d * d;
+    }
+    s
+}
+
+/// `sqrt` reads its output in the reverse sweep: the loop computing the sum it
+/// takes is needed, and so is the maximum the exponentials are shifted by.
+#[differentiate]
+fn norm_of_shifted_exp(x: &[f64]) -> f64 {
+    let mut m = x[0];
+    for i in 1..x.len() {
+        m = m.max(x[i]);
+    }
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += (x[i] - m).exp();
+    }
+    let r = s.sqrt();
+    let mut unused = 0.0;
+    for i in 0..x.len() {
+        unused += x[i].sin();
+    }
+    r + unused
+}
+
+#[differentiate(wrt(x))]
+fn caller(x: &[f64], target: &[f64], steps: usize) -> f64 {
+    let n = x.len();
+    let mut state = x.to_vec();
+    let mut total = 0.0;
+    for t in 0..steps {
+        for i in 0..n {
+            state[i] = (state[i] * 0.9).sin() + 0.1 * x[i];
+        }
+        total += distance(&state, target, t * n) * norm_of_shifted_exp(&state);
+    }
+    total
+}
+
+fn caller_o(x: &[Dual64], target: &[f64], steps: usize) -> Dual64 {
+    let n = x.len();
+    let mut state = x.to_vec();
+    let mut total = c(0.0);
+    for t in 0..steps {
+        for i in 0..n {
+            state[i] = (state[i] * 0.9).sin() + x[i] * 0.1;
+        }
+        let dist = (0..n).fold(c(0.0), |s, i| {
+            let d = state[i] - target[t * n + i];
+            s + d * d
+        });
+        let m = state.iter().skip(1).fold(state[0], |m, v| if *v > m { *v } else { m });
+        let s = state.iter().fold(c(0.0), |s, v| s + (*v - m).exp());
+        let unused = state.iter().fold(c(0.0), |s, v| s + v.sin());
+        total += dist * (s.sqrt() + unused);
+    }
+    total
+}
+
+#[test]
+fn callees_skip_value_only_loops_and_keep_the_rest() {
+    for (n, steps) in [(4, 3), (1, 2), (6, 1)] {
+        let x: Vec<f64> = (0..n).map(|i| 0.3 + 0.2 * (i as f64).cos()).collect();
+        let target: Vec<f64> = (0..n * steps).map(|i| 0.1 * (i as f64).sin()).collect();
+        let (value, g) = caller_grad(&x, &target, steps);
+        assert_bits(value, caller(&x, &target, steps));
+        assert_close_slice(&g, &dual_grad(|x| caller_o(x, &target, steps), &x));
+    }
+}
