@@ -376,6 +376,51 @@ impl<'a, F> Window<'a, Vec<F>, F> for &'a Vec<F> {
     }
 }
 
+/// `&whole[start..][..len]`: the window a copy of `len` elements holds. Empty
+/// where a window of length zero starts past the end (the copy is empty too,
+/// and the function did not panic).
+///
+/// # Panics
+///
+/// If a window of nonzero length is out of bounds: the copy would have
+/// panicked first (generated code takes windows only after copying or
+/// checking them).
+///
+/// ```
+/// use autodiff_runtime::__private::window_of;
+/// assert_eq!(window_of(&[1.0, 2.0, 3.0], 1, 2), &[2.0, 3.0]);
+/// assert!(window_of::<f64>(&[1.0], 5, 0).is_empty());
+/// ```
+#[inline(always)]
+pub fn window_of<F>(whole: &[F], start: usize, len: usize) -> &[F] {
+    match whole.get(start..).and_then(|rest| rest.get(..len)) {
+        Some(window) => window,
+        None if len == 0 => &[],
+        None => window_out_of_bounds(start, len, whole.len()),
+    }
+}
+
+/// [`window_of`] for an adjoint.
+///
+/// # Panics
+///
+/// As [`window_of`].
+#[inline(always)]
+pub fn window_of_mut<F>(whole: &mut [F], start: usize, len: usize) -> &mut [F] {
+    let whole_len = whole.len();
+    match whole.get_mut(start..).and_then(|rest| rest.get_mut(..len)) {
+        Some(window) => window,
+        None if len == 0 => &mut [],
+        None => window_out_of_bounds(start, len, whole_len),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn window_out_of_bounds(start: usize, len: usize, whole: usize) -> ! {
+    panic!("autodiff: the window {start}..{start}+{len} of an array of length {whole} is out of bounds")
+}
+
 /// `whole` or `part`, as the parameter it is passed to takes it (see
 /// [`Window`]).
 ///

@@ -69,7 +69,10 @@ fn caller_o(x: &[Dual64], target: &[f64], steps: usize) -> Dual64 {
             let d = state[i] - target[t * n + i];
             s + d * d
         });
-        let m = state.iter().skip(1).fold(state[0], |m, v| if *v > m { *v } else { m });
+        let m = state
+            .iter()
+            .skip(1)
+            .fold(state[0], |m, v| if *v > m { *v } else { m });
         let s = state.iter().fold(c(0.0), |s, v| s + (*v - m).exp());
         let unused = state.iter().fold(c(0.0), |s, v| s + v.sin());
         total += dist * (s.sqrt() + unused);

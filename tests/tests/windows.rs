@@ -447,3 +447,26 @@ fn hvp_through_windows_matches_hyper_dual_numbers() {
         assert_close(hv[i], out.eps1eps2);
     }
 }
+
+/// An empty copy whose window starts past the end of its source: the function
+/// does not panic (its copying loop runs no iteration), and neither does the
+/// gradient, which passes an empty window.
+#[differentiate]
+fn empty_window(source: &[f64], base: usize, m: usize) -> f64 {
+    let mut copy = vec![0.0; m];
+    for j in 0..m {
+        copy[j] = source[base + j];
+    }
+    squares(&copy) + source[0] * source[1]
+}
+
+#[test]
+fn an_empty_window_past_the_end_does_not_panic() {
+    let source = [0.5, -1.5, 2.0];
+    let (value, g) = empty_window_grad(&source, 10, 0);
+    assert_bits(value, empty_window(&source, 10, 0));
+    assert_close_slice(&g, &[-1.5, 0.5, 0.0]);
+    let (value, g) = empty_window_grad(&source, 1, 2);
+    assert_bits(value, empty_window(&source, 1, 2));
+    assert_close_slice(&g, &[-1.5, 0.5 + 2.0 * -1.5, 4.0]);
+}

@@ -62,9 +62,21 @@ pub struct Window {
 pub struct Windows {
     /// (call, argument index) → the window passed there.
     pub args: HashMap<(StmtPos, usize), Window>,
-    /// The copying read and store → the condition under which their reverse
-    /// (and their refill) is skipped: every reader takes the window.
-    pub skipped: HashMap<StmtPos, TokenStream>,
+    /// The copying read and store → when to skip them (see [`Skip`]).
+    pub skipped: HashMap<StmtPos, Skip>,
+}
+
+/// When a copy's read and store are skipped.
+#[derive(Clone, Debug)]
+pub struct Skip {
+    /// In the reverse sweep (their reverse and their refill): when every
+    /// reader takes the window (the callees' `__SLICE_ARGk`, and-ed).
+    pub condition: TokenStream,
+    /// In the forward sweep, also only when the window is in bounds (else the
+    /// copy runs, and panics where the function does): the copying loop's
+    /// position, and the test to run before it.
+    pub loop_pos: StmtPos,
+    pub fits: TokenStream,
 }
 
 /// Where each statement is: the loops around it.
@@ -143,6 +155,7 @@ impl<'a> Places<'a> {
 /// A copying loop's candidate before its readers are checked against each other.
 struct Candidate {
     window: Window,
+    loop_pos: StmtPos,
     read: StmtPos,
     store: StmtPos,
     /// (call, argument index, callee path).
@@ -192,8 +205,22 @@ pub fn find(func: &Function) -> Windows {
             })
             .collect();
         let condition = quote!(#(#conditions)&&*);
-        out.skipped.insert(candidate.read, condition.clone());
-        out.skipped.insert(candidate.store, condition);
+        let Window {
+            copy,
+            source,
+            offset,
+        } = &candidate.window;
+        let (copy, source) = (
+            crate::ir::ident(&func.var(*copy).name, proc_macro2::Span::call_site()),
+            crate::ir::ident(&func.var(*source).name, proc_macro2::Span::call_site()),
+        );
+        let skip = Skip {
+            condition,
+            loop_pos: candidate.loop_pos,
+            fits: quote!(usize::checked_add(#offset, #copy.len()).is_some_and(|end| end <= #source.len())),
+        };
+        out.skipped.insert(candidate.read, skip.clone());
+        out.skipped.insert(candidate.store, skip);
         for (call, k, _) in candidate.readers {
             out.args.insert((call, k), candidate.window.clone());
         }
@@ -381,6 +408,7 @@ fn copying_loop(
                 source,
                 offset,
             },
+            loop_pos,
             read: read_pos,
             store: store_pos,
             readers,

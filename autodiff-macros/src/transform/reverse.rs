@@ -150,6 +150,7 @@ pub fn transform(
         windows: crate::analysis::windows::find(func),
         refilling: false,
         copy_flags: Default::default(),
+        forward_copy_flags: Default::default(),
         top_forward: Vec::new(),
         reserver: Reserver::new(func, sig.float_tokens()),
         arrays: func
@@ -212,6 +213,9 @@ struct Gen<'a> {
     /// The flags guarding skipped copies, by their condition (`__ad_keep_copyN`,
     /// declared with the locals).
     copy_flags: std::collections::HashMap<String, Ident>,
+    /// The flags guarding them in the forward sweep, by condition and test
+    /// (`__ad_keep_forward_copyN`).
+    forward_copy_flags: std::collections::HashMap<String, Ident>,
     /// See [`Sweeps::top_forward`].
     top_forward: Vec<TokenStream>,
     /// Counts of the pushes in the loops being generated (see `reserve`).
@@ -480,37 +484,92 @@ impl Gen<'_> {
     fn stmt(&mut self, stmt: &Stmt, in_loop: bool) -> (TokenStream, TokenStream) {
         let pos = self.pos;
         let (forward, reverse) = self.stmt_code(stmt, in_loop);
-        let Some(condition) = self.windows.skipped.get(&pos) else {
+        if let Stmt::Loop(_) = stmt {
+            return (self.window_tests(pos, forward), reverse);
+        }
+        let Some(skip) = self.windows.skipped.get(&pos).cloned() else {
             return (forward, reverse);
         };
-        // A copy every reader's reverse takes as a window (see
-        // `analysis::windows`): its adjoint only moves zeros, and its refill
-        // fills what nothing reads. (Unless it saves: its restore stays.)
+        // A copy every reader takes as a window (see `analysis::windows`): its
+        // adjoint only moves zeros, its refill fills what nothing reads, and in
+        // the forward sweep it fills what nothing reads if the window is in
+        // bounds. (Unless it saves: its restore stays.)
         if stmt.writes().iter().any(|var| self.tbr.saves(pos, *var)) {
             return (forward, reverse);
         }
-        // Guarded by a flag named like a caller's choice, which `slices` knows
-        // to slice the loop with and without.
-        let flag = match self.copy_flags.get(&condition.to_string()) {
-            Some(flag) => flag.clone(),
-            None => {
-                let flag = format_ident!("__ad_keep_copy{}", self.copy_flags.len());
-                self.locals.extend(quote!(let #flag: bool = !(#condition);));
-                self.copy_flags.insert(condition.to_string(), flag.clone());
-                flag
-            }
-        };
+        // Guarded by flags named like a caller's choice, which `slices` knows
+        // to slice a loop with and without.
+        let keep = self.copy_flag(&skip);
         let forward = if self.refilling {
-            quote!(if #flag { #forward })
-        } else {
+            quote!(if #keep { #forward })
+        } else if self.plain {
             forward
+        } else {
+            let keep_forward = self.forward_copy_flag(&skip);
+            quote!(if #keep_forward { #forward })
         };
         let reverse = if reverse.is_empty() {
             reverse
         } else {
-            quote!(if #flag { #reverse })
+            quote!(if #keep { #reverse })
         };
         (forward, reverse)
+    }
+
+    /// `__ad_keep_copyN`: whether the copy of `skip` runs in the reverse sweep
+    /// (declared with the locals).
+    fn copy_flag(&mut self, skip: &crate::analysis::windows::Skip) -> Ident {
+        let condition = &skip.condition;
+        let key = condition.to_string();
+        if let Some(flag) = self.copy_flags.get(&key) {
+            return flag.clone();
+        }
+        let flag = format_ident!("__ad_keep_copy{}", self.copy_flags.len());
+        self.locals.extend(quote!(let #flag: bool = !(#condition);));
+        self.copy_flags.insert(key, flag.clone());
+        flag
+    }
+
+    /// `__ad_keep_forward_copyN`: whether the copy of `skip` runs in the
+    /// forward sweep, set before its loop (see [`Gen::window_tests`]).
+    fn forward_copy_flag(&mut self, skip: &crate::analysis::windows::Skip) -> Ident {
+        let key = format!("{} {}", skip.condition, skip.fits);
+        if let Some(flag) = self.forward_copy_flags.get(&key) {
+            return flag.clone();
+        }
+        let flag = format_ident!("__ad_keep_forward_copy{}", self.forward_copy_flags.len());
+        self.locals.extend(quote!(let mut #flag: bool = true;));
+        self.forward_copy_flags.insert(key, flag.clone());
+        flag
+    }
+
+    /// The forward code of the loop at `pos` after the tests of the windows its
+    /// copies fill (see [`Gen::forward_copy_flag`]).
+    fn window_tests(&mut self, pos: usize, forward: TokenStream) -> TokenStream {
+        if self.plain {
+            return forward;
+        }
+        let mut skips: Vec<crate::analysis::windows::Skip> = self
+            .windows
+            .skipped
+            .values()
+            .filter(|skip| skip.loop_pos == pos)
+            .cloned()
+            .collect();
+        skips.sort_by_key(|skip| format!("{} {}", skip.condition, skip.fits));
+        skips.dedup_by_key(|skip| format!("{} {}", skip.condition, skip.fits));
+        let mut tests = TokenStream::new();
+        for skip in &skips {
+            let key = format!("{} {}", skip.condition, skip.fits);
+            // Only copies whose statements asked for the flag (none saves).
+            let Some(flag) = self.forward_copy_flags.get(&key).cloned() else {
+                continue;
+            };
+            let keep = self.copy_flag(skip);
+            let fits = &skip.fits;
+            tests.extend(quote!(#flag = #keep || !(#fits);));
+        }
+        quote!(#tests #forward)
     }
 
     fn stmt_code(&mut self, stmt: &Stmt, in_loop: bool) -> (TokenStream, TokenStream) {
@@ -995,7 +1054,17 @@ impl Gen<'_> {
         in_loop: bool,
     ) -> (TokenStream, TokenStream) {
         let float = self.float.clone();
-        let forward_args: Vec<TokenStream> = args.iter().map(|arg| self.call_arg(arg)).collect();
+        let call_pos = self.pos - 1;
+        // Copies of windows go as the window (see `analysis::windows`): the
+        // forward sweep may have skipped them.
+        let forward_args: Vec<TokenStream> = args
+            .iter()
+            .enumerate()
+            .map(|(k, arg)| match self.windows.args.get(&(call_pos, k)) {
+                Some(window) => self.window_primal(window),
+                None => self.call_arg(arg),
+            })
+            .collect();
         let active = crate::analysis::tbr::stmt_is_active(
             &Stmt::Call {
                 dst,
@@ -1040,7 +1109,6 @@ impl Gen<'_> {
             format_ident!("__record{}", suffix),
             format_ident!("__unrecord{}", suffix),
         );
-        let call_pos = self.pos - 1;
         let mut snapshot = TokenStream::new();
         let mut restore_pre_call = TokenStream::new();
         // Arrays read whole whose later overwrites are not undone (see
@@ -1249,33 +1317,40 @@ impl Gen<'_> {
     ) -> Option<(TokenStream, TokenStream)> {
         let window = self.windows.args.get(&(call_pos, k))?;
         let (copy, source) = (window.copy, window.source);
-        if self.bar_override.contains_key(&copy) || self.bar_override.contains_key(&source) {
-            return None;
-        }
-        let (copy_name, source_name) = (self.var(copy), self.var(source));
-        let offset = &window.offset;
-        let rt = &self.rt;
-        let part = |array: &Ident| quote!(#array[(#offset)..][..#copy_name.len()]);
-        let primal = part(&source_name);
-        let primal = quote!(#rt::__private::window(&#copy_name, &#primal));
-        let adjoint = if self.active(copy) && self.active(source) {
+        let copy_name = self.var(copy);
+        let primal = self.window_primal(window);
+        let adjoint = if self.active(source) {
             let (copy_bar, source_bar) = (self.bar(copy), self.bar(source));
             let slice = format_ident!("__SLICE_ARG{}", k);
-            let part = part(&source_bar);
-            let part = if self.droppable.contains(&source) {
-                // Declined by the caller: the callee adds nothing either.
-                let keep = keep_flag(self.func, source);
-                quote!(if #keep { &mut #part } else { &mut [] })
-            } else {
-                quote!(&mut #part)
-            };
+            let offset = &window.offset;
+            let rt = &self.rt;
+            let part = quote!(#rt::__private::window_of_mut(&mut #source_bar[..], #offset, #copy_name.len()));
+            let part =
+                if self.droppable.contains(&source) && !self.bar_override.contains_key(&source) {
+                    // Declined by the caller: the callee adds nothing either.
+                    let keep = keep_flag(self.func, source);
+                    quote!(if #keep { #part } else { &mut [] })
+                } else {
+                    part
+                };
             quote!(if #func::#slice { #part } else { &mut #copy_bar[..] })
-        } else if self.active(copy) {
-            return None;
         } else {
+            // Nothing to add into (the copy's adjoint would go nowhere either).
             quote!(&mut [])
         };
         Some((primal, adjoint))
+    }
+
+    /// A window argument as a call takes it: the window of the source where the
+    /// callee takes `&[f64]`, the copy where it takes `&Vec<f64>`.
+    fn window_primal(&self, window: &crate::analysis::windows::Window) -> TokenStream {
+        let (copy_name, source_name) = (self.var(window.copy), self.var(window.source));
+        let offset = &window.offset;
+        let rt = &self.rt;
+        quote!(#rt::__private::window(
+            &#copy_name,
+            #rt::__private::window_of(&#source_name, #offset, #copy_name.len()),
+        ))
     }
 
     /// A call in tangent IR (forward mode only):
