@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::analysis::tbr::{count, StmtPos, Tbr};
+use crate::analysis::tbr::{count, nested_blocks, StmtPos, Tbr};
 use crate::ir::{Block, FloatOp, Function, Operand, Stmt, VarId};
 
 /// The increments of a function, by statement position (as in `tbr`).
@@ -54,18 +54,8 @@ fn block(
     let mut pos = start;
     for stmt in stmts {
         positions.push(pos);
-        match stmt {
-            Stmt::If {
-                then_block,
-                else_block,
-                ..
-            } => {
-                block(then_block, pos + 1, uses, tbr, out);
-                let then_len: usize = then_block.iter().map(count).sum();
-                block(else_block, pos + 1 + then_len, uses, tbr, out);
-            }
-            Stmt::Loop(looped) => block(&looped.body, pos + 1, uses, tbr, out),
-            _ => {}
+        for (inner, inner_pos) in nested_blocks(stmt, pos) {
+            block(inner, inner_pos, uses, tbr, out);
         }
         pos += count(stmt);
     }

@@ -1547,6 +1547,24 @@ pub fn count(stmt: &Stmt) -> usize {
     }
 }
 
+/// The blocks directly inside `stmt`, each with the pre-order position of its
+/// first statement, given `stmt` stands at `pos`: the two arms of an `if`, the
+/// body of a loop.
+pub fn nested_blocks(stmt: &Stmt, pos: StmtPos) -> Vec<(&Block, StmtPos)> {
+    match stmt {
+        Stmt::If {
+            then_block,
+            else_block,
+            ..
+        } => {
+            let then_len: usize = then_block.iter().map(count).sum();
+            vec![(then_block, pos + 1), (else_block, pos + 1 + then_len)]
+        }
+        Stmt::Loop(looped) => vec![(&looped.body, pos + 1)],
+        _ => Vec::new(),
+    }
+}
+
 /// Depth of loop nesting inside a block.
 fn nesting(block: &Block) -> usize {
     block

@@ -39,7 +39,7 @@ use std::collections::{HashMap, HashSet};
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use quote::{format_ident, quote};
 
-use crate::analysis::tbr::{count, StmtPos};
+use crate::analysis::tbr::{count, nested_blocks, StmtPos};
 use crate::ir::{
     ArgPass, ArrayInit, Block, CallArg, FloatOp, Function, LoopKind, Operand, Origin, Stmt, Ty,
     VarId,
@@ -242,30 +242,21 @@ fn visit(
     let mut pos = start;
     for stmt in block {
         positions.push(pos);
-        match stmt {
-            Stmt::If {
-                then_block,
-                else_block,
-                ..
-            } => {
-                visit(func, places, then_block, pos + 1, indices, out);
-                let then_len: usize = then_block.iter().map(count).sum();
-                visit(func, places, else_block, pos + 1 + then_len, indices, out);
-            }
-            Stmt::Loop(looped) => {
-                let index = match &looped.kind {
-                    LoopKind::For {
-                        index: Some(index), ..
-                    } => Some(*index),
-                    _ => None,
-                };
-                indices.extend(index);
-                visit(func, places, &looped.body, pos + 1, indices, out);
-                if index.is_some() {
-                    indices.pop();
-                }
-            }
-            _ => {}
+        let index = match stmt {
+            Stmt::Loop(looped) => match &looped.kind {
+                LoopKind::For {
+                    index: Some(index), ..
+                } => Some(*index),
+                _ => None,
+            },
+            _ => None,
+        };
+        indices.extend(index);
+        for (inner, inner_pos) in nested_blocks(stmt, pos) {
+            visit(func, places, inner, inner_pos, indices, out);
+        }
+        if index.is_some() {
+            indices.pop();
         }
         pos += count(stmt);
     }
