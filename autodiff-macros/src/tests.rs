@@ -252,6 +252,28 @@ snapshot!(
                 for j in 0..x.len() {
                     q[j] = x[j] * (c as f64);
                 }
+                total += 0.5 * norm2(&q);
+            }
+            total
+        }
+    }
+);
+
+// The same loop with the call's result added to the sum as it is: the loop is
+// preaccumulated and the call runs its reverse where it runs (`norm2::__reverse`
+// in the forward sweep, with the sum's adjoint), so `q` is neither copied nor
+// refilled and `norm2` runs once per iteration.
+snapshot!(
+    joint_call_fused_into_sum,
+    quote!(),
+    quote! {
+        fn f(x: &[f64], k: usize) -> f64 {
+            let mut q = vec![0.0; x.len()];
+            let mut total = 0.0;
+            for c in 0..k {
+                for j in 0..x.len() {
+                    q[j] = x[j] * (c as f64);
+                }
                 total += norm2(&q);
             }
             total

@@ -34,8 +34,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::analysis::activity::Activity;
 use crate::ir::{
-    walk, ArrayInit, Block, CallArg, FloatOp, Function, LoopKind, Operand, Origin, PExpr, Stmt, Ty,
-    VarId,
+    walk, ArgPass, ArrayInit, Block, CallArg, FloatOp, Function, LoopKind, Operand, Origin, PExpr,
+    Stmt, Ty, VarId,
 };
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -56,6 +56,10 @@ pub struct Preacc {
     /// only (see [`seeded_sign`]). The iterations then add their contributions
     /// straight into the inputs' adjoints, scaled by it, and need no buffers.
     pub seeded: Option<bool>,
+    /// Joint calls of the body whose reverse runs where the call runs (see
+    /// [`fused_calls`]): by statement position, whether the result's adjoint is
+    /// the accumulator's negated.
+    pub fused: HashMap<usize, bool>,
 }
 
 /// The loops (by statement position, as in `tbr`) that are preaccumulated.
@@ -211,7 +215,86 @@ fn candidate(
         inputs,
         checks,
         seeded,
+        fused: fused_calls(loop_body, acc, loop_pos + 1),
     })
+}
+
+/// Joint calls whose result goes straight into the accumulator: `t = f(&v, ..)`
+/// followed, at the top level of the body, by `acc = acc + t` (or `t + acc`,
+/// `acc - t`) and nothing else reading `t`; with nothing after the call in the
+/// body writing what it reads. Within an iteration the accumulator's adjoint is
+/// fixed (one, or `±seed`), so `t`'s adjoint is known when the call runs: the
+/// forward sweep runs the callee's reverse sweep there (`f::__reverse`, which
+/// returns the value too) and the reverse sweep has nothing left to do for it,
+/// where a joint call would otherwise run the callee twice (GMM's
+/// `slse += log_sum_exp(&main_term)`: its exponentials once, not twice). The
+/// adjoints it adds to are read only by the reverse of statements before it,
+/// which runs later either way.
+///
+/// `body_pos` is the position of the body's first statement; the result maps
+/// the positions of such calls to whether the result's adjoint is negated.
+fn fused_calls(body: &Block, acc: VarId, body_pos: usize) -> HashMap<usize, bool> {
+    let mut out = HashMap::new();
+    let mut pos = body_pos;
+    for (k, stmt) in body.iter().enumerate() {
+        let here = pos;
+        pos += crate::analysis::tbr::count(stmt);
+        let Stmt::Call {
+            dst: Some(result),
+            args,
+            tangent: None,
+            ..
+        } = stmt
+        else {
+            continue;
+        };
+        // Joint calls only: no `&mut` argument, no array by value (whose
+        // adjoint goes through the stack's sink).
+        let joint = !args.is_empty()
+            && args.iter().all(|arg| match arg {
+                CallArg::MutArray { .. } => false,
+                CallArg::Array { by, .. } => matches!(by, ArgPass::Ref),
+                CallArg::Float(_) | CallArg::Passive(_) => true,
+            })
+            && args.iter().any(|arg| matches!(arg, CallArg::Array { .. }));
+        if !joint {
+            continue;
+        }
+        let result = *result;
+        // `result`: written here only, read once, by the accumulator's update.
+        let (mut writers, mut readers) = (0, 0);
+        walk(body, true, &mut |stmt, _| {
+            writers += stmt.writes().iter().filter(|var| **var == result).count();
+            readers += usize::from(stmt.reads().contains(&result));
+        });
+        if writers != 1 || readers != 1 {
+            continue;
+        }
+        let is = |operand: &Operand, var: VarId| operand.var() == Some(var);
+        let negated = body[k + 1..].iter().find_map(|later| match later {
+            Stmt::Float { dst, op, .. } if *dst == acc => match op {
+                FloatOp::Add(a, b)
+                    if (is(a, acc) && is(b, result)) || (is(a, result) && is(b, acc)) =>
+                {
+                    Some(false)
+                }
+                FloatOp::Sub(a, b) if is(a, acc) && is(b, result) => Some(true),
+                _ => None,
+            },
+            _ => None,
+        });
+        let Some(negated) = negated else { continue };
+        // Nothing after the call writes what it reads.
+        let reads: HashSet<VarId> = stmt.reads().into_iter().collect();
+        let mut overwritten = false;
+        walk(&body[k + 1..].to_vec(), true, &mut |later, _| {
+            overwritten |= later.writes().iter().any(|var| reads.contains(var));
+        });
+        if !overwritten {
+            out.insert(here, negated);
+        }
+    }
+    out
 }
 
 /// Whether the accumulator's adjoint, when the reverse sweep reaches the loop, is

@@ -318,6 +318,19 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
         output_reads,
         ..
     } = collector;
+    // Joint calls whose reverse runs where they run (`Preacc::fused`; not in
+    // loops that may fall back to recording, under run-time checks): the arrays
+    // they read need neither a copy nor a refill for them.
+    let preacc_candidates = crate::analysis::preacc::analyze(func, activity);
+    let fused: HashSet<StmtPos> = preacc_candidates
+        .values()
+        .filter(|preacc| preacc.checks.is_empty())
+        .flat_map(|preacc| preacc.fused.keys().copied())
+        .collect();
+    let call_arrays: Vec<(VarId, Site)> = call_arrays
+        .into_iter()
+        .filter(|(_, site)| !fused.contains(&site.pos))
+        .collect();
     let mut write_count = vec![0usize; count];
     let mut written_in_loop = vec![false; count];
     for write in &writes {
@@ -623,13 +636,15 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
             .collect();
         let checkpoints = checkpoints(func, activity);
         // Preaccumulate only loops that would otherwise record something per
-        // iteration (a save, or a copy of an array a call reads): a sum over
-        // values it can replay (Rosenbrock) gains nothing from separate
-        // accumulators.
-        let mut preaccumulated = crate::analysis::preacc::analyze(func, activity);
-        preaccumulated.retain(|pos, _| {
+        // iteration (a save, or a copy of an array a call reads), or run a callee
+        // twice (a joint call whose result goes into the sum runs once when
+        // preaccumulated: `Preacc::fused`): a sum over values it can replay
+        // (Rosenbrock) gains nothing from separate accumulators.
+        let mut preaccumulated = preacc_candidates;
+        preaccumulated.retain(|pos, preacc| {
             let end = ends.get(pos).copied().unwrap_or(*pos);
             checkpoints.contains_key(pos)
+                || !preacc.fused.is_empty()
                 || saves
                     .iter()
                     .chain(&call_snapshots)

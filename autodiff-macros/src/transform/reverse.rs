@@ -146,6 +146,7 @@ pub fn transform(
         pos: 0,
         next_local: 0,
         bar_override: Default::default(),
+        fused: Default::default(),
         increments: crate::analysis::increment::find(func, tbr),
         windows: crate::analysis::windows::find(func),
         refilling: false,
@@ -204,6 +205,10 @@ struct Gen<'a> {
     next_local: usize,
     /// Adjoints renamed inside a preaccumulated loop: its separate accumulators.
     bar_override: std::collections::HashMap<VarId, Ident>,
+    /// Joint calls of the preaccumulated loop being generated whose reverse runs
+    /// where they run, by position: the adjoint of their result (see
+    /// `Preacc::fused`).
+    fused: std::collections::HashMap<usize, TokenStream>,
     /// `a[i] += e` statements whose reverse is one accumulation.
     increments: crate::analysis::increment::Increments,
     /// Scratch copies whose readers' reverse takes the window they copy.
@@ -1095,6 +1100,12 @@ impl Gen<'_> {
         // Split: the callee records in the forward sweep and reverses later (see
         // `tbr::split_call`); joint otherwise (it re-runs in the reverse sweep).
         let split = crate::analysis::tbr::split_call(args);
+        // A joint call in a preaccumulated loop whose result's adjoint is known
+        // when it runs (see `Preacc::fused`).
+        let fused = match dst {
+            Some(dst) if !split && self.active(dst) => self.fused.get(&call_pos).cloned(),
+            _ => None,
+        };
         // A split call whose scalar arguments this function does not
         // differentiate uses the callee's core with its scalars taken as constants
         // (`f::__record_c`): what only their adjoints need is neither computed
@@ -1130,7 +1141,10 @@ impl Gen<'_> {
                     reverse_args.push(quote!(#value, &mut #slot));
                 }
                 CallArg::Array { var, by, written } => {
-                    if self.tbr.snapshots_call_arg(call_pos, *var) && !self.plain {
+                    // (A fused call runs its reverse before anything overwrites
+                    // what it reads: no copy.)
+                    if self.tbr.snapshots_call_arg(call_pos, *var) && !self.plain && fused.is_none()
+                    {
                         let (push, pop) = self.call_snapshot(*var, in_loop);
                         // A split callee's reverse may not read the array at all
                         // (`__READS_ARGk`, a constant): then no copy.
@@ -1288,6 +1302,19 @@ impl Gen<'_> {
                 #scalar_accumulate
                 #restore_pre_call
             });
+            return (forward, reverse);
+        }
+        if let (Some(seed), Some(dst)) = (fused, dst) {
+            // forward:  dst = g::__reverse(.., adjoint of dst), value and reverse
+            //           sweep in one run
+            // reverse:  the result's adjoint reset, its old value back
+            let name = self.var(dst);
+            let forward = quote_spanned!(span=> #dst_save {
+                #scalar_adjoints
+                #name = #func::__reverse(__ad_stack, #(#reverse_args),*, #seed);
+                #scalar_accumulate
+            });
+            let reverse = quote_spanned!(span=> { #take_seed #dst_restore });
             return (forward, reverse);
         }
         // Joint: pushed in the reverse order of the pops below, the result's old
@@ -1743,8 +1770,26 @@ impl Gen<'_> {
         let post = self.fresh_local("post");
         self.declare(&post, SaveTy::Float);
         self.bar_override = overrides;
+        let acc_seed = match preacc.seeded {
+            Some(false) => quote!(__ad_seed),
+            Some(true) => quote!(-__ad_seed),
+            None => quote!(1.0),
+        };
+        self.fused = preacc
+            .fused
+            .iter()
+            .map(|(pos, negated)| {
+                let seed = if *negated {
+                    quote!(-(#acc_seed))
+                } else {
+                    acc_seed.clone()
+                };
+                (*pos, seed)
+            })
+            .collect();
         self.reserver.open(&looped.body, index);
         let (body_fwd, body_rev) = self.block(&looped.body, true);
+        self.fused.clear();
         let Closed {
             body_fwd,
             body_rev,
@@ -1753,11 +1798,6 @@ impl Gen<'_> {
         self.bar_override.clear();
         let pattern = self.index_pattern(index);
         let range = self.forward_range(seq);
-        let acc_seed = match preacc.seeded {
-            Some(false) => quote!(__ad_seed),
-            Some(true) => quote!(-__ad_seed),
-            None => quote!(1.0),
-        };
         let forward_loop = quote!(
             for #pattern in #range {
                 #body_fwd

@@ -1,0 +1,199 @@
+//! Joint calls whose result goes straight into the sum of a preaccumulated loop
+//! (`acc += lse(&w)`, `acc = dot(&w, &w) + acc`, `acc -= lse(&w, t)`) run their
+//! reverse sweep where they run, with the sum's adjoint as their seed, instead of
+//! running again in the iteration's reverse: the callee runs once per iteration.
+//! The gradients must not change, whether the sum's adjoint is known while the
+//! loop runs (`±seed`) or only after it (contributions scaled later), with active
+//! and constant scalar arguments, the same array passed twice, and a call whose
+//! arguments a later statement overwrites (which is not fused). Checked against
+//! dual numbers, values bit for bit.
+#![allow(clippy::needless_range_loop, clippy::assign_op_pattern)]
+
+mod common;
+
+use approx::assert_relative_eq;
+use autodiff_runtime::differentiate;
+use common::*;
+
+fn check(grad: &[f64], oracle: &[f64]) {
+    assert_eq!(grad.len(), oracle.len());
+    for (g, o) in grad.iter().zip(oracle) {
+        assert_relative_eq!(*g, *o, max_relative = 1e-11, epsilon = 1e-14);
+    }
+}
+
+/// A tempered log-sum-exp, `ln Σ exp(t (v_i - max v)) / t + max v`.
+#[differentiate]
+fn soft_max(v: &[f64], t: f64) -> f64 {
+    let mut mx = v[0];
+    for i in 1..v.len() {
+        mx = mx.max(v[i]);
+    }
+    let mut s = 0.0;
+    for i in 0..v.len() {
+        s += ((v[i] - mx) * t).exp();
+    }
+    s.ln() / t + mx
+}
+
+#[differentiate]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..a.len() {
+        s += a[i] * b[i];
+    }
+    s
+}
+
+fn soft_max_o(v: &[Dual64], t: Dual64) -> Dual64 {
+    let mx = v.iter().fold(v[0], |m, a| if a.re > m.re { *a } else { m });
+    let s: Dual64 = v.iter().map(|a| ((*a - mx) * t).exp()).sum();
+    s.ln() / t + mx
+}
+
+fn dot_o(a: &[Dual64], b: &[Dual64]) -> Dual64 {
+    a.iter().zip(b).map(|(x, y)| *x * *y).sum()
+}
+
+/// Three fused shapes in one loop; the sum's adjoint is known only after the
+/// loop (`acc.sin() * acc`), so the contributions go through buffers.
+#[differentiate]
+fn fused_sums(x: &[f64], a: f64) -> f64 {
+    let n = x.len() / 3;
+    let mut w = vec![0.0; 3];
+    let mut acc = 0.0;
+    for i in 0..n {
+        for j in 0..3 {
+            w[j] = x[i * 3 + j] * a + (j as f64) * 0.1;
+        }
+        acc += soft_max(&w, a);
+        acc = dot(&w, &w) + acc;
+        acc -= soft_max(&w, 0.5);
+    }
+    acc.sin() * acc
+}
+
+fn fused_sums_o(p: &[Dual64]) -> Dual64 {
+    let (x, a) = (&p[..p.len() - 1], p[p.len() - 1]);
+    let mut acc = c(0.0);
+    for i in 0..x.len() / 3 {
+        let w: Vec<Dual64> = (0..3)
+            .map(|j| x[i * 3 + j] * a + (j as f64) * 0.1)
+            .collect();
+        acc += soft_max_o(&w, a);
+        acc += dot_o(&w, &w);
+        acc -= soft_max_o(&w, c(0.5));
+    }
+    acc.sin() * acc
+}
+
+/// The same sum reaching the result through `-` only: its adjoint is `-seed`
+/// while the loop runs, so a fused call subtracted from it gets `seed`.
+#[differentiate]
+fn fused_seeded(x: &[f64], a: f64) -> f64 {
+    let n = x.len() / 3;
+    let mut w = vec![0.0; 3];
+    let mut acc = 0.0;
+    for i in 0..n {
+        for j in 0..3 {
+            w[j] = x[i * 3 + j] * a + (j as f64) * 0.1;
+        }
+        acc -= soft_max(&w, a);
+        acc += dot(&w, &w);
+    }
+    2.0 - acc
+}
+
+fn fused_seeded_o(p: &[Dual64]) -> Dual64 {
+    let (x, a) = (&p[..p.len() - 1], p[p.len() - 1]);
+    let mut acc = c(0.0);
+    for i in 0..x.len() / 3 {
+        let w: Vec<Dual64> = (0..3)
+            .map(|j| x[i * 3 + j] * a + (j as f64) * 0.1)
+            .collect();
+        acc -= soft_max_o(&w, a);
+        acc += dot_o(&w, &w);
+    }
+    c(2.0) - acc
+}
+
+/// `w[0]` is written after the first call: that call's reverse must see `w` as
+/// the call did, so it is not fused (the second one is).
+#[differentiate]
+fn overwritten_after(x: &[f64], a: f64) -> f64 {
+    let n = x.len() / 3;
+    let mut w = vec![0.0; 3];
+    let mut acc = 0.0;
+    for i in 0..n {
+        for j in 0..3 {
+            w[j] = x[i * 3 + j] * a;
+        }
+        acc += soft_max(&w, a);
+        w[0] = w[1] * w[2];
+        acc += soft_max(&w, 2.0);
+    }
+    acc * acc
+}
+
+fn overwritten_after_o(p: &[Dual64]) -> Dual64 {
+    let (x, a) = (&p[..p.len() - 1], p[p.len() - 1]);
+    let mut acc = c(0.0);
+    for i in 0..x.len() / 3 {
+        let mut w: Vec<Dual64> = (0..3).map(|j| x[i * 3 + j] * a).collect();
+        acc += soft_max_o(&w, a);
+        w[0] = w[1] * w[2];
+        acc += soft_max_o(&w, c(2.0));
+    }
+    acc * acc
+}
+
+fn inputs() -> (Vec<f64>, f64) {
+    let x: Vec<f64> = (0..15).map(|i| ((i as f64) * 0.9).sin()).collect();
+    (x, 0.8)
+}
+
+fn point(x: &[f64], a: f64) -> Vec<f64> {
+    let mut p = x.to_vec();
+    p.push(a);
+    p
+}
+
+#[test]
+fn fused_calls_with_the_sum_adjoint_known_after_the_loop() {
+    let (x, a) = inputs();
+    let (value, (gx, ga)) = fused_sums_grad(&x, a);
+    assert_bits(value, fused_sums(&x, a));
+    let oracle = dual_grad(fused_sums_o, &point(&x, a));
+    check(&gx, &oracle[..x.len()]);
+    check(&[ga], &oracle[x.len()..]);
+    let (value, (vx, va)) = fused_sums_vjp(&x, a, -0.75);
+    assert_bits(value, fused_sums(&x, a));
+    let scaled: Vec<f64> = oracle.iter().map(|g| -0.75 * g).collect();
+    check(&vx, &scaled[..x.len()]);
+    check(&[va], &scaled[x.len()..]);
+}
+
+#[test]
+fn fused_calls_with_the_seed_as_the_sum_adjoint() {
+    let (x, a) = inputs();
+    let (value, (gx, ga)) = fused_seeded_grad(&x, a);
+    assert_bits(value, fused_seeded(&x, a));
+    let oracle = dual_grad(fused_seeded_o, &point(&x, a));
+    check(&gx, &oracle[..x.len()]);
+    check(&[ga], &oracle[x.len()..]);
+    let (value, (vx, va)) = fused_seeded_vjp(&x, a, 2.5);
+    assert_bits(value, fused_seeded(&x, a));
+    let scaled: Vec<f64> = oracle.iter().map(|g| 2.5 * g).collect();
+    check(&vx, &scaled[..x.len()]);
+    check(&[va], &scaled[x.len()..]);
+}
+
+#[test]
+fn calls_whose_arguments_are_overwritten_later_are_not_fused() {
+    let (x, a) = inputs();
+    let (value, (gx, ga)) = overwritten_after_grad(&x, a);
+    assert_bits(value, overwritten_after(&x, a));
+    let oracle = dual_grad(overwritten_after_o, &point(&x, a));
+    check(&gx, &oracle[..x.len()]);
+    check(&[ga], &oracle[x.len()..]);
+}
