@@ -2,8 +2,12 @@
 //! `tests/generated.rs`: each program is emitted twice from the same syntax tree,
 //! once as an `f64` function under `#[differentiate]` and once over `num_dual::Dual64`
 //! as the independent oracle. Two programs in three also get a generated helper
-//! that writes the program's array through `&mut`, called once or in a loop. The generator is seeded (`AUTODIFF_PROGRAM_SEED`
-//! overrides the default) so that a failure names a reproducible program.
+//! that writes the program's array through `&mut`, called once or in a loop, and
+//! one program in two a read-only helper (a joint call), handed either a whole
+//! array or a scratch copy of a window of one (`win[j] = v[off + j]`, the copy the
+//! macro replaces by the window itself). The generator is seeded
+//! (`AUTODIFF_PROGRAM_SEED` overrides the default) so that a failure names a
+//! reproducible program.
 
 use std::fmt::Write;
 
@@ -65,6 +69,8 @@ enum Stmt {
     /// A loop whose iterations meet only in one sum, with a scratch array written
     /// before it is read (read back at constant indices too) and an integer counter
     /// (`idx += 1`): the shape the macro preaccumulates. `a{k}` takes the sum.
+    /// In a program with a read-only helper the sum also takes
+    /// `{program}_read(&w, a{k})`, a joint call reversed where it runs.
     Reduce {
         id: usize,
         trips: usize,
@@ -81,7 +87,22 @@ enum Stmt {
         arg: Option<usize>,
         data: bool,
     },
+    /// `a{dst} = a{dst} * 0.5 + {program}_read(&win, a{arg}).tanh()`: a call of the
+    /// program's read-only helper (reversed jointly). `win` is a scratch copy of
+    /// `READ_WIDTH` elements of `source` starting at `offset` (the macro passes
+    /// the window itself to the reverse sweep where it can), or, without an
+    /// offset, the whole array (the helper reads only its first `READ_WIDTH`).
+    Read {
+        id: usize,
+        dst: usize,
+        arg: usize,
+        source: &'static str,
+        offset: Option<Index>,
+    },
 }
+
+/// The length of the arrays the read-only helper takes when handed a window.
+const READ_WIDTH: usize = 2;
 
 struct Gen {
     rng: Rng,
@@ -167,13 +188,21 @@ struct Render {
     dual: bool,
     /// The program's name, for its helper's.
     name: String,
+    /// The length of the arrays indexed (`x`, `v`): `INPUTS`, or `READ_WIDTH` in
+    /// the read-only helper.
+    width: usize,
+    /// Whether the program has a read-only helper: its preaccumulable loops
+    /// then also add the helper's value of their scratch array to their sum
+    /// (a joint call the macro reverses where it runs).
+    reader: bool,
 }
 
 impl Render {
     fn index(&self, index: Index, loop_depth: usize) -> String {
+        let width = self.width;
         match index {
-            Index::Fixed(k) => k.to_string(),
-            Index::LoopVar if loop_depth > 0 => format!("(i{} % {INPUTS})", loop_depth - 1),
+            Index::Fixed(k) => (k % width).to_string(),
+            Index::LoopVar if loop_depth > 0 => format!("(i{} % {width})", loop_depth - 1),
             Index::LoopVar => "0".into(),
         }
     }
@@ -242,6 +271,40 @@ impl Render {
                         self.name
                     );
                 }
+                Stmt::Read {
+                    id,
+                    dst,
+                    arg,
+                    source,
+                    offset,
+                } => {
+                    let suffix = if self.dual { "_dual" } else { "" };
+                    let array = match offset {
+                        Some(offset) => {
+                            // Offsets stay within `0..=INPUTS - READ_WIDTH`.
+                            let start = match offset {
+                                Index::Fixed(k) => (k % (INPUTS - READ_WIDTH + 1)).to_string(),
+                                Index::LoopVar if loops > 0 => {
+                                    format!("(i{} % {})", loops - 1, INPUTS - READ_WIDTH + 1)
+                                }
+                                Index::LoopVar => "0".into(),
+                            };
+                            let _ = writeln!(
+                                out,
+                                "for jw{id} in 0..{READ_WIDTH} {{ win{id}[jw{id}] = {source}[{start} + jw{id}]; }}"
+                            );
+                            format!("&win{id}")
+                        }
+                        None if *source == "x" => "x".into(),
+                        None => format!("&{source}"),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "a{dst} = a{dst} * {} + {}_read{suffix}({array}, a{arg}).tanh();",
+                        self.constant(0.5),
+                        self.name
+                    );
+                }
                 Stmt::Assign(k, e) => {
                     let _ = writeln!(out, "a{k} = {};", self.expr(e, loops));
                 }
@@ -285,6 +348,12 @@ impl Render {
                     exprs,
                 } => {
                     let [e1, e2, e3] = exprs.each_ref().map(|e| self.expr(e, loops));
+                    let fused = if self.reader {
+                        let suffix = if self.dual { "_dual" } else { "" };
+                        format!("acc{id} += {}_read{suffix}(&w{id}, a{k});\n", self.name)
+                    } else {
+                        String::new()
+                    };
                     let (zero, half, tenth) =
                         (self.constant(0.0), self.constant(0.5), self.constant(0.1));
                     let float = if self.dual { "D" } else { "f64" };
@@ -313,6 +382,7 @@ impl Render {
                          top{id} = {max};\n\
                          }}\n\
                          acc{id} += ({e2} - top{id}).tanh() + w{id}[2] * {e3};\n\
+                         {fused}\
                          }}\n\
                          a{k} = a{k} * {half} + acc{id}.tanh();"
                     );
@@ -346,7 +416,34 @@ impl Render {
         out
     }
 
-    fn program(&self, name: &str, body: &[Stmt]) -> String {
+    /// The program's read-only helper `{name}_read(x: &[f64], a: f64) -> f64`: a
+    /// block over its own scalars, `x` and a local copy `v` of it (`self.width`
+    /// is the length of `x`).
+    fn reader(&self, body: &[Stmt]) -> String {
+        let mut out = String::new();
+        let name = &self.name;
+        let float = if self.dual { "D" } else { "f64" };
+        if self.dual {
+            let _ = writeln!(out, "#[allow(unused_mut, unused_variables, dead_code, clippy::all)]\nfn {name}_read_dual<D: DualNum<f64> + OracleTanh + Copy>(x: &[D], a: D) -> D {{");
+        } else {
+            let _ = writeln!(
+                out,
+                "#[differentiate]\n#[allow(unused_mut, unused_variables, dead_code, clippy::all)]\nfn {name}_read(x: &[f64], a: f64) -> f64 {{"
+            );
+        }
+        let _ = writeln!(out, "let mut a0: {float} = a * {};", self.constant(0.5));
+        let _ = writeln!(out, "let mut a1: {float} = x[1] + a;");
+        let _ = writeln!(out, "let mut a2: {float} = {};", self.constant(0.25));
+        let _ = writeln!(out, "let mut v = x.to_vec();");
+        self.block(body, 0, &mut out);
+        let _ = writeln!(out, "a0 + a1 * a2 + v[0] * x[1]\n}}\n");
+        if self.dual {
+            out = out.replace(".tanh()", ".tanh_exact()");
+        }
+        out
+    }
+
+    fn program(&self, name: &str, body: &[Stmt], copies: &[usize]) -> String {
         let mut out = String::new();
         let float = if self.dual { "D" } else { "f64" };
         if self.dual {
@@ -362,6 +459,13 @@ impl Render {
         let _ = writeln!(out, "let mut a2: {float} = {};", self.constant(0.25));
         let _ = writeln!(out, "let mut v = x.to_vec();");
         let _ = writeln!(out, "let c = vec![{}; x.len()];", self.constant(0.375));
+        for id in copies {
+            let _ = writeln!(
+                out,
+                "let mut win{id} = vec![{}; {READ_WIDTH}];",
+                self.constant(0.0)
+            );
+        }
         self.block(body, 0, &mut out);
         let _ = writeln!(out, "a0 + a1 * a2 + v[0] * v[1] + v[2] + v[3].sin()\n}}\n");
         if self.dual {
@@ -399,6 +503,11 @@ fn main() {
     };
     // A fourth decides which calls pass data instead of `x`.
     let mut data = Rng(seed ^ 0x0DA7_A000);
+    // A fifth decides the read-only helpers and their calls.
+    let mut reads = Gen {
+        rng: Rng(seed ^ 0x00EA_D0E1),
+        in_loop: false,
+    };
     for k in 0..PROGRAMS {
         let len = 2 + gen.rng.below(4) as usize;
         let mut body = gen.block(len, 2);
@@ -423,6 +532,8 @@ fn main() {
                 let render = Render {
                     dual,
                     name: name.clone(),
+                    width: INPUTS,
+                    reader: false,
                 };
                 out.push_str(&render.helper(&helper));
             }
@@ -442,12 +553,56 @@ fn main() {
             let at = calls.rng.below(body.len() as u64 + 1) as usize;
             body.insert(at, call);
         }
+        let mut copies = Vec::new();
+        let has_reader = reads.rng.below(2) == 0;
+        if has_reader {
+            let len = 1 + reads.rng.below(3) as usize;
+            let reader = reads.block(len, 1);
+            for dual in [false, true] {
+                let render = Render {
+                    dual,
+                    name: name.clone(),
+                    width: READ_WIDTH,
+                    reader: false,
+                };
+                out.push_str(&render.reader(&reader));
+            }
+            let in_loop = reads.rng.below(2) == 0;
+            let window = reads.rng.below(3) != 0;
+            let offset = window.then(|| {
+                if in_loop && reads.rng.below(2) == 0 {
+                    Index::LoopVar
+                } else {
+                    Index::Fixed(reads.rng.below(INPUTS as u64) as usize)
+                }
+            });
+            let source = if reads.rng.below(2) == 0 { "x" } else { "v" };
+            if window {
+                copies.push(k);
+            }
+            let read = Stmt::Read {
+                id: k,
+                dst: reads.rng.below(3) as usize,
+                arg: reads.rng.below(3) as usize,
+                source,
+                offset,
+            };
+            let read = if in_loop {
+                Stmt::For(1 + reads.rng.below(3) as usize, vec![read])
+            } else {
+                read
+            };
+            let at = reads.rng.below(body.len() as u64 + 1) as usize;
+            body.insert(at, read);
+        }
         for dual in [false, true] {
             let render = Render {
                 dual,
                 name: name.clone(),
+                width: INPUTS,
+                reader: has_reader,
             };
-            out.push_str(&render.program(&name, &body));
+            out.push_str(&render.program(&name, &body, &copies));
         }
         let _ = writeln!(
             table,
