@@ -394,49 +394,51 @@ impl Render {
     /// The program's helper `{name}_step(v: &mut [f64], x: &[f64], a: f64) -> f64`:
     /// a block over its own scalars, `x` and the caller's `v`.
     fn helper(&self, body: &[Stmt]) -> String {
-        let mut out = String::new();
-        let name = &self.name;
-        let float = if self.dual { "D" } else { "f64" };
-        if self.dual {
-            let _ = writeln!(out, "#[allow(unused_mut, unused_variables, dead_code, clippy::all)]\nfn {name}_step_dual<D: DualNum<f64> + OracleTanh + Copy>(v: &mut [D], x: &[D], a: D) -> D {{");
-        } else {
-            let _ = writeln!(
-                out,
-                "#[differentiate]\n#[allow(unused_mut, unused_variables, dead_code, clippy::all)]\nfn {name}_step(v: &mut [f64], x: &[f64], a: f64) -> f64 {{"
-            );
-        }
-        let _ = writeln!(out, "let mut a0: {float} = a * {};", self.constant(0.5));
-        let _ = writeln!(out, "let mut a1: {float} = x[1] + a;");
-        let _ = writeln!(out, "let mut a2: {float} = {};", self.constant(0.25));
-        self.block(body, 0, &mut out);
-        let _ = writeln!(out, "a0 + a1 * a2 + v[0]\n}}\n");
-        if self.dual {
-            out = out.replace(".tanh()", ".tanh_exact()");
-        }
-        out
+        self.helper_fn(body, "step", "v: &mut [$F], x: &[$F], a: $F", "", "v[0]")
     }
 
     /// The program's read-only helper `{name}_read(x: &[f64], a: f64) -> f64`: a
     /// block over its own scalars, `x` and a local copy `v` of it (`self.width`
     /// is the length of `x`).
     fn reader(&self, body: &[Stmt]) -> String {
+        self.helper_fn(
+            body,
+            "read",
+            "x: &[$F], a: $F",
+            "let mut v = x.to_vec();\n",
+            "v[0] * x[1]",
+        )
+    }
+
+    /// `fn {name}_{suffix}({params}) -> $F` (`$F` the float type): scalars `a0`,
+    /// `a1`, `a2` set from `a` and `x`, then `prelude`, the block, and
+    /// `a0 + a1 * a2 + {tail}`.
+    fn helper_fn(
+        &self,
+        body: &[Stmt],
+        suffix: &str,
+        params: &str,
+        prelude: &str,
+        tail: &str,
+    ) -> String {
         let mut out = String::new();
         let name = &self.name;
         let float = if self.dual { "D" } else { "f64" };
+        let params = params.replace("$F", float);
         if self.dual {
-            let _ = writeln!(out, "#[allow(unused_mut, unused_variables, dead_code, clippy::all)]\nfn {name}_read_dual<D: DualNum<f64> + OracleTanh + Copy>(x: &[D], a: D) -> D {{");
+            let _ = writeln!(out, "#[allow(unused_mut, unused_variables, dead_code, clippy::all)]\nfn {name}_{suffix}_dual<D: DualNum<f64> + OracleTanh + Copy>({params}) -> D {{");
         } else {
             let _ = writeln!(
                 out,
-                "#[differentiate]\n#[allow(unused_mut, unused_variables, dead_code, clippy::all)]\nfn {name}_read(x: &[f64], a: f64) -> f64 {{"
+                "#[differentiate]\n#[allow(unused_mut, unused_variables, dead_code, clippy::all)]\nfn {name}_{suffix}({params}) -> f64 {{"
             );
         }
         let _ = writeln!(out, "let mut a0: {float} = a * {};", self.constant(0.5));
         let _ = writeln!(out, "let mut a1: {float} = x[1] + a;");
         let _ = writeln!(out, "let mut a2: {float} = {};", self.constant(0.25));
-        let _ = writeln!(out, "let mut v = x.to_vec();");
+        out.push_str(prelude);
         self.block(body, 0, &mut out);
-        let _ = writeln!(out, "a0 + a1 * a2 + v[0] * x[1]\n}}\n");
+        let _ = writeln!(out, "a0 + a1 * a2 + {tail}\n}}\n");
         if self.dual {
             out = out.replace(".tanh()", ".tanh_exact()");
         }

@@ -147,53 +147,54 @@ fn overwritten_after_o(p: &[Dual64]) -> Dual64 {
     acc * acc
 }
 
-fn inputs() -> (Vec<f64>, f64) {
+/// `f(x, a)`'s value and its vector-Jacobian product with `seed` (one for the
+/// gradient), against `f` bit for bit and against the dual-number gradient of
+/// `oracle` (over `x` then `a`), scaled by `seed`.
+fn check_vjp(
+    f: fn(&[f64], f64) -> f64,
+    vjp: impl Fn(&[f64], f64, f64) -> (f64, (Vec<f64>, f64)),
+    oracle: fn(&[Dual64]) -> Dual64,
+    seed: f64,
+) {
     let x: Vec<f64> = (0..15).map(|i| ((i as f64) * 0.9).sin()).collect();
-    (x, 0.8)
-}
-
-fn point(x: &[f64], a: f64) -> Vec<f64> {
-    let mut p = x.to_vec();
-    p.push(a);
-    p
+    let a = 0.8;
+    let (value, (gx, ga)) = vjp(&x, a, seed);
+    assert_bits(value, f(&x, a));
+    let mut point = x.clone();
+    point.push(a);
+    let expected: Vec<f64> = dual_grad(oracle, &point).iter().map(|g| seed * g).collect();
+    check(&gx, &expected[..x.len()]);
+    check(&[ga], &expected[x.len()..]);
 }
 
 #[test]
 fn fused_calls_with_the_sum_adjoint_known_after_the_loop() {
-    let (x, a) = inputs();
-    let (value, (gx, ga)) = fused_sums_grad(&x, a);
-    assert_bits(value, fused_sums(&x, a));
-    let oracle = dual_grad(fused_sums_o, &point(&x, a));
-    check(&gx, &oracle[..x.len()]);
-    check(&[ga], &oracle[x.len()..]);
-    let (value, (vx, va)) = fused_sums_vjp(&x, a, -0.75);
-    assert_bits(value, fused_sums(&x, a));
-    let scaled: Vec<f64> = oracle.iter().map(|g| -0.75 * g).collect();
-    check(&vx, &scaled[..x.len()]);
-    check(&[va], &scaled[x.len()..]);
+    check_vjp(
+        fused_sums,
+        |x, a, _| fused_sums_grad(x, a),
+        fused_sums_o,
+        1.0,
+    );
+    check_vjp(fused_sums, fused_sums_vjp, fused_sums_o, -0.75);
 }
 
 #[test]
 fn fused_calls_with_the_seed_as_the_sum_adjoint() {
-    let (x, a) = inputs();
-    let (value, (gx, ga)) = fused_seeded_grad(&x, a);
-    assert_bits(value, fused_seeded(&x, a));
-    let oracle = dual_grad(fused_seeded_o, &point(&x, a));
-    check(&gx, &oracle[..x.len()]);
-    check(&[ga], &oracle[x.len()..]);
-    let (value, (vx, va)) = fused_seeded_vjp(&x, a, 2.5);
-    assert_bits(value, fused_seeded(&x, a));
-    let scaled: Vec<f64> = oracle.iter().map(|g| 2.5 * g).collect();
-    check(&vx, &scaled[..x.len()]);
-    check(&[va], &scaled[x.len()..]);
+    check_vjp(
+        fused_seeded,
+        |x, a, _| fused_seeded_grad(x, a),
+        fused_seeded_o,
+        1.0,
+    );
+    check_vjp(fused_seeded, fused_seeded_vjp, fused_seeded_o, 2.5);
 }
 
 #[test]
 fn calls_whose_arguments_are_overwritten_later_are_not_fused() {
-    let (x, a) = inputs();
-    let (value, (gx, ga)) = overwritten_after_grad(&x, a);
-    assert_bits(value, overwritten_after(&x, a));
-    let oracle = dual_grad(overwritten_after_o, &point(&x, a));
-    check(&gx, &oracle[..x.len()]);
-    check(&[ga], &oracle[x.len()..]);
+    check_vjp(
+        overwritten_after,
+        |x, a, _| overwritten_after_grad(x, a),
+        overwritten_after_o,
+        1.0,
+    );
 }
