@@ -5,7 +5,7 @@
 //! The gradients must not change, whether the sum's adjoint is known while the
 //! loop runs (`±seed`) or only after it (contributions scaled later), with active
 //! and constant scalar arguments, the same array passed twice, and a call whose
-//! arguments a later statement overwrites (which is not fused). Checked against
+//! arguments a later statement overwrites (which is not fused), and in `f32`. Checked against
 //! dual numbers, values bit for bit.
 #![allow(clippy::needless_range_loop, clippy::assign_op_pattern)]
 
@@ -145,6 +145,53 @@ fn overwritten_after_o(p: &[Dual64]) -> Dual64 {
         acc += soft_max_o(&w, c(2.0));
     }
     acc * acc
+}
+
+/// `f32` throughout: the fused call's seed is the core's own float type.
+#[differentiate]
+fn soft_max32(v: &[f32]) -> f32 {
+    let mut mx = v[0];
+    for i in 1..v.len() {
+        mx = mx.max(v[i]);
+    }
+    let mut s = 0.0;
+    for i in 0..v.len() {
+        s += (v[i] - mx).exp();
+    }
+    s.ln() + mx
+}
+
+#[differentiate]
+fn fused32(x: &[f32]) -> f32 {
+    let mut w = vec![0.0; 2];
+    let mut acc = 0.0;
+    for i in 0..x.len() / 2 {
+        for j in 0..2 {
+            w[j] = x[i * 2 + j] * 1.5;
+        }
+        acc += soft_max32(&w);
+    }
+    acc * acc
+}
+
+fn fused32_o(x: &[Dual32]) -> Dual32 {
+    let mut acc = Dual32::from_re(0.0);
+    for i in 0..x.len() / 2 {
+        let (u, v) = (x[i * 2] * 1.5, x[i * 2 + 1] * 1.5);
+        let mx = if v.re > u.re { v } else { u };
+        acc += ((u - mx).exp() + (v - mx).exp()).ln() + mx;
+    }
+    acc * acc
+}
+
+#[test]
+fn fused_calls_in_f32() {
+    let x: Vec<f32> = (0..8).map(|i| ((i as f32) * 0.7).cos()).collect();
+    let (value, grad) = fused32_grad(&x);
+    assert_bits32(value, fused32(&x));
+    for (g, o) in grad.iter().zip(dual_grad32(fused32_o, &x)) {
+        assert_relative_eq!(*g, o, max_relative = 1e-5, epsilon = 1e-6);
+    }
 }
 
 /// `f(x, a)`'s value and its vector-Jacobian product with `seed` (one for the
