@@ -4,9 +4,9 @@
 //! running again in the iteration's reverse: the callee runs once per iteration.
 //! The gradients must not change, whether the sum's adjoint is known while the
 //! loop runs (`±seed`) or only after it (contributions scaled later), with active
-//! and constant scalar arguments, the same array passed twice, and a call whose
-//! arguments a later statement overwrites (which is not fused), and in `f32`. Checked against
-//! dual numbers, values bit for bit.
+//! and constant scalar arguments, the same array passed twice, a call whose
+//! arguments a later statement overwrites (which is not fused), and in `f32`.
+//! Checked against dual numbers, values bit for bit.
 #![allow(clippy::needless_range_loop, clippy::assign_op_pattern)]
 
 mod common;
