@@ -4,8 +4,9 @@
 //! running again in the iteration's reverse: the callee runs once per iteration.
 //! The gradients must not change, whether the sum's adjoint is known while the
 //! loop runs (`±seed`) or only after it (contributions scaled later), with active
-//! and constant scalar arguments, the same array passed twice, a call whose
-//! arguments a later statement overwrites (which is not fused), and in `f32`.
+//! and constant scalar arguments, the same array passed twice, a window of an
+//! input passed for a scratch copy, a call whose arguments a later statement
+//! overwrites (which is not fused), and in `f32`.
 //! Checked against dual numbers, values bit for bit.
 #![allow(clippy::needless_range_loop, clippy::assign_op_pattern)]
 
@@ -145,6 +146,42 @@ fn overwritten_after_o(p: &[Dual64]) -> Dual64 {
         acc += soft_max_o(&w, c(2.0));
     }
     acc * acc
+}
+
+/// A fused call handed a scratch copy of a window of `x` (`analysis::windows`):
+/// the call gets the window itself and its adjoint (`x`'s, through the loop's
+/// buffer) where it runs.
+#[differentiate]
+fn fused_window(x: &[f64], a: f64) -> f64 {
+    let mut w = vec![0.0; 3];
+    let mut acc = 0.0;
+    for i in 0..x.len() / 3 {
+        for j in 0..3 {
+            w[j] = x[i * 3 + j];
+        }
+        acc += soft_max(&w, a);
+    }
+    acc * acc
+}
+
+fn fused_window_o(p: &[Dual64]) -> Dual64 {
+    let (x, a) = (&p[..p.len() - 1], p[p.len() - 1]);
+    let mut acc = c(0.0);
+    for i in 0..x.len() / 3 {
+        acc += soft_max_o(&x[i * 3..i * 3 + 3], a);
+    }
+    acc * acc
+}
+
+#[test]
+fn fused_calls_taking_a_window() {
+    check_vjp(
+        fused_window,
+        |x, a, _| fused_window_grad(x, a),
+        fused_window_o,
+        1.0,
+    );
+    check_vjp(fused_window, fused_window_vjp, fused_window_o, 0.5);
 }
 
 /// `f32` throughout: the fused call's seed is the core's own float type.
