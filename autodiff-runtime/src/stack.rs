@@ -670,6 +670,38 @@ impl<T: Copy> Lane<T> {
 }
 
 impl<T: Copy> Lane<T> {
+    /// The last `n` values, oldest first: a generated reverse loop over `0..n`
+    /// that would pop one value per trip reads trip `j`'s as `tail(n)[j]`, then
+    /// drops them with [`drop_tail`](Lane::drop_tail).
+    ///
+    /// # Panics
+    ///
+    /// With "autodiff stack underflow (internal error, please report)" if the lane
+    /// holds fewer than `n` values.
+    #[inline]
+    #[track_caller]
+    pub fn tail(&self, n: usize) -> &[T] {
+        match self.items.len().checked_sub(n) {
+            Some(start) => &self.items[start..],
+            None => panic!("{UNDERFLOW}"),
+        }
+    }
+
+    /// Drops the last `n` values (after reading them with [`tail`](Lane::tail)).
+    ///
+    /// # Panics
+    ///
+    /// With "autodiff stack underflow (internal error, please report)" if the lane
+    /// holds fewer than `n` values.
+    #[inline]
+    #[track_caller]
+    pub fn drop_tail(&mut self, n: usize) {
+        match self.items.len().checked_sub(n) {
+            Some(start) => self.items.truncate(start),
+            None => panic!("{UNDERFLOW}"),
+        }
+    }
+
     /// Pushes a slice into the room reserved when the lane was taken (see
     /// [`Stack::push_slice_reserved`]).
     ///
@@ -1398,6 +1430,41 @@ mod tests {
         s.pop_slice_reserved(&mut three);
         assert_eq!(three, [1.0, 2.0, 3.0]);
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn lane_tail_reads_what_pops_would() {
+        let mut s = Stack::new();
+        let mut floats = s.take_floats::<f64>(5);
+        for v in [1.0, 2.0, 3.0, 4.0, 5.0] {
+            floats.push(v);
+        }
+        // A reverse loop over 0..3 would pop 5, 4, 3 at trips 2, 1, 0.
+        let tail = floats.tail(3);
+        let by_trip: Vec<f64> = (0..3).rev().map(|j| tail[j]).collect();
+        assert_eq!(by_trip, [5.0, 4.0, 3.0]);
+        floats.drop_tail(3);
+        assert_eq!(floats.pop(), 2.0);
+        assert_eq!(floats.pop(), 1.0);
+        s.put_floats(floats);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "underflow")]
+    fn lane_tail_beyond_the_lane_panics() {
+        let mut s = Stack::new();
+        let mut floats = s.take_floats::<f64>(1);
+        floats.push(1.0);
+        let _ = floats.tail(2);
+    }
+
+    #[test]
+    #[should_panic(expected = "underflow")]
+    fn lane_drop_tail_beyond_the_lane_panics() {
+        let mut s = Stack::new();
+        let mut floats = s.take_floats::<f64>(0);
+        floats.drop_tail(1);
     }
 
     #[test]

@@ -460,7 +460,7 @@ impl Reserver {
             return quote!(#reserve #tokens);
         }
         let mut used = [false; 2];
-        let body = to_lanes(tokens, &mut used);
+        let body = crate::transform::slices::pops_by_trip(to_lanes(tokens, &mut used));
         let float = &self.float;
         let (mut take, mut put, mut peak) =
             (TokenStream::new(), TokenStream::new(), TokenStream::new());

@@ -337,6 +337,93 @@ fn slice_plain(looped: Loop, arrays: &HashSet<String>) -> Option<TokenStream> {
     }))
 }
 
+/// Sliced reverse loops (`for __ad_j in (0..__ad_n).rev() { .. }`) that pop one
+/// value per trip from the float lane (the restore `x[i] = __ad_floats.pop()` of
+/// an element their forward loop overwrote) read the lane's last `n` values by
+/// trip number instead, and drop them after the loop: the pop's own check no
+/// longer stands in the way of vectorising the loop. Only where the pop runs on
+/// every trip (no branch or short-circuit in the body) and is the lane's only use
+/// there. For regions whose pops go to lanes (see `reserve`).
+pub fn pops_by_trip(tokens: TokenStream) -> TokenStream {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = TokenStream::new();
+    let mut at = 0;
+    while at < trees.len() {
+        // `for __ad_j in (0 .. __ad_n) . rev () { body }`
+        let is_loop = matches!(&trees[at], TokenTree::Ident(i) if i == "for")
+            && matches!(trees.get(at + 1), Some(TokenTree::Ident(i)) if i == "__ad_j")
+            && matches!(trees.get(at + 2), Some(TokenTree::Ident(i)) if i == "in")
+            && matches!(trees.get(at + 3), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis && g.stream().to_string().replace(' ', "") == "0..__ad_n")
+            && matches!(trees.get(at + 4), Some(TokenTree::Punct(p)) if p.as_char() == '.')
+            && matches!(trees.get(at + 5), Some(TokenTree::Ident(i)) if i == "rev")
+            && matches!(trees.get(at + 6), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis && g.stream().is_empty());
+        if is_loop {
+            if let Some(TokenTree::Group(body)) = trees.get(at + 7) {
+                let stream = body.stream();
+                let read = (!mentions_any(&stream, &["if", "match"])
+                    && !conditional_evaluation(&stream))
+                .then(|| pop_by_trip(&stream))
+                .flatten();
+                if let Some(read) = read {
+                    let head: TokenStream = trees[at..at + 7].iter().cloned().collect();
+                    let body = regroup(body, read);
+                    out.extend(quote!(
+                        let __ad_tail = __ad_floats.tail(__ad_n);
+                        #head #body
+                        __ad_floats.drop_tail(__ad_n);
+                    ));
+                    at += 8;
+                    continue;
+                }
+            }
+        }
+        out.extend([match &trees[at] {
+            TokenTree::Group(group) => regroup(group, pops_by_trip(group.stream())),
+            other => other.clone(),
+        }]);
+        at += 1;
+    }
+    out
+}
+
+/// `body` with its one use of the float lane, `__ad_floats.pop()`, read as
+/// `__ad_tail[__ad_j]` (in a reverse loop over `0..n`, the pop of trip `j`
+/// returns the value its forward loop pushed at trip `j`, the lane's `j`th of
+/// its last `n`); `None` if the lane is used otherwise or more than once.
+fn pop_by_trip(body: &TokenStream) -> Option<TokenStream> {
+    fn walk(tokens: &TokenStream, found: &mut usize) -> Option<TokenStream> {
+        let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+        let mut out = TokenStream::new();
+        let mut at = 0;
+        while at < trees.len() {
+            match &trees[at] {
+                TokenTree::Ident(ident) if ident == "__ad_floats" => {
+                    let pop = matches!(trees.get(at + 1), Some(TokenTree::Punct(p)) if p.as_char() == '.')
+                        && matches!(trees.get(at + 2), Some(TokenTree::Ident(m)) if m == "pop")
+                        && matches!(trees.get(at + 3), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis && g.stream().is_empty());
+                    if !pop {
+                        return None;
+                    }
+                    *found += 1;
+                    out.extend(quote!(__ad_tail[__ad_j]));
+                    at += 4;
+                    continue;
+                }
+                TokenTree::Group(group) => {
+                    let inner = walk(&group.stream(), found)?;
+                    out.extend([regroup(group, inner)]);
+                }
+                other => out.extend([other.clone()]),
+            }
+            at += 1;
+        }
+        Some(out)
+    }
+    let mut found = 0;
+    let read = walk(body, &mut found)?;
+    (found == 1).then_some(read)
+}
+
 /// `let Some(slice) = name.get(start..start + n) else { break .. };`. A start past
 /// the end makes `start + n` wrap below `start` (n > 0), and `get` refuses the range.
 fn take_slice(slice: &Ident, name: &Ident, get: &TokenStream, start: &Ident) -> TokenStream {
@@ -625,6 +712,41 @@ mod keep_tests {
         assert_eq!(
             dropped.to_string(),
             quote!({ without() } b = 2.0;).to_string()
+        );
+    }
+    #[test]
+    fn reverse_loops_popping_once_per_trip_read_the_tail() {
+        let looped =
+            |body: proc_macro2::TokenStream| quote!(for __ad_j in (0..__ad_n).rev() { #body });
+        let once =
+            looped(quote!(let i = lo + __ad_j; { s[__ad_j] += g; x[__ad_j] = __ad_floats.pop(); }));
+        let read = super::pops_by_trip(once).to_string();
+        assert!(read.contains("__ad_floats . tail (__ad_n)"), "{read}");
+        assert!(read.contains("x [__ad_j] = __ad_tail [__ad_j]"), "{read}");
+        assert!(read.contains("__ad_floats . drop_tail (__ad_n)"), "{read}");
+        assert!(!read.contains("pop"), "{read}");
+        // Popped under a branch, twice, or the lane used otherwise: left alone.
+        for body in [
+            quote!(if c {
+                x[__ad_j] = __ad_floats.pop();
+            }),
+            quote!(x[__ad_j] = __ad_floats.pop(); y[__ad_j] = __ad_floats.pop();),
+            quote!(x[__ad_j] = __ad_floats.pop(); __ad_floats.push(1.0);),
+            quote!(x[__ad_j] = c && __ad_floats.pop() > 0.0;),
+        ] {
+            let tokens = looped(body);
+            assert_eq!(
+                super::pops_by_trip(tokens.clone()).to_string(),
+                tokens.to_string()
+            );
+        }
+        // A forward loop is not a reverse one.
+        let forward = quote!(for __ad_j in 0..__ad_n {
+            x[__ad_j] = __ad_floats.pop();
+        });
+        assert_eq!(
+            super::pops_by_trip(forward.clone()).to_string(),
+            forward.to_string()
         );
     }
 }
