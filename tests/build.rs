@@ -445,7 +445,7 @@ impl Render {
         out
     }
 
-    fn program(&self, name: &str, body: &[Stmt], copies: &[usize]) -> String {
+    fn program(&self, name: &str, body: &[Stmt]) -> String {
         let mut out = String::new();
         let float = if self.dual { "D" } else { "f64" };
         if self.dual {
@@ -461,7 +461,7 @@ impl Render {
         let _ = writeln!(out, "let mut a2: {float} = {};", self.constant(0.25));
         let _ = writeln!(out, "let mut v = x.to_vec();");
         let _ = writeln!(out, "let c = vec![{}; x.len()];", self.constant(0.375));
-        for id in copies {
+        for id in window_copies(body) {
             let _ = writeln!(
                 out,
                 "let mut win{id} = vec![{}; {READ_WIDTH}];",
@@ -477,6 +477,28 @@ impl Render {
         }
         out
     }
+}
+
+/// The ids of the scratch copies the `Read` statements of `body` fill (those
+/// with an offset), loops included: each is declared once, before the body.
+fn window_copies(body: &[Stmt]) -> Vec<usize> {
+    let mut out = Vec::new();
+    for stmt in body {
+        match stmt {
+            Stmt::Read {
+                id,
+                offset: Some(_),
+                ..
+            } => out.push(*id),
+            Stmt::For(_, inner) => out.extend(window_copies(inner)),
+            Stmt::If(_, _, then_block, else_block) => {
+                out.extend(window_copies(then_block));
+                out.extend(window_copies(else_block));
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn main() {
@@ -524,6 +546,12 @@ fn main() {
             body.insert(at, reduce);
         }
         let name = format!("program_{k}");
+        let render = |dual, width, reader| Render {
+            dual,
+            name: name.clone(),
+            width,
+            reader,
+        };
         // A third stream decides the calls of a generated helper that writes `v`
         // through `&mut` (split calls), again leaving the other statements as
         // they were.
@@ -531,13 +559,7 @@ fn main() {
             let len = 1 + calls.rng.below(3) as usize;
             let helper = calls.block(len, 1);
             for dual in [false, true] {
-                let render = Render {
-                    dual,
-                    name: name.clone(),
-                    width: INPUTS,
-                    reader: false,
-                };
-                out.push_str(&render.helper(&helper));
+                out.push_str(&render(dual, INPUTS, false).helper(&helper));
             }
             let call = Stmt::Call {
                 dst: calls.rng.below(3) as usize,
@@ -555,19 +577,12 @@ fn main() {
             let at = calls.rng.below(body.len() as u64 + 1) as usize;
             body.insert(at, call);
         }
-        let mut copies = Vec::new();
         let has_reader = reads.rng.below(2) == 0;
         if has_reader {
             let len = 1 + reads.rng.below(3) as usize;
             let reader = reads.block(len, 1);
             for dual in [false, true] {
-                let render = Render {
-                    dual,
-                    name: name.clone(),
-                    width: READ_WIDTH,
-                    reader: false,
-                };
-                out.push_str(&render.reader(&reader));
+                out.push_str(&render(dual, READ_WIDTH, false).reader(&reader));
             }
             let in_loop = reads.rng.below(2) == 0;
             let window = reads.rng.below(3) != 0;
@@ -579,9 +594,6 @@ fn main() {
                 }
             });
             let source = if reads.rng.below(2) == 0 { "x" } else { "v" };
-            if window {
-                copies.push(k);
-            }
             let read = Stmt::Read {
                 id: k,
                 dst: reads.rng.below(3) as usize,
@@ -598,13 +610,7 @@ fn main() {
             body.insert(at, read);
         }
         for dual in [false, true] {
-            let render = Render {
-                dual,
-                name: name.clone(),
-                width: INPUTS,
-                reader: has_reader,
-            };
-            out.push_str(&render.program(&name, &body, &copies));
+            out.push_str(&render(dual, INPUTS, has_reader).program(&name, &body));
         }
         let _ = writeln!(
             table,

@@ -681,10 +681,7 @@ impl<T: Copy> Lane<T> {
     #[inline]
     #[track_caller]
     pub fn tail(&self, n: usize) -> &[T] {
-        match self.items.len().checked_sub(n) {
-            Some(start) => &self.items[start..],
-            None => panic!("{UNDERFLOW}"),
-        }
+        &self.items[self.tail_start(n)..]
     }
 
     /// Drops the last `n` values (after reading them with [`tail`](Lane::tail)).
@@ -696,8 +693,15 @@ impl<T: Copy> Lane<T> {
     #[inline]
     #[track_caller]
     pub fn drop_tail(&mut self, n: usize) {
+        self.items.truncate(self.tail_start(n));
+    }
+
+    /// Where the last `n` values start; panics on underflow.
+    #[inline]
+    #[track_caller]
+    fn tail_start(&self, n: usize) -> usize {
         match self.items.len().checked_sub(n) {
-            Some(start) => self.items.truncate(start),
+            Some(start) => start,
             None => panic!("{UNDERFLOW}"),
         }
     }

@@ -248,16 +248,18 @@ fn fused_calls(body: &Block, acc: VarId, body_pos: usize) -> HashMap<usize, bool
         else {
             continue;
         };
-        // Joint calls only: no `&mut` argument, no array by value (whose
-        // adjoint goes through the stack's sink).
-        let joint = !args.is_empty()
-            && args.iter().all(|arg| match arg {
-                CallArg::MutArray { .. } => false,
-                CallArg::Array { by, .. } => matches!(by, ArgPass::Ref),
-                CallArg::Float(_) | CallArg::Passive(_) => true,
-            })
-            && args.iter().any(|arg| matches!(arg, CallArg::Array { .. }));
-        if !joint {
+        // Joint calls only, with no array by value (whose adjoint goes through
+        // the stack's sink).
+        let by_value = args.iter().any(|arg| {
+            matches!(
+                arg,
+                CallArg::Array {
+                    by: ArgPass::Value,
+                    ..
+                }
+            )
+        });
+        if crate::analysis::tbr::split_call(args) || by_value {
             continue;
         }
         let result = *result;
