@@ -5,7 +5,9 @@
 //! that writes the program's array through `&mut`, called once or in a loop, and
 //! one program in two a read-only helper (a joint call), handed either a whole
 //! array or a scratch copy of a window of one (`win[j] = v[off + j]`, the copy the
-//! macro replaces by the window itself). The generator is seeded
+//! macro replaces by the window itself), and one in two a scalar helper (the
+//! logistic idiom, or a block) whose results a loop stores into an array. The
+//! generator is seeded
 //! (`AUTODIFF_PROGRAM_SEED` overrides the default) so that a failure names a
 //! reproducible program.
 
@@ -99,6 +101,26 @@ enum Stmt {
         source: &'static str,
         offset: Option<Index>,
     },
+    /// A loop storing calls of the program's scalar helper `{program}_gate` into
+    /// two bands of a fresh array `g{id}` (`g[j] = gate(e1 + x[j])`,
+    /// `g[INPUTS + j] = gate(e2 * x[j])`), then `a{k}` mixing four of them: the
+    /// macro hands each stored result back to the helper's reverse
+    /// (`__unrecord_v`). Top level only (it declares `g{id}`).
+    Gates {
+        id: usize,
+        k: usize,
+        exprs: [Expr; 2],
+    },
+}
+
+/// The program's scalar helper `{program}_gate(a: f64) -> f64`.
+enum Gate {
+    /// The logistic idiom `1.0 / (1.0 + (-(a * c1 + c2)).exp())`: its reverse
+    /// needs only its result, so it keeps nothing when handed it.
+    Logistic(f64, f64),
+    /// A block over scalars and local arrays made from `a`: its reverse needs
+    /// more than its result.
+    Block(Vec<Stmt>),
 }
 
 /// The length of the arrays the read-only helper takes when handed a window.
@@ -305,6 +327,24 @@ impl Render {
                         self.name
                     );
                 }
+                Stmt::Gates { id, k, exprs } => {
+                    let suffix = if self.dual { "_dual" } else { "" };
+                    let name = &self.name;
+                    let [e1, e2] = exprs.each_ref().map(|e| self.expr(e, loops));
+                    let (zero, half) = (self.constant(0.0), self.constant(0.5));
+                    let _ = writeln!(
+                        out,
+                        "let mut g{id} = vec![{zero}; {}];\n\
+                         for jg{id} in 0..{INPUTS} {{\n\
+                         g{id}[jg{id}] = {name}_gate{suffix}({e1} + x[jg{id}]);\n\
+                         g{id}[{INPUTS} + jg{id}] = {name}_gate{suffix}({e2} * x[jg{id}]);\n\
+                         }}\n\
+                         a{k} = a{k} * {half} + (g{id}[0] * g{id}[{}] + g{id}[2] - g{id}[{}]).tanh();",
+                        2 * INPUTS,
+                        INPUTS + 1,
+                        INPUTS + 3,
+                    );
+                }
                 Stmt::Assign(k, e) => {
                     let _ = writeln!(out, "a{k} = {};", self.expr(e, loops));
                 }
@@ -394,7 +434,39 @@ impl Render {
     /// The program's helper `{name}_step(v: &mut [f64], x: &[f64], a: f64) -> f64`:
     /// a block over its own scalars, `x` and the caller's `v`.
     fn helper(&self, body: &[Stmt]) -> String {
-        self.helper_fn(body, "step", "v: &mut [$F], x: &[$F], a: $F", "", "v[0]")
+        self.helper_fn(
+            body,
+            "step",
+            "v: &mut [$F], x: &[$F], a: $F",
+            "",
+            "",
+            "v[0]",
+        )
+    }
+
+    /// The program's scalar helper `{name}_gate(a: f64) -> f64`.
+    fn gate(&self, gate: &Gate) -> String {
+        match gate {
+            Gate::Logistic(scale, shift) => {
+                let name = &self.name;
+                let one = self.constant(1.0);
+                let (scale, shift) = (self.constant(*scale), self.constant(*shift));
+                let body = format!("{one} / ({one} + (-(a * {scale} + {shift})).exp())");
+                if self.dual {
+                    format!("#[allow(dead_code, clippy::all)]\nfn {name}_gate_dual<D: DualNum<f64> + OracleTanh + Copy>(a: D) -> D {{\n{body}\n}}\n")
+                } else {
+                    format!("#[differentiate]\n#[allow(dead_code, clippy::all)]\nfn {name}_gate(a: f64) -> f64 {{\n{body}\n}}\n")
+                }
+            }
+            Gate::Block(body) => self.helper_fn(
+                body,
+                "gate",
+                "a: $F",
+                &format!("let x = vec![a; {INPUTS}];\n"),
+                "let mut v = x.to_vec();\n",
+                "v[0] * v[3]",
+            ),
+        }
     }
 
     /// The program's read-only helper `{name}_read(x: &[f64], a: f64) -> f64`: a
@@ -405,19 +477,21 @@ impl Render {
             body,
             "read",
             "x: &[$F], a: $F",
+            "",
             "let mut v = x.to_vec();\n",
             "v[0] * x[1]",
         )
     }
 
-    /// `fn {name}_{suffix}({params}) -> $F` (`$F` the float type): scalars `a0`,
-    /// `a1`, `a2` set from `a` and `x`, then `prelude`, the block, and
-    /// `a0 + a1 * a2 + {tail}`.
+    /// `fn {name}_{suffix}({params}) -> $F` (`$F` the float type): `setup`,
+    /// scalars `a0`, `a1`, `a2` set from `a` and `x`, then `prelude`, the block,
+    /// and `a0 + a1 * a2 + {tail}`.
     fn helper_fn(
         &self,
         body: &[Stmt],
         suffix: &str,
         params: &str,
+        setup: &str,
         prelude: &str,
         tail: &str,
     ) -> String {
@@ -433,6 +507,7 @@ impl Render {
                 "#[differentiate]\n#[allow(unused_mut, unused_variables, dead_code, clippy::all)]\nfn {name}_{suffix}({params}) -> f64 {{"
             );
         }
+        out.push_str(setup);
         let _ = writeln!(out, "let mut a0: {float} = a * {};", self.constant(0.5));
         let _ = writeln!(out, "let mut a1: {float} = x[1] + a;");
         let _ = writeln!(out, "let mut a2: {float} = {};", self.constant(0.25));
@@ -532,6 +607,11 @@ fn main() {
         rng: Rng(seed ^ 0x00EA_D0E1),
         in_loop: false,
     };
+    // A sixth decides the scalar helpers whose results are stored into arrays.
+    let mut gates = Gen {
+        rng: Rng(seed ^ 0x0000_6A7E),
+        in_loop: false,
+    };
     for k in 0..PROGRAMS {
         let len = 2 + gen.rng.below(4) as usize;
         let mut body = gen.block(len, 2);
@@ -608,6 +688,24 @@ fn main() {
             };
             let at = reads.rng.below(body.len() as u64 + 1) as usize;
             body.insert(at, read);
+        }
+        if gates.rng.below(2) == 0 {
+            let gate = if gates.rng.below(2) == 0 {
+                Gate::Logistic(gates.rng.constant(), gates.rng.constant())
+            } else {
+                let len = 1 + gates.rng.below(3) as usize;
+                Gate::Block(gates.block(len, 1))
+            };
+            for dual in [false, true] {
+                out.push_str(&render(dual, INPUTS, false).gate(&gate));
+            }
+            let stmt = Stmt::Gates {
+                id: k,
+                k: gates.rng.below(3) as usize,
+                exprs: [gates.expr(2), gates.expr(2)],
+            };
+            let at = gates.rng.below(body.len() as u64 + 1) as usize;
+            body.insert(at, stmt);
         }
         for dual in [false, true] {
             out.push_str(&render(dual, INPUTS, has_reader).program(&name, &body));

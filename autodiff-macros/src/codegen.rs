@@ -517,6 +517,10 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
             .as_ref()
             .is_some_and(|frame| frame.inferred)
             .then(|| quote!(if false { #forward }));
+        // `__record_v` and `__unrecord_v`: the same sweeps for a caller that
+        // hands the result to the reverse (see `tbr::reloads`); a callee whose
+        // frame is its result alone then keeps nothing.
+        let mut value_bodies = None;
         let (record_body, unrecord_body) = match frame {
             Some(Frame {
                 forward: record_forward,
@@ -525,33 +529,60 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                 refit,
                 pooled,
                 recycled,
+                value_only,
                 ..
-            }) => (
-                quote! {
-                    #prologue
-                    #locals
-                    #adjoints
-                    #sweep_locals
-                    #record_forward
-                    #push
-                    #result
-                },
-                quote! {
-                    #prologue
-                    #keeps
-                    #locals
-                    #adjoints
-                    #sweep_locals
-                    #pooled
-                    #pop
-                    #refit
-                    #witness
-                    #seed
-                    #reverse
-                    #epilogue
-                    #recycled
-                },
-            ),
+            }) => {
+                if let Some(take) = value_only {
+                    value_bodies = Some((
+                        quote! {
+                            #prologue
+                            #locals
+                            #adjoints
+                            #sweep_locals
+                            #record_forward
+                            #result
+                        },
+                        quote! {
+                            #prologue
+                            #keeps
+                            #locals
+                            #adjoints
+                            #sweep_locals
+                            #take
+                            #witness
+                            #seed
+                            #reverse
+                            #epilogue
+                        },
+                    ));
+                }
+                (
+                    quote! {
+                        #prologue
+                        #locals
+                        #adjoints
+                        #sweep_locals
+                        #record_forward
+                        #push
+                        #result
+                    },
+                    quote! {
+                        #prologue
+                        #keeps
+                        #locals
+                        #adjoints
+                        #sweep_locals
+                        #pooled
+                        #pop
+                        #refit
+                        #witness
+                        #seed
+                        #reverse
+                        #epilogue
+                        #recycled
+                    },
+                )
+            }
             // Joint mode behind the same calls: the recording is the state of the
             // `&mut` buffers before the call, the reverse puts it back and runs
             // `__reverse`, which re-runs the function.
@@ -569,8 +600,62 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                 )
             }
         };
+        // Only callers' split calls hand the result over: calls that pass a
+        // `&mut` buffer, or scalars only (see `tbr::split_call`).
+        let handed = matches!(sig.ret, RetKind::Scalar)
+            && suffix.is_empty()
+            && (!mut_buffers.is_empty()
+                || sig
+                    .params
+                    .iter()
+                    .all(|param| !matches!(param.kind, ParamKind::Array { .. })));
+        let value_fns = match value_bodies {
+            _ if !handed => TokenStream::new(),
+            Some((record_v, unrecord_v)) => quote! {
+                /// `__record` for a caller that hands the result to
+                /// `__unrecord_v`: the result is all the reverse sweep needs,
+                /// so nothing is kept.
+                #[doc(hidden)]
+                #[inline]
+                #[allow(unused_mut, unused_variables, unused_assignments, unused_parens, unused_braces, non_snake_case, clippy::all, clippy::pedantic)]
+                pub fn __record_v(__ad_stack: &mut ::autodiff_runtime::stack::Stack, #(#record_params),*) -> #ret_ty {
+                    #record_v
+                }
+
+                /// `__unrecord` with the result handed over by the caller.
+                #[doc(hidden)]
+                #[inline]
+                #[allow(unused_mut, unused_variables, unused_assignments, unused_parens, unused_braces, non_snake_case, clippy::all, clippy::pedantic)]
+                pub fn __unrecord_v(__ad_stack: &mut ::autodiff_runtime::stack::Stack, __ad_value: #float, #(#unrecord_params),*) {
+                    #unrecord_v
+                }
+            },
+            None => {
+                let record_args = sig.params.iter().map(|param| &param.ident);
+                quote! {
+                    /// `__record` for a caller that hands the result to
+                    /// `__unrecord_v`: the reverse sweep needs more than the
+                    /// result, so this is `__record`.
+                    #[doc(hidden)]
+                    #[inline(always)]
+                    #[allow(unused_mut, clippy::all, clippy::pedantic)]
+                    pub fn __record_v(__ad_stack: &mut ::autodiff_runtime::stack::Stack, #(#record_params),*) -> #ret_ty {
+                        Self::__record(__ad_stack, #(#record_args),*)
+                    }
+
+                    /// `__unrecord`, ignoring the result handed over.
+                    #[doc(hidden)]
+                    #[inline(always)]
+                    #[allow(unused_mut, unused_variables, clippy::all, clippy::pedantic)]
+                    pub fn __unrecord_v(__ad_stack: &mut ::autodiff_runtime::stack::Stack, _: #float, #(#unrecord_params),*) {
+                        Self::__unrecord(__ad_stack, #(#pass_on),*);
+                    }
+                }
+            }
+        };
         quote! {
             #constants
+            #value_fns
 
             /// The forward sweep of a split call (see `tbr::split_call`): runs the
             /// function and leaves on the stack what its reverse sweep needs.
@@ -695,6 +780,10 @@ struct Frame {
     /// Whether the sweeps declare an integer whose type is not written out: only
     /// the forward sweep's assignments tell the compiler its type.
     inferred: bool,
+    /// When the frame is the function's result alone and the forward sweep
+    /// pushes nothing else (`sigmoid`): what `__unrecord_v` runs instead of
+    /// `pop`, taking the result from its caller (`__ad_value`).
+    value_only: Option<TokenStream>,
 }
 
 /// The frame of a core's sweeps: every local, save slot, and assigned scalar or
@@ -734,7 +823,7 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
     // Scalars of the top-level block that cheap statements compute from values
     // that stay (parameters the function never assigns) or that the frame holds,
     // each assigned once: computed again after the pops instead of kept
-    // (`sigmoid`'s `1.0 / (1.0 + e)` from its `e`, loop bounds from `n`).
+    // (`1.0 / (1.0 + e)` from its `e`, loop bounds from `n`).
     // Writes per variable: parameters keep the values the caller passes unless
     // the function assigns them.
     let mut counts = vec![0usize; func.vars.len()];
@@ -771,6 +860,7 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
             recomputed.extend(def.reads.iter().filter(|read| computable.contains(read)));
         }
     }
+    let mut kept_vars = Vec::new();
     let recompute: TokenStream = sweeps
         .frame_defs
         .iter()
@@ -813,6 +903,7 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
         let (save, restore) = whole_value_save(&ident, &var.ty);
         push.extend(save);
         pops.push(restore);
+        kept_vars.push(id);
         if resized && var.origin == Origin::Local {
             pool(&ident);
         }
@@ -831,6 +922,7 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
         }
     }
     // Save slots are scalars (their declared types tell the lanes).
+    let mut slots_kept = false;
     for (slot, _) in sweeps
         .slots
         .iter()
@@ -839,7 +931,21 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
         let (save, restore) = whole_value_save(slot, &Ty::Float);
         push.extend(save);
         pops.push(restore);
+        slots_kept = true;
     }
+    let value_only = match func.ret {
+        Some(ret)
+            if kept_vars == [ret]
+                && !slots_kept
+                && matches!(func.var(ret).ty, Ty::Float)
+                && func.var(ret).origin == Origin::Local
+                && !crate::transform::tokens::mentions(&forward, "__ad_stack") =>
+        {
+            let ident = crate::ir::ident(&func.var(ret).name, func.var(ret).span);
+            Some(quote!(#ident = __ad_value; #recompute))
+        }
+        _ => None,
+    };
     let mut pop: TokenStream = pops.into_iter().rev().collect();
     pop.extend(recompute);
     Some(Frame {
@@ -850,6 +956,7 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
         pooled,
         recycled,
         inferred,
+        value_only,
     })
 }
 

@@ -74,9 +74,23 @@ pub const PRIMS: &[Prim] = &[
     unary("round"),
 ];
 
+/// The logistic function `1 / (1 + e^(-x))`, which no float type has as a
+/// method: the lowering recognises the idiom `1.0 / (1.0 + (-x).exp())` and
+/// computes it as written (`autodiff_runtime::rules::logistic`). As one
+/// primitive its derivative comes from its output, `y (1 - y)` (JAX's
+/// `logistic` rule), so the reverse sweep keeps `y`, which callers often hold
+/// anyway (a gate stored into an array), instead of the exponential.
+pub const LOGISTIC: Prim = unary("logistic");
+
 /// Looks a primitive up by method name.
 pub fn lookup(name: &str) -> Option<Prim> {
     PRIMS.iter().copied().find(|prim| prim.name == name)
+}
+
+/// Looks a primitive up by rule name, including those that are not methods
+/// ([`LOGISTIC`]).
+pub fn lookup_rule(name: &str) -> Option<Prim> {
+    lookup(name).or((name == LOGISTIC.name).then_some(LOGISTIC))
 }
 
 impl Prim {
@@ -84,6 +98,12 @@ impl Prim {
     /// the reverse sweep then needs nothing from them.
     pub fn is_piecewise_constant(self) -> bool {
         matches!(self.name, "signum" | "floor" | "ceil" | "round")
+    }
+
+    /// Whether the primitive is a method of `f32` and `f64` (`x.exp()`,
+    /// `f64::exp(x)`); the others are functions of `autodiff_runtime::rules`.
+    pub fn is_method(self) -> bool {
+        self != LOGISTIC
     }
 
     pub fn vjp_name(self) -> String {
@@ -97,7 +117,7 @@ impl Prim {
     pub fn uses_output(self) -> bool {
         matches!(
             self.name,
-            "tanh" | "exp" | "exp2" | "sqrt" | "cbrt" | "recip"
+            "tanh" | "exp" | "exp2" | "sqrt" | "cbrt" | "recip" | "logistic"
         )
     }
 }

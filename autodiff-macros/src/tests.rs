@@ -102,6 +102,35 @@ snapshot!(
     }
 );
 
+snapshot!(
+    logistic_keeps_only_its_value,
+    quote!(),
+    quote! {
+        fn sigmoid(z: f64) -> f64 {
+            1.0 / (1.0 + (-z).exp())
+        }
+    }
+);
+
+snapshot!(
+    split_call_result_handed_over,
+    quote!(wrt(w)),
+    quote! {
+        fn gates(w: &[f64], x: &[f64], b: usize) -> f64 {
+            let mut gate = vec![0.0; 2 * b];
+            for i in 0..b {
+                gate[i] = sigmoid(w[i] * x[i]);
+                gate[b + i] = sigmoid(w[b + i] * x[i]);
+            }
+            let mut total = 0.0;
+            for i in 0..b {
+                total += gate[i] * gate[b + i];
+            }
+            total
+        }
+    }
+);
+
 #[test]
 fn errors_are_all_reported() {
     let out = expansion(

@@ -58,8 +58,11 @@
 //! elements are saved and put back, and the differences, copies and products read
 //! from it are recomputed rather than saved. `exp`, `tanh`, `sqrt` and `1.0 / x` take
 //! their derivative from their result (`*_vjp_from_output` in [`rules`]), so they are
-//! not evaluated twice; a reciprocal is recomputed from its input, so a logistic
-//! `1.0 / (1.0 + (-z).exp())` keeps one value. A loop whose iterations meet only in
+//! not evaluated twice; so does the logistic idiom `1.0 / (1.0 + (-z).exp())`, one
+//! primitive ([`rules::logistic`]) that keeps its value and nothing else. A call's
+//! result stored into an array element is handed back to the callee's reverse sweep
+//! from there, so a `sigmoid` helper whose gates its caller keeps saves nothing of
+//! its own. A loop whose iterations meet only in
 //! one sum is differentiated iteration by iteration, so the stack holds one
 //! iteration: its contributions go straight into the gradient, scaled by the seed,
 //! when the sum reaches the result through `+` and `-`, and otherwise into pooled

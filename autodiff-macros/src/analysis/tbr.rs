@@ -2123,6 +2123,9 @@ impl LoopCheck<'_> {
 /// still holds them when the reverse sweep gets back to them (GMM's
 /// `qdiag[c * d + j] = e`, a port's `gates[3 * b + i] = g`): the reverse sweep
 /// reads them back from the element instead of saving them. Removes their saves.
+/// Results of split calls stored the same way (`gates[i] = sigmoid(z)`): the
+/// reverse sweep hands the element to the callee's reverse (`g::__unrecord_v`),
+/// which then need not keep the result itself.
 ///
 /// The element still holds the value when the array is a local that nothing
 /// writes after the loops around the store, and inside them only stores that
@@ -2172,15 +2175,37 @@ fn reloads(
         }
     };
     let mut candidates: Vec<(StmtPos, VarId)> = saves.iter().copied().collect();
+    // Results of split calls, which the callee's reverse may take from its caller
+    // (`g::__unrecord_v`) instead of keeping them itself.
+    for (pos, stmt) in statements.at.iter().enumerate() {
+        if let Stmt::Call {
+            dst: Some(dst),
+            args,
+            tangent: None,
+            ..
+        } = stmt
+        {
+            if split_call(args) {
+                candidates.push((pos, *dst));
+            }
+        }
+    }
     candidates.sort();
+    candidates.dedup();
     let mut out = HashMap::new();
     for (pos, dst) in candidates {
-        let Some(Stmt::Float {
-            op: FloatOp::Prim { prim, args, .. },
-            ..
-        }) = statements.get(pos)
-        else {
-            continue;
+        let call = match statements.get(pos) {
+            Some(Stmt::Float {
+                op: FloatOp::Prim { prim, args, .. },
+                ..
+            }) if prim.uses_output() && args.len() == 1 => false,
+            Some(Stmt::Call {
+                dst: Some(result),
+                args,
+                tangent: None,
+                ..
+            }) if *result == dst && split_call(args) => true,
+            _ => continue,
         };
         let Some(Stmt::Store {
             array,
@@ -2197,9 +2222,7 @@ fn reloads(
             continue;
         };
         let array = *array;
-        if !prim.uses_output()
-            || args.len() != 1
-            || *stored != dst
+        if *stored != dst
             || write_count[dst.0 as usize] != 1
             || forward_reads.get(&dst) != Some(&1)
             || site.blocks != store_site.blocks
@@ -2308,7 +2331,11 @@ fn reloads(
         if !others_ok {
             continue;
         }
-        saves.remove(&(pos, dst));
+        // (A call's result has no save for the callee's sake: a save of its old
+        // value stays.)
+        if !call {
+            saves.remove(&(pos, dst));
+        }
         out.insert(pos, (array, index.clone()));
     }
     out

@@ -226,6 +226,26 @@ impl Lowerer<'_> {
         }
     }
 
+    /// The operation of `left op right` for `+ - * /`.
+    fn arithmetic(&self, op: syn::BinOp, left: Operand, right: Operand) -> FloatOp {
+        use syn::BinOp as B;
+        match op {
+            B::Add(_) => FloatOp::Add(left, right),
+            B::Sub(_) => FloatOp::Sub(left, right),
+            B::Mul(_) => FloatOp::Mul(left, right),
+            _ => match rules::lookup("recip").filter(|_| is_one(&left)) {
+                // `1.0 / b` is `b.recip()` bit for bit, and its adjoint needs
+                // only the result (`-y²`), not `b`.
+                Some(prim) => FloatOp::Prim {
+                    prim,
+                    args: vec![right],
+                    int_arg: None,
+                },
+                None => FloatOp::Div(left, right),
+            },
+        }
+    }
+
     /// Lowers a float-valued expression, writing its value into `dst`.
     pub(super) fn float_into(&mut self, expr: &syn::Expr, dst: VarId) {
         use syn::Expr as E;
@@ -248,23 +268,23 @@ impl Lowerer<'_> {
                     self.diag.push(diag::float_operator(&binary.op, &op));
                     return;
                 }
-                let left = self.float(&binary.left);
-                let right = self.float(&binary.right);
-                match binary.op {
-                    B::Add(_) => FloatOp::Add(left, right),
-                    B::Sub(_) => FloatOp::Sub(left, right),
-                    B::Mul(_) => FloatOp::Mul(left, right),
-                    _ => match rules::lookup("recip").filter(|_| is_one(&left)) {
-                        // `1.0 / b` is `b.recip()` bit for bit, and its adjoint
-                        // needs only the result (`-y²`), not `b` (the sigmoid
-                        // `1.0 / (1.0 + (-z).exp())` keeps one value, not two).
-                        Some(prim) => FloatOp::Prim {
-                            prim,
-                            args: vec![right],
-                            int_arg: None,
-                        },
-                        None => FloatOp::Div(left, right),
-                    },
+                if let (B::Div(_), true, Some(arg)) = (
+                    binary.op,
+                    is_one_literal(&binary.left),
+                    logistic_arg(&binary.right),
+                ) {
+                    // `1.0 / (1.0 + (-x).exp())`: the logistic function, as one
+                    // primitive (see `rules::LOGISTIC`).
+                    let arg = self.float(arg);
+                    FloatOp::Prim {
+                        prim: rules::LOGISTIC,
+                        args: vec![arg],
+                        int_arg: None,
+                    }
+                } else {
+                    let left = self.float(&binary.left);
+                    let right = self.float(&binary.right);
+                    self.arithmetic(binary.op, left, right)
                 }
             }
             E::MethodCall(call) => {
@@ -637,17 +657,79 @@ impl syn::parse::Parse for VecMacro {
 
 /// Whether an operand is the float literal one (`1.0`, `1.`, `1f64`, `1.0_f32`).
 fn is_one(operand: &Operand) -> bool {
-    let Operand::Const(value) = operand else {
-        return false;
-    };
-    let text: String = value
-        .tokens
-        .to_string()
-        .chars()
-        .filter(|c| *c != '_')
-        .collect();
+    match operand {
+        Operand::Const(value) => is_one_text(&value.tokens.to_string()),
+        Operand::Var(_) => false,
+    }
+}
+
+/// Whether a literal reads `1`, `1.0`, `1.0_f64` or the like.
+fn is_one_text(text: &str) -> bool {
+    let text: String = text.chars().filter(|c| *c != '_').collect();
     let digits = text.trim_end_matches("f64").trim_end_matches("f32");
     !digits.is_empty()
         && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
         && digits.parse::<f64>() == Ok(1.0)
+}
+
+/// `expr` without the parentheses (and invisible groups) around it.
+fn unparen(mut expr: &syn::Expr) -> &syn::Expr {
+    loop {
+        match expr {
+            syn::Expr::Paren(paren) => expr = &paren.expr,
+            syn::Expr::Group(group) => expr = &group.expr,
+            _ => return expr,
+        }
+    }
+}
+
+/// Whether `expr` is the float literal one (`1.0`, `1.0_f64`, `(1.0)`).
+fn is_one_literal(expr: &syn::Expr) -> bool {
+    match unparen(expr) {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Float(lit),
+            ..
+        }) => is_one_text(&lit.to_string()),
+        _ => false,
+    }
+}
+
+/// `x` if `expr` is the denominator of the logistic function, `1.0 + e` or
+/// `e + 1.0` with `e` one of `(-x).exp()`, `f64::exp(-x)`, `f32::exp(-x)`.
+/// Addition is commutative in floating point, so both orders compute what
+/// `autodiff_runtime::rules::logistic` computes.
+fn logistic_arg(expr: &syn::Expr) -> Option<&syn::Expr> {
+    let syn::Expr::Binary(sum) = unparen(expr) else {
+        return None;
+    };
+    if !matches!(sum.op, syn::BinOp::Add(_)) {
+        return None;
+    }
+    let exp = if is_one_literal(&sum.left) {
+        &sum.right
+    } else if is_one_literal(&sum.right) {
+        &sum.left
+    } else {
+        return None;
+    };
+    let exponent = match unparen(exp) {
+        syn::Expr::MethodCall(call) if call.method == "exp" && call.args.is_empty() => {
+            &*call.receiver
+        }
+        syn::Expr::Call(call) if call.args.len() == 1 => match &*call.func {
+            syn::Expr::Path(path) if float_function(&path.path).as_deref() == Some("exp") => {
+                &call.args[0]
+            }
+            _ => return None,
+        },
+        _ => return None,
+    };
+    match unparen(exponent) {
+        syn::Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => Some(expr),
+        _ => None,
+    }
 }

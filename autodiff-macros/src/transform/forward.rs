@@ -213,7 +213,7 @@ impl Builder {
     }
 
     fn prim(&mut self, name: &str, args: Vec<Operand>) -> Operand {
-        match rules::lookup(name) {
+        match rules::lookup_rule(name) {
             Some(prim) => self.op(FloatOp::Prim {
                 prim,
                 args,
@@ -375,6 +375,13 @@ impl Builder {
             }
             "exp" | "exp_m1" => {
                 let f = self.prim("exp", vec![x]);
+                unary(self, f)
+            }
+            "logistic" => {
+                // y (1 - y), from the value as the reverse rule takes it.
+                let y = self.prim("logistic", vec![x]);
+                let rest = self.sub(one, y.clone());
+                let f = self.mul(y, rest);
                 unary(self, f)
             }
             "exp2" => {

@@ -784,6 +784,10 @@ impl Gen<'_> {
                 if let Some(int_arg) = int_arg {
                     rendered.insert(1, pexpr(int_arg));
                 }
+                if !prim.is_method() {
+                    let rt = &self.rt;
+                    return quote!(#rt::rules::#method(#(#rendered),*));
+                }
                 quote!(#float::#method(#(#rendered),*))
             }
             FloatOp::Read { array, index } => {
@@ -1116,10 +1120,24 @@ impl Gen<'_> {
         } else {
             ""
         };
-        let (record, unrecord) = (
-            format_ident!("__record{}", suffix),
-            format_ident!("__unrecord{}", suffix),
-        );
+        // A split call whose result the reverse sweep reads back from the
+        // element it was stored into (see `tbr::reloads`) hands it to the
+        // callee's reverse (`f::__unrecord_v`): a callee whose reverse needs
+        // only its result then keeps nothing (`sigmoid`).
+        let handed = match (split, suffix, dst) {
+            (true, "", Some(_)) => self.tbr.reload(call_pos).map(|(array, index)| {
+                let (array, index) = (self.var(*array), pexpr(index));
+                quote!(#array[#index],)
+            }),
+            _ => None,
+        };
+        let (record, unrecord) = match handed {
+            Some(_) => (format_ident!("__record_v"), format_ident!("__unrecord_v")),
+            None => (
+                format_ident!("__record{}", suffix),
+                format_ident!("__unrecord{}", suffix),
+            ),
+        };
         let mut snapshot = TokenStream::new();
         let mut restore_pre_call = TokenStream::new();
         // Arrays read whole whose later overwrites are not undone (see
@@ -1298,7 +1316,7 @@ impl Gen<'_> {
                 #dst_restore
                 #array_restores
                 #scalar_adjoints
-                #func::#unrecord(__ad_stack, #(#reverse_args),* #seed);
+                #func::#unrecord(__ad_stack, #handed #(#reverse_args),* #seed);
                 #scalar_accumulate
                 #restore_pre_call
             });

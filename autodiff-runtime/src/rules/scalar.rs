@@ -195,6 +195,68 @@ unary_rules! {
     jvp(x, dx) { let _ = dx; (x.round(), T::ZERO) }
 }
 
+/// The logistic function `1 / (1 + e^(-x))`, computed as the idiom
+/// `1.0 / (1.0 + (-x).exp())` reads, so bit for bit what code written that way
+/// computes. `#[differentiate]` lowers that idiom (and `1.0 / (f64::exp(-x) + 1.0)`)
+/// to this function, differentiated by [`logistic_vjp_from_output`].
+///
+/// ```
+/// use autodiff_runtime::rules::logistic;
+///
+/// let z = 0.3_f64;
+/// assert_eq!(logistic(z), 1.0 / (1.0 + (-z).exp()));
+/// assert_eq!(logistic(0.0_f32), 0.5);
+/// ```
+#[inline]
+pub fn logistic<T: Real>(x: T) -> T {
+    T::ONE / (T::ONE + (-x).exp())
+}
+
+/// Reverse rule for [`logistic`]: returns `g · y (1 - y)` with `y = logistic(x)`.
+///
+/// Derivative: `d/dx logistic(x) = y (1 - y)`, the rule JAX's `logistic` uses. Where
+/// `y` rounds to 1 (`x` above about 36.8 in `f64`) it is exactly 0, like `tanh`'s where `tanh`
+/// saturates; the true derivative there is below `e^(-37)`.
+///
+/// ```
+/// use autodiff_runtime::check::{close, fd_gradient, Tolerance};
+/// use autodiff_runtime::rules::{logistic, logistic_jvp, logistic_vjp};
+///
+/// let x = 0.5_f64;
+/// let fd = fd_gradient(|v| logistic(v[0]), &[x])[0];
+/// assert!(close(logistic_vjp(x, 1.0), fd, Tolerance::default()));
+/// let (y, dy) = logistic_jvp(x, 1.0);
+/// assert_eq!(y, logistic(x));
+/// assert!(close(dy, fd, Tolerance::default()));
+/// ```
+#[inline]
+pub fn logistic_vjp<T: Real>(x: T, g: T) -> T {
+    logistic_vjp_from_output(logistic(x), g)
+}
+
+/// Forward rule for [`logistic`]: returns `(logistic(x), dx · y (1 - y))`. See
+/// [`logistic_vjp`].
+#[inline]
+pub fn logistic_jvp<T: Real>(x: T, dx: T) -> (T, T) {
+    let y = logistic(x);
+    (y, dx * (y * (T::ONE - y)))
+}
+
+/// Reverse rule for [`logistic`] from its output: given `y = logistic(x)` and the
+/// adjoint `g` of `y`, returns `g · y (1 - y)`, equal to [`logistic_vjp`]`(x, g)`
+/// without evaluating the exponential again.
+///
+/// ```
+/// use autodiff_runtime::rules::{logistic, logistic_vjp, logistic_vjp_from_output};
+///
+/// let x = 0.5_f64;
+/// assert_eq!(logistic_vjp_from_output(logistic(x), 0.75), logistic_vjp(x, 0.75));
+/// ```
+#[inline]
+pub fn logistic_vjp_from_output<T: Real>(y: T, g: T) -> T {
+    g * (y * (T::ONE - y))
+}
+
 /// `signum(x) · g` with the convention `abs'(±0) = 0` (and NaN for NaN `x`).
 #[inline]
 fn abs_scale<T: Real>(x: T, g: T) -> T {

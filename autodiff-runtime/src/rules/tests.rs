@@ -69,6 +69,14 @@ fn unary_table() -> Vec<Unary> {
         unary!(abs, abs_vjp, abs_jvp, [-2.0, -0.1, 0.1, 3.0]),
         unary!(signum, signum_vjp, signum_jvp, [-2.0, -0.1, 0.1, 3.0]),
         unary!(recip, recip_vjp, recip_jvp, [-3.0, -0.2, 0.25, 5.0]),
+        unary!(
+            logistic,
+            logistic_vjp,
+            logistic_jvp,
+            logistic::<f64>,
+            logistic::<f32>,
+            [-30.0, -2.0, 0.0, 0.7, 5.0]
+        ),
         unary!(floor, floor_vjp, floor_jvp, [-1.5, -0.3, 0.25, 2.7]),
         unary!(ceil, ceil_vjp, ceil_jvp, [-1.5, -0.3, 0.25, 2.7]),
         unary!(round, round_vjp, round_jvp, [-1.3, -0.2, 0.3, 2.7]),
@@ -78,7 +86,7 @@ fn unary_table() -> Vec<Unary> {
 #[test]
 fn unary_rules_match_finite_differences() {
     let table = unary_table();
-    assert_eq!(table.len(), 25, "every unary rule is in the table");
+    assert_eq!(table.len(), 26, "every unary rule is in the table");
     for case in &table {
         for &x in case.points {
             let ctx = format!("{} at {x}", case.name);
@@ -446,6 +454,17 @@ fn accuracy_in_the_tails() {
     assert_eq!(exp_m1_vjp(-40.0_f64, 1.0), (-40.0_f64).exp());
     // tanh saturates to an exact zero derivative.
     assert_eq!(tanh_vjp(30.0_f64, 1.0), 0.0);
+    // logistic: y (1 - y) keeps its relative accuracy for negative x, where y is
+    // tiny; it saturates to an exact zero where y rounds to 1.
+    let x = -40.0_f64;
+    let y = 1.0 / (1.0 + 40.0_f64.exp());
+    assert!(close(logistic_vjp(x, 1.0), y * (1.0 - y), SAME));
+    assert!(close(
+        logistic_vjp(x, 1.0),
+        x.exp(),
+        Tolerance::new(1e-12, 0.0)
+    ));
+    assert_eq!(logistic_vjp(40.0_f64, 1.0), 0.0);
     // asin near 1: computed from the exact 1 - x.
     let x = 1.0 - 1e-12;
     let d = 1.0 - x; // exact
@@ -458,13 +477,17 @@ fn accuracy_in_the_tails() {
 #[test]
 fn output_rules_match_input_rules_bit_for_bit() {
     type Pair = (fn(f64) -> f64, fn(f64, f64) -> f64, fn(f64, f64) -> f64);
-    let pairs: [(&str, Pair); 6] = [
+    let pairs: [(&str, Pair); 7] = [
         ("tanh", (f64::tanh, tanh_vjp, tanh_vjp_from_output)),
         ("exp", (f64::exp, exp_vjp, exp_vjp_from_output)),
         ("exp2", (f64::exp2, exp2_vjp, exp2_vjp_from_output)),
         ("sqrt", (f64::sqrt, sqrt_vjp, sqrt_vjp_from_output)),
         ("cbrt", (f64::cbrt, cbrt_vjp, cbrt_vjp_from_output)),
         ("recip", (f64::recip, recip_vjp, recip_vjp_from_output)),
+        (
+            "logistic",
+            (logistic, logistic_vjp, logistic_vjp_from_output),
+        ),
     ];
     let points = [
         0.0,
