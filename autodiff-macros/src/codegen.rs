@@ -532,6 +532,15 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                 value_only,
                 ..
             }) => {
+                // The vectors the frame keeps are dropped at the end of
+                // `__record` once pushed: taken from the thread's pool and given
+                // back, not allocated and freed at every call. (Not when the
+                // result is one of them.)
+                let (record_pooled, record_recycled) = if matches!(sig.ret, RetKind::Array(_)) {
+                    (TokenStream::new(), TokenStream::new())
+                } else {
+                    (pooled.clone(), recycled.clone())
+                };
                 if let Some(take) = value_only {
                     value_bodies = Some((
                         quote! {
@@ -539,7 +548,9 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                             #locals
                             #adjoints
                             #sweep_locals
+                            #record_pooled
                             #record_forward
+                            #record_recycled
                             #result
                         },
                         quote! {
@@ -562,8 +573,10 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                         #locals
                         #adjoints
                         #sweep_locals
+                        #record_pooled
                         #record_forward
                         #push
+                        #record_recycled
                         #result
                     },
                     quote! {
@@ -677,7 +690,15 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
             }
         }
     });
-    quote! {
+    // The local vectors: made again in their own allocation (see
+    // `tokens::refill_vecs`).
+    let vectors: std::collections::HashSet<String> = func
+        .vars
+        .iter()
+        .filter(|var| var.origin == Origin::Local && matches!(var.ty, Ty::FloatArray(Shape::Vec)))
+        .map(|var| var.name.clone())
+        .collect();
+    let out = quote! {
         #split
         #adjoint
         #[doc(hidden)]
@@ -700,7 +721,8 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
             #epilogue
             #result
         }
-    }
+    };
+    crate::transform::tokens::refill_vecs(&out, &vectors)
 }
 
 /// The forward sweep of `__adjoint`: the top-level statements of `__reverse`'s

@@ -155,6 +155,20 @@ impl<T: SeqIndex> IndexSeq<T> {
     }
 }
 
+/// `*v = vec![value; len]`, in `v`'s own allocation (generated code's
+/// `x = vec![value; len]`, run again at every call of a helper or trip of a loop).
+///
+/// ```
+/// let mut v = vec![1.0_f64; 3];
+/// autodiff_runtime::__private::refill(&mut v, 0.5, 5);
+/// assert_eq!(v, vec![0.5; 5]);
+/// ```
+#[inline]
+pub fn refill<T: Clone>(v: &mut Vec<T>, value: T, len: usize) {
+    v.clear();
+    v.resize(len, value);
+}
+
 /// Makes `v` exactly `len` zeros, reusing its capacity.
 #[inline]
 pub fn fit_zeros<T: Real>(v: &mut Vec<T>, len: usize) {

@@ -308,6 +308,89 @@ fn fit_at(trees: &[TokenTree], adjoint: &str) -> Option<usize> {
     (semi.as_char() == ';' && args == ["&", "mut", adjoint, ","]).then_some(11)
 }
 
+/// `tokens` with every statement `name = ::std::vec![value; len];` (at any
+/// depth) written as `::autodiff_runtime::__private::refill(&mut name, value,
+/// len);`, which fills the vector's own allocation: the same vector, without
+/// giving its allocation back and asking for a new one each time the statement
+/// runs (a helper's scratch array, made at every call). Not where `value` or
+/// `len` mentions `name`, which `refill` would borrow first, and only for the
+/// vectors in `names` (declared and initialised before any such statement).
+/// Run on generated code after the analyses that read assignments from it.
+pub fn refill_vecs(tokens: &TokenStream, names: &std::collections::HashSet<String>) -> TokenStream {
+    let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+    let mut out = TokenStream::new();
+    let mut statement_start = true;
+    let mut at = 0;
+    while at < trees.len() {
+        if statement_start {
+            if let Some((name, fill)) =
+                vec_fill_at(&trees[at..]).filter(|(name, _)| names.contains(&name.to_string()))
+            {
+                out.extend(
+                    quote::quote!(::autodiff_runtime::__private::refill(&mut #name, #fill);),
+                );
+                at += 11;
+                continue;
+            }
+        }
+        statement_start = match &trees[at] {
+            TokenTree::Group(group) => {
+                out.extend([regroup(group, refill_vecs(&group.stream(), names))]);
+                group.delimiter() == proc_macro2::Delimiter::Brace
+            }
+            tree => {
+                out.extend([tree.clone()]);
+                matches!(tree, TokenTree::Punct(punct) if punct.as_char() == ';')
+            }
+        };
+        at += 1;
+    }
+    out
+}
+
+/// The target and `value, len` of a statement `name = ::std::vec![value; len];`
+/// starting `trees` (11 trees), if neither mentions `name`.
+fn vec_fill_at(trees: &[TokenTree]) -> Option<(proc_macro2::Ident, TokenStream)> {
+    let (TokenTree::Ident(name), TokenTree::Punct(eq)) = (trees.first()?, trees.get(1)?) else {
+        return None;
+    };
+    if eq.as_char() != '=' || eq.spacing() != proc_macro2::Spacing::Alone {
+        return None;
+    }
+    let path: Vec<String> = trees
+        .iter()
+        .skip(2)
+        .take(7)
+        .map(ToString::to_string)
+        .collect();
+    if path != [":", ":", "std", ":", ":", "vec", "!"] {
+        return None;
+    }
+    let (Some(TokenTree::Group(args)), Some(TokenTree::Punct(semi))) =
+        (trees.get(9), trees.get(10))
+    else {
+        return None;
+    };
+    if args.delimiter() != proc_macro2::Delimiter::Bracket || semi.as_char() != ';' {
+        return None;
+    }
+    let parts: Vec<TokenTree> = args.stream().into_iter().collect();
+    let split = parts
+        .iter()
+        .position(|tree| matches!(tree, TokenTree::Punct(p) if p.as_char() == ';'))?;
+    let value: TokenStream = parts[..split].iter().cloned().collect();
+    let len: TokenStream = parts[split + 1..].iter().cloned().collect();
+    let name_text = name.to_string();
+    if value.is_empty()
+        || len.is_empty()
+        || mentions(&value, &name_text)
+        || mentions(&len, &name_text)
+    {
+        return None;
+    }
+    Some((name.clone(), quote::quote!(#value, #len)))
+}
+
 #[cfg(test)]
 mod tests {
     use quote::quote;
@@ -412,6 +495,30 @@ mod tests {
         assert!(!super::mentions(&stripped, "v_bar"), "{stripped}");
         assert!(super::mentions(&stripped, "w_bar"), "{stripped}");
         assert!(super::mentions(&stripped, "v"), "{stripped}");
+    }
+
+    #[test]
+    fn vector_fills_reuse_the_vectors_allocation() {
+        let tokens = quote! {
+            w = ::std::vec![0.0; n];
+            for i in 0..n { g = ::std::vec![x[i]; 2 * n]; }
+            u = ::std::vec![a, b];
+            v = ::std::vec![v[0]; 3];
+            y = t + ::std::vec![0.0; 1].len() as f64;
+        };
+        let names = ["w", "g", "u", "v", "y"].map(String::from).into();
+        let rewritten = super::refill_vecs(&tokens, &names).to_string();
+        let only_w = ["w"].map(String::from).into();
+        let rewritten_w = super::refill_vecs(&tokens, &only_w).to_string();
+        assert!(rewritten_w.contains("g = :: std :: vec !"), "{rewritten_w}");
+        let expected = quote! {
+            ::autodiff_runtime::__private::refill(&mut w, 0.0, n);
+            for i in 0..n { ::autodiff_runtime::__private::refill(&mut g, x[i], 2 * n); }
+            u = ::std::vec![a, b];
+            v = ::std::vec![v[0]; 3];
+            y = t + ::std::vec![0.0; 1].len() as f64;
+        };
+        assert_eq!(rewritten, expected.to_string());
     }
 
     #[test]
