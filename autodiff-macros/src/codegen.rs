@@ -541,8 +541,11 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                 } else {
                     (pooled.clone(), recycled.clone())
                 };
-                if let Some(take) = value_only {
-                    value_bodies = Some((
+                // `__record` and `__unrecord` around what the frame keeps: its
+                // push and pop, or (`__record_v`, `__unrecord_v`) nothing kept and
+                // the result taken from the caller.
+                let bodies = |keep: TokenStream, restore: TokenStream| {
+                    (
                         quote! {
                             #prologue
                             #locals
@@ -550,6 +553,7 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                             #sweep_locals
                             #record_pooled
                             #record_forward
+                            #keep
                             #record_recycled
                             #result
                         },
@@ -559,42 +563,19 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                             #locals
                             #adjoints
                             #sweep_locals
-                            #take
+                            #restore
                             #witness
                             #seed
                             #reverse
                             #epilogue
                         },
-                    ));
+                    )
+                };
+                if let Some(take) = value_only {
+                    value_bodies = Some(bodies(TokenStream::new(), take));
                 }
-                (
-                    quote! {
-                        #prologue
-                        #locals
-                        #adjoints
-                        #sweep_locals
-                        #record_pooled
-                        #record_forward
-                        #push
-                        #record_recycled
-                        #result
-                    },
-                    quote! {
-                        #prologue
-                        #keeps
-                        #locals
-                        #adjoints
-                        #sweep_locals
-                        #pooled
-                        #pop
-                        #refit
-                        #witness
-                        #seed
-                        #reverse
-                        #epilogue
-                        #recycled
-                    },
-                )
+                let (record, unrecord) = bodies(push, quote!(#pooled #pop #refit));
+                (record, quote!(#unrecord #recycled))
             }
             // Joint mode behind the same calls: the recording is the state of the
             // `&mut` buffers before the call, the reverse puts it back and runs
