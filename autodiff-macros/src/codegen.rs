@@ -529,6 +529,8 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                 refit,
                 pooled,
                 recycled,
+                record_pooled,
+                record_recycled,
                 value_only,
                 ..
             }) => {
@@ -539,7 +541,7 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                 let (record_pooled, record_recycled) = if matches!(sig.ret, RetKind::Array(_)) {
                     (TokenStream::new(), TokenStream::new())
                 } else {
-                    (pooled.clone(), recycled.clone())
+                    (record_pooled, record_recycled)
                 };
                 // `__record` and `__unrecord` around what the frame keeps: its
                 // push and pop, or (`__record_v`, `__unrecord_v`) nothing kept and
@@ -780,6 +782,10 @@ struct Frame {
     /// and their return to the pool at its end.
     pooled: TokenStream,
     recycled: TokenStream,
+    /// The same for `__record`: the vectors its forward sweep fills, given back
+    /// once the frame is pushed.
+    record_pooled: TokenStream,
+    record_recycled: TokenStream,
     /// Whether the sweeps declare an integer whose type is not written out: only
     /// the forward sweep's assignments tell the compiler its type.
     inferred: bool,
@@ -808,14 +814,9 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
     let mut push = TokenStream::new();
     let mut pops = Vec::new();
     let mut refit = TokenStream::new();
-    let mut pooled = TokenStream::new();
-    let mut recycled = TokenStream::new();
-    let mut pool = |ident: &Ident| {
-        pooled.extend(quote!(#ident = ::autodiff_runtime::__private::pooled_vec();));
-        recycled.extend(
-            quote!(::autodiff_runtime::__private::recycle(::core::mem::take(&mut #ident));),
-        );
-    };
+    // The vectors taken from the thread's pool and given back: by `__unrecord`,
+    // and by `__record` where its forward sweep uses them (`true`).
+    let mut pool: Vec<(Ident, bool)> = Vec::new();
     let mut forward = sweeps.forward.clone();
     // Every local is declared in `__unrecord`, needed or not.
     let inferred = func.vars.iter().any(|var| matches!(var.ty, Ty::Int(None)))
@@ -908,22 +909,31 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
         pops.push(restore);
         kept_vars.push(id);
         if resized && var.origin == Origin::Local {
-            pool(&ident);
+            pool.push((ident.clone(), true));
         }
         if bar && resized && var.origin == Origin::Local {
             let adjoint = crate::ir::ident(&var.adjoint, var.span);
-            pool(&adjoint);
             refit.extend(
                 quote!(::autodiff_runtime::__private::fit_zeros(&mut #adjoint, #ident.len());),
             );
             // `__unrecord` sizes it: unless the forward sweep saves its length
             // (an array reassigned in a loop), `__record` need not.
             let unsized_forward = crate::transform::tokens::without_fits(&forward, &var.adjoint);
-            if !crate::transform::tokens::mentions(&unsized_forward, &var.adjoint) {
+            let sized_by_record =
+                crate::transform::tokens::mentions(&unsized_forward, &var.adjoint);
+            if !sized_by_record {
                 forward = unsized_forward;
             }
+            pool.push((adjoint, sized_by_record));
         }
     }
+    let take = |ident: &Ident| quote!(#ident = ::autodiff_runtime::__private::pooled_vec(););
+    let give = |ident: &Ident| quote!(::autodiff_runtime::__private::recycle(::core::mem::take(&mut #ident)););
+    let pooled: TokenStream = pool.iter().map(|(ident, _)| take(ident)).collect();
+    let recycled: TokenStream = pool.iter().map(|(ident, _)| give(ident)).collect();
+    let record_pool = pool.iter().filter(|(_, used)| *used);
+    let record_pooled: TokenStream = record_pool.clone().map(|(ident, _)| take(ident)).collect();
+    let record_recycled: TokenStream = record_pool.map(|(ident, _)| give(ident)).collect();
     // Save slots are scalars (their declared types tell the lanes).
     let mut slots_kept = false;
     for (slot, _) in sweeps
@@ -958,6 +968,8 @@ fn frame(func: &Function, core: &Core) -> Option<Frame> {
         refit,
         pooled,
         recycled,
+        record_pooled,
+        record_recycled,
         inferred,
         value_only,
     })

@@ -226,26 +226,6 @@ impl Lowerer<'_> {
         }
     }
 
-    /// The operation of `left op right` for `+ - * /`.
-    fn arithmetic(&self, op: syn::BinOp, left: Operand, right: Operand) -> FloatOp {
-        use syn::BinOp as B;
-        match op {
-            B::Add(_) => FloatOp::Add(left, right),
-            B::Sub(_) => FloatOp::Sub(left, right),
-            B::Mul(_) => FloatOp::Mul(left, right),
-            _ => match rules::lookup("recip").filter(|_| is_one(&left)) {
-                // `1.0 / b` is `b.recip()` bit for bit, and its adjoint needs
-                // only the result (`-y²`), not `b`.
-                Some(prim) => FloatOp::Prim {
-                    prim,
-                    args: vec![right],
-                    int_arg: None,
-                },
-                None => FloatOp::Div(left, right),
-            },
-        }
-    }
-
     /// Lowers a float-valued expression, writing its value into `dst`.
     pub(super) fn float_into(&mut self, expr: &syn::Expr, dst: VarId) {
         use syn::Expr as E;
@@ -284,7 +264,7 @@ impl Lowerer<'_> {
                 } else {
                     let left = self.float(&binary.left);
                     let right = self.float(&binary.right);
-                    self.arithmetic(binary.op, left, right)
+                    arithmetic(binary.op, left, right)
                 }
             }
             E::MethodCall(call) => {
@@ -656,6 +636,26 @@ impl syn::parse::Parse for VecMacro {
 }
 
 /// Whether an operand is the float literal one (`1.0`, `1.`, `1f64`, `1.0_f32`).
+/// The operation of `left op right` for `+ - * /`.
+fn arithmetic(op: syn::BinOp, left: Operand, right: Operand) -> FloatOp {
+    use syn::BinOp as B;
+    match op {
+        B::Add(_) => FloatOp::Add(left, right),
+        B::Sub(_) => FloatOp::Sub(left, right),
+        B::Mul(_) => FloatOp::Mul(left, right),
+        _ => match rules::lookup("recip").filter(|_| is_one(&left)) {
+            // `1.0 / b` is `b.recip()` bit for bit, and its adjoint needs
+            // only the result (`-y²`), not `b`.
+            Some(prim) => FloatOp::Prim {
+                prim,
+                args: vec![right],
+                int_arg: None,
+            },
+            None => FloatOp::Div(left, right),
+        },
+    }
+}
+
 fn is_one(operand: &Operand) -> bool {
     match operand {
         Operand::Const(value) => is_one_text(&value.tokens.to_string()),
