@@ -173,3 +173,72 @@ fn short_stencils_run_and_empty_ones_do_nothing() {
         assert_close_slice(&got, &dual_grad(|p| chain_o(p, n, 3, 0.1), &all));
     }
 }
+
+/// A stencil whose weights may be shorter than the loop's range: `w[i + 1]` and
+/// `x[i + 1]` are read only where the weight exists. The loop is not sliced (its
+/// offsets sit behind branches); it runs under a check of its arrays' lengths
+/// (see `transform::lengths`), and as written where the check fails.
+#[differentiate(wrt(x))]
+fn weighted_stencil(x: &[f64], w: &[f64], n: usize) -> f64 {
+    let mut s = 0.0;
+    for i in 0..n {
+        let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
+        let mut t = left * left;
+        if i + 1 < w.len() {
+            t += w[i + 1] * x[i] * x[i + 1];
+        }
+        s += t * x[i].sin();
+    }
+    s
+}
+
+fn weighted_stencil_o(x: &[Dual64], w: &[f64], n: usize) -> Dual64 {
+    let mut s = c(0.0);
+    for i in 0..n {
+        let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
+        let mut t = left * left;
+        if i + 1 < w.len() {
+            t += x[i] * x[i + 1] * w[i + 1];
+        }
+        s += t * x[i].sin();
+    }
+    s
+}
+
+#[test]
+fn length_checked_loops_match_dual_numbers_whichever_copy_runs() {
+    let n = 8;
+    let x: Vec<f64> = (0..=n)
+        .map(|i| 0.4 + 0.3 * ((i as f64) * 1.1).sin())
+        .collect();
+    // Weights as long as the range and longer (the checked copy), and shorter
+    // (the check fails on `w`: the loop as written runs).
+    for len in [n + 1, n + 3, n / 2, 0] {
+        let w: Vec<f64> = (0..len).map(|i| 1.0 + 0.1 * i as f64).collect();
+        let (value, g) = weighted_stencil_grad(&x, &w, n);
+        assert_bits(value, weighted_stencil(&x, &w, n));
+        assert_close_slice(&g, &dual_grad(|x| weighted_stencil_o(x, &w, n), &x));
+    }
+}
+
+#[test]
+fn length_checked_loops_panic_as_the_function_does() {
+    // `x` one short of the range: the last trip's `x[i]` is out of bounds; with
+    // long weights, `x[i + 1]` fails a trip earlier.
+    let x = vec![0.5; 6];
+    for w in [vec![1.0; 3], vec![1.0; 10]] {
+        let message = |payload: Box<dyn std::any::Any + Send>| {
+            payload
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_default()
+        };
+        let primal =
+            std::panic::catch_unwind(|| weighted_stencil(&x, &w, 7)).expect_err("primal panics");
+        let grad = std::panic::catch_unwind(|| weighted_stencil_grad(&x, &w, 7))
+            .expect_err("gradient panics");
+        let primal = message(primal);
+        assert!(primal.contains("index out of bounds"), "{primal}");
+        assert_eq!(message(grad), primal);
+    }
+}

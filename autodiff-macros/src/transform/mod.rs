@@ -2,6 +2,7 @@
 
 pub mod forward;
 pub mod hoist;
+pub mod lengths;
 pub mod reserve;
 pub mod reverse;
 pub mod rotate;

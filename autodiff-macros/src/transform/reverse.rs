@@ -1938,7 +1938,7 @@ impl Gen<'_> {
                     false,
                     counter.is_none() && looped.exit.is_none(),
                 )
-                .unwrap_or(plain)
+                .unwrap_or_else(|| self.length_checked(*index, seq, plain))
             }
             LoopKind::Infinite => quote!(loop { #body }),
         };
@@ -1968,8 +1968,10 @@ impl Gen<'_> {
                 let range = self.reverse_range(seq);
                 let plain = quote!(for #pattern in #range { #body_rev });
                 self.sliced(*index, seq, &body_rev, true, true)
-                    .or_else(|| self.rotated(*index, seq, &body_rev))
-                    .unwrap_or(plain)
+                    .unwrap_or_else(|| {
+                        let looped = self.rotated(*index, seq, &body_rev).unwrap_or(plain);
+                        self.length_checked(*index, seq, looped)
+                    })
             }
             (LoopKind::For { index, seq }, Some(counter)) => {
                 let index = self.index_pattern(*index);
@@ -2141,6 +2143,26 @@ impl Gen<'_> {
             },
             &self.arrays,
         )
+    }
+
+    /// An innermost loop over a plain range that `sliced` did not take, under a
+    /// check of its arrays' lengths (see `lengths`), if it indexes any at offsets
+    /// of its index.
+    fn length_checked(
+        &self,
+        index: Option<VarId>,
+        seq: &RangeSeq,
+        looped: TokenStream,
+    ) -> TokenStream {
+        let Some(index) = index else {
+            return looped;
+        };
+        if !seq.chain.is_empty() || seq.inclusive {
+            return looped;
+        }
+        let (lo, hi) = self.bounds(seq);
+        crate::transform::lengths::guard(&self.var(index), &lo, &hi, &looped, &self.arrays)
+            .unwrap_or(looped)
     }
 
     /// A reverse loop over a plain range with its additions into neighbouring

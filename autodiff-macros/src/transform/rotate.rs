@@ -12,7 +12,8 @@
 //! iteration that adds the last contribution to an element (the highest offset,
 //! as the loop runs down) writes it once, the others carry their partial sums to
 //! the next iteration, and the elements still pending when the loop ends are
-//! written after it.
+//! written after it. Additions elsewhere in the same array (a boundary branch's
+//! `x_bar[0] += ..`) go to memory as written; the registers add on top of them.
 //!
 //! Only loops with an array added into at three offsets or more are rotated
 //! (with their arrays at two offsets): a loop with fewer is not bound by the
@@ -142,9 +143,13 @@ fn collect(tokens: &TokenStream, index: &Ident, uses: &mut BTreeMap<String, Uses
                 let after_dot =
                     at > 0 && matches!(&trees[at - 1], TokenTree::Punct(p) if p.as_char() == '.');
                 match (after_dot, addition(&trees, at, index)) {
-                    (false, Some(offset)) => {
+                    (false, Some(Some(offset))) => {
                         entry.offsets.insert(offset);
                     }
+                    // An addition elsewhere (`x_bar[0] += ..`, the first element's
+                    // branch of a stencil) goes to memory as written: the registers'
+                    // sums are added on top of it later, the same total.
+                    (false, Some(None)) => {}
                     _ => entry.other = true,
                 }
             }
@@ -154,8 +159,9 @@ fn collect(tokens: &TokenStream, index: &Ident, uses: &mut BTreeMap<String, Uses
     }
 }
 
-/// The offset of `name[index + c] += ..` at `at`, if that is what starts there.
-fn addition(trees: &[TokenTree], at: usize, index: &Ident) -> Option<i64> {
+/// Whether an addition `name[..] += ..` starts at `at`, and if so the offset `c`
+/// of `name[index + c]`, if its subscript has that form.
+fn addition(trees: &[TokenTree], at: usize, index: &Ident) -> Option<Option<i64>> {
     let (
         Some(TokenTree::Group(subscript)),
         Some(TokenTree::Punct(plus)),
@@ -171,11 +177,11 @@ fn addition(trees: &[TokenTree], at: usize, index: &Ident) -> Option<i64> {
     {
         return None;
     }
-    offset(&subscript.stream(), index)
+    Some(offset(&subscript.stream(), index))
 }
 
 /// `i` → 0, `i + c` / `c + i` → c, `i - c` → -c, for a small integer `c`.
-fn offset(subscript: &TokenStream, index: &Ident) -> Option<i64> {
+pub(crate) fn offset(subscript: &TokenStream, index: &Ident) -> Option<i64> {
     let mut trees: Vec<TokenTree> = subscript.clone().into_iter().collect();
     while let [TokenTree::Group(group)] = trees.as_slice() {
         if group.delimiter() != Delimiter::Parenthesis {
@@ -218,7 +224,7 @@ fn rewrite(
     let mut at = 0;
     while at < trees.len() {
         if let TokenTree::Ident(name) = &trees[at] {
-            if let (Some((lowest, _)), Some(offset)) =
+            if let (Some((lowest, _)), Some(Some(offset))) =
                 (arrays.get(&name.to_string()), addition(&trees, at, index))
             {
                 let end = trees[at + 4..]
@@ -288,6 +294,21 @@ mod tests {
         assert!(!rotated.contains("__ad_rotated_k_bar"));
         assert!(!rotated.contains("__ad_rotated_y_bar"));
         assert!(rotated.contains("k_bar [i] += t_bar"));
+        // An addition at a fixed element (the boundary branch of the spring
+        // chain's forces) stays as written; the offsets still go to registers.
+        let boundary = quote! {
+            if i == 0 { x_bar[0] += t_bar; } else { x_bar[(i - 1)] += -t_bar; }
+            x_bar[i] += t_bar;
+            if i + 1 < n { x_bar[(i + 1)] += t_bar; }
+        };
+        let rotated = rotate(&index, &quote!(lo), &quote!(hi), &boundary, &float)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        assert!(rotated.contains("__ad_rotated_x_bar_2"), "{rotated}");
+        assert!(rotated.contains("x_bar [0] += t_bar"), "{rotated}");
+        // Read in the loop: not rotated.
+        let read = quote! { x_bar[i] += 1.0; x_bar[(i + 1)] += 2.0; x_bar[(i - 1)] += x_bar[0]; };
+        assert!(rotate(&index, &quote!(lo), &quote!(hi), &read, &float).is_none());
         // Two offsets at most: not a stencil.
         let pair = quote! { x_bar[i] += 1.0; x_bar[(i + 1)] += 2.0; };
         assert!(rotate(&index, &quote!(lo), &quote!(hi), &pair, &float).is_none());
