@@ -76,6 +76,24 @@ fn exposed_in(
     let mut statement_start = true;
     let mut at = 0;
     while at < trees.len() {
+        // `let mut name;`: a fresh variable for the rest of the block (a sliced
+        // loop's fallback declares its temporaries so), not the outer one.
+        if statement_start && matches!(&trees[at], TokenTree::Ident(word) if word == "let") {
+            let skip = usize::from(
+                matches!(trees.get(at + 1), Some(TokenTree::Ident(word)) if word == "mut"),
+            );
+            if let (Some(TokenTree::Ident(name)), Some(TokenTree::Punct(semi))) =
+                (trees.get(at + 1 + skip), trees.get(at + 2 + skip))
+            {
+                if semi.as_char() == ';' {
+                    if assigned.insert(name.to_string()) {
+                        added.push(name.to_string());
+                    }
+                    at += 3 + skip;
+                    continue;
+                }
+            }
+        }
         if let (true, TokenTree::Ident(name), Some(TokenTree::Punct(eq))) =
             (statement_start, &trees[at], trees.get(at + 1))
         {
@@ -445,6 +463,20 @@ mod tests {
             y_bar += t * g;
         });
         assert_eq!(names, ["g", "i", "w", "x", "y_bar"]);
+    }
+
+    #[test]
+    fn a_fresh_declaration_hides_the_outer_variable() {
+        // A sliced loop's fallback declares its temporaries afresh: what it
+        // does with them reads nothing from before.
+        let names = exposed(quote! {
+            out_of_bounds(move || { let mut t; let u; for i in 0..n { t = x[i]; u = t; } });
+        });
+        assert!(!names.contains(&"t".to_string()), "{names:?}");
+        assert!(!names.contains(&"u".to_string()), "{names:?}");
+        // Only within its block.
+        let names = exposed(quote! { { let mut t; t = 1.0; } y = t; });
+        assert!(names.contains(&"t".to_string()), "{names:?}");
     }
 
     #[test]
