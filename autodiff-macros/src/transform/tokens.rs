@@ -50,6 +50,31 @@ pub fn idents(tokens: &TokenStream, lengths: bool, out: &mut std::collections::H
     }
 }
 
+/// Functions that compile to calls into the maths library, not to instructions.
+const LIBRARY: &[&str] = &[
+    "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh", "acosh",
+    "atanh", "exp", "exp2", "exp_m1", "ln", "ln_1p", "log", "log2", "log10", "powf", "cbrt",
+    "hypot", "logistic",
+];
+
+/// Whether `tokens` call a maths-library function (`sin`, `x.exp()`) or its
+/// derivative rule (`sin_vjp`): a call after which no float register holds what
+/// it held before.
+pub fn calls_library(tokens: &TokenStream) -> bool {
+    tokens.clone().into_iter().any(|tree| match tree {
+        TokenTree::Ident(ident) => {
+            let name = ident.to_string();
+            let base = ["_vjp_from_output", "_vjp", "_jvp"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .unwrap_or(&name);
+            LIBRARY.contains(&base)
+        }
+        TokenTree::Group(group) => calls_library(&group.stream()),
+        _ => false,
+    })
+}
+
 /// The identifiers `tokens` (statements of generated code) may read before
 /// assigning them: the values the code takes from before it runs.
 ///
@@ -463,6 +488,18 @@ mod tests {
             y_bar += t * g;
         });
         assert_eq!(names, ["g", "i", "w", "x", "y_bar"]);
+    }
+
+    #[test]
+    fn calls_into_the_maths_library_are_recognised() {
+        assert!(super::calls_library(&quote!(t = f64::sin(x[i]);)));
+        assert!(super::calls_library(&quote!({
+            g += ::autodiff_runtime::rules::cos_vjp(t, g);
+        })));
+        assert!(super::calls_library(&quote!(y = x.exp() * 2.0;)));
+        assert!(!super::calls_library(
+            &quote!(y = x.sqrt() * x.abs() + sin_table[i];)
+        ));
     }
 
     #[test]
