@@ -173,7 +173,7 @@ fn collect(
                                 *highest = (*highest).max(offset);
                             }
                         }
-                        if borrowed_mut || assignment_at(&trees, at + 2) {
+                        if borrowed_mut || crate::transform::slices::is_assignment(&trees, at + 2) {
                             entry.written = true;
                         }
                     }
@@ -195,21 +195,6 @@ fn collect(
 
 fn is_punct(tree: &TokenTree, ch: char) -> bool {
     matches!(tree, TokenTree::Punct(punct) if punct.as_char() == ch)
-}
-
-/// Whether an assignment (`=`, or `op=`) starts at `at`.
-fn assignment_at(trees: &[TokenTree], at: usize) -> bool {
-    match (trees.get(at), trees.get(at + 1)) {
-        (Some(TokenTree::Punct(eq)), next) if eq.as_char() == '=' => {
-            // `=` alone, not `==` or `=>`.
-            !(eq.spacing() == Spacing::Joint
-                && matches!(next, Some(TokenTree::Punct(p)) if p.as_char() == '=' || p.as_char() == '>'))
-        }
-        (Some(TokenTree::Punct(op)), Some(TokenTree::Punct(eq))) => {
-            "+-*/%".contains(op.as_char()) && op.spacing() == Spacing::Joint && eq.as_char() == '='
-        }
-        _ => false,
-    }
 }
 
 #[cfg(test)]

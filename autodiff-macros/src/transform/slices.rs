@@ -555,15 +555,15 @@ fn collect_assigned(tokens: &TokenStream, out: &mut HashSet<String>) {
     }
 }
 
-/// Whether an assignment operator (`=`, `+=`, `-=`, `*=`, `/=`) starts at `at`.
-fn is_assignment(trees: &[TokenTree], at: usize) -> bool {
+/// Whether an assignment operator (`=`, `+=`, `-=`, `*=`, `/=`, `%=`) starts at `at`.
+pub(crate) fn is_assignment(trees: &[TokenTree], at: usize) -> bool {
     match (trees.get(at), trees.get(at + 1)) {
         (Some(TokenTree::Punct(eq)), next) if eq.as_char() == '=' => {
             // `=` alone, not `==` or `=>`.
             !matches!(next, Some(TokenTree::Punct(p)) if eq.spacing() == Spacing::Joint && (p.as_char() == '=' || p.as_char() == '>'))
         }
         (Some(TokenTree::Punct(op)), Some(TokenTree::Punct(eq)))
-            if "+-*/".contains(op.as_char())
+            if "+-*/%".contains(op.as_char())
                 && op.spacing() == Spacing::Joint
                 && eq.as_char() == '=' =>
         {
