@@ -726,6 +726,15 @@ fn value_free_forward(
     use crate::transform::tokens::{assigned, exposed, mentions_any};
     let mut live = std::collections::HashSet::new();
     exposed(after, &mut live);
+    // The parameters' adjoints are what the call is for: a statement that adds
+    // into them is needed whether or not the reverse sweep reads them again (a
+    // preaccumulated loop, differentiated as it runs, adds into `x_bar` here).
+    live.extend(
+        func.vars
+            .iter()
+            .filter(|var| matches!(var.origin, Origin::Param(_)))
+            .map(|var| var.adjoint.clone()),
+    );
     let mut needed = vec![true; sweeps.top_forward.len()];
     for (k, piece) in sweeps.top_forward.iter().enumerate().rev() {
         let mut writes = std::collections::HashSet::new();

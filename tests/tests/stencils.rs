@@ -242,3 +242,93 @@ fn length_checked_loops_panic_as_the_function_does() {
         assert_eq!(message(grad), primal);
     }
 }
+
+/// Length-checked loops in other shapes: `f32`, a fixed-size local array, a loop
+/// left by `break`, and a stencil whose adjoint the caller declines (passed to a
+/// callee that is not asked for it).
+#[differentiate]
+fn shapes32(x: &[f32], w: &[f32]) -> f32 {
+    let n = x.len();
+    let mut taps = [0.25_f32, 0.5, 0.25, 0.0];
+    let mut s = 0.0;
+    for i in 0..n {
+        let left = if i == 0 { x[0] } else { x[i - 1] };
+        let mut t = taps[0] * left + taps[1] * x[i];
+        if i + 1 < n {
+            t += taps[2] * x[i + 1];
+        }
+        taps[3] += t;
+        s += t * t * w[i % w.len()];
+        if s > 40.0 {
+            break;
+        }
+    }
+    s + taps[3]
+}
+
+fn shapes32_o(x: &[Dual32], w: &[f32]) -> Dual32 {
+    let n = x.len();
+    let taps = [0.25_f32, 0.5, 0.25];
+    let mut acc = Dual32::from(0.0);
+    let mut s = Dual32::from(0.0);
+    for i in 0..n {
+        let left = if i == 0 { x[0] } else { x[i - 1] };
+        let mut t = left * taps[0] + x[i] * taps[1];
+        if i + 1 < n {
+            t += x[i + 1] * taps[2];
+        }
+        acc += t;
+        s += t * t * w[i % w.len()];
+        if s.re > 40.0 {
+            break;
+        }
+    }
+    s + acc
+}
+
+#[differentiate(wrt(k))]
+fn declined(k: &[f64], x: &[f64]) -> f64 {
+    weighted_stencil(x, k, x.len() - 1) + weighted_stencil(k, x, k.len() - 1)
+}
+
+fn declined_o(k: &[Dual64], x: &[f64]) -> Dual64 {
+    // `weighted_stencil` with both arrays carrying derivatives.
+    fn both(x: &[Dual64], w: &[Dual64], n: usize) -> Dual64 {
+        let mut s = c(0.0);
+        for i in 0..n {
+            let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
+            let mut t = left * left;
+            if i + 1 < w.len() {
+                t += w[i + 1] * x[i] * x[i + 1];
+            }
+            s += t * x[i].sin();
+        }
+        s
+    }
+    let xs: Vec<Dual64> = x.iter().map(|&v| c(v)).collect();
+    both(&xs, k, x.len() - 1) + both(k, &xs, k.len() - 1)
+}
+
+#[test]
+fn length_checked_loops_in_other_shapes() {
+    let x: Vec<f32> = (0..9)
+        .map(|i| 0.3 + 0.2 * ((i as f32) * 0.7).sin())
+        .collect();
+    for w in [vec![1.0_f32, 0.5, 2.0], vec![30.0; 2]] {
+        let (value, g) = shapes32_grad(&x, &w);
+        assert_eq!(value.to_bits(), shapes32(&x, &w).to_bits());
+        let expected = dual_grad32(|x| shapes32_o(x, &w), &x);
+        for (a, b) in g.0.iter().zip(&expected) {
+            assert!(
+                (a - b).abs() <= 1e-4 * (1.0 + a.abs().max(b.abs())),
+                "{a} vs {b}"
+            );
+        }
+        assert!(g.1.iter().all(|v| v.is_finite()));
+    }
+    let k: Vec<f64> = (0..7).map(|i| 0.8 + 0.1 * i as f64).collect();
+    let x: Vec<f64> = (0..7).map(|i| ((i as f64) * 0.9).cos()).collect();
+    let (value, g) = declined_grad(&k, &x);
+    assert_bits(value, declined(&k, &x));
+    assert_close_slice(&g, &dual_grad(|k| declined_o(k, &x), &k));
+}

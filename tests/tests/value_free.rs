@@ -90,3 +90,59 @@ fn callees_skip_value_only_loops_and_keep_the_rest() {
         assert_close_slice(&g, &dual_grad(|x| caller_o(x, &target, steps), &x));
     }
 }
+
+/// A loop differentiated as it runs (its iterations meet only in `s`): in a
+/// joint callee's `__adjoint` it adds into the parameters' adjoints, which the
+/// reverse sweep after it never reads, and must stay. (It was dropped as
+/// value-only: the callee's whole contribution to the gradient was lost, silently.)
+#[differentiate(wrt(x))]
+fn branchy_sum(x: &[f64], w: &[f64], n: usize) -> f64 {
+    let mut s = 0.0;
+    for i in 0..n {
+        let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
+        let mut t = left * left;
+        if i + 1 < w.len() {
+            t += w[i + 1] * x[i] * x[i + 1];
+        }
+        s += t * x[i].sin();
+    }
+    s
+}
+
+fn branchy_sum_o(x: &[Dual64], w: &[Dual64], n: usize) -> Dual64 {
+    let mut s = c(0.0);
+    for i in 0..n {
+        let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
+        let mut t = left * left;
+        if i + 1 < w.len() {
+            t += w[i + 1] * x[i] * x[i + 1];
+        }
+        s += t * x[i].sin();
+    }
+    s
+}
+
+/// `k` as the callee's `x` and as its `w` (which the callee was not annotated
+/// to differentiate, and which its caller's adjoint reaches all the same), and
+/// `data` declined.
+#[differentiate(wrt(k))]
+fn calls_branchy(k: &[f64], data: &[f64]) -> f64 {
+    branchy_sum(k, data, k.len() - 1) + 0.5 * branchy_sum(data, k, data.len() - 1)
+}
+
+#[test]
+fn loops_differentiated_as_they_run_add_into_a_joint_callers_adjoints() {
+    let k: Vec<f64> = (0..7).map(|i| 0.8 + 0.1 * i as f64).collect();
+    let data: Vec<f64> = (0..7).map(|i| ((i as f64) * 0.9).cos()).collect();
+    let (value, g) = calls_branchy_grad(&k, &data);
+    assert_bits(value, calls_branchy(&k, &data));
+    let expected = dual_grad(
+        |k| {
+            let d: Vec<Dual64> = data.iter().map(|&v| c(v)).collect();
+            branchy_sum_o(k, &d, k.len() - 1) + branchy_sum_o(&d, k, d.len() - 1) * 0.5
+        },
+        &k,
+    );
+    assert!(expected.iter().all(|v| v.abs() > 1e-3), "{expected:?}");
+    assert_close_slice(&g, &expected);
+}
