@@ -6,7 +6,8 @@
 //! one program in two a read-only helper (a joint call), handed either a whole
 //! array or a scratch copy of a window of one (`win[j] = v[off + j]`, the copy the
 //! macro replaces by the window itself), and one in two a scalar helper (the
-//! logistic idiom, or a block) whose results a loop stores into an array. The
+//! logistic idiom, or a block) whose results a loop stores into an array. Half
+//! the read-only helpers hold a loop whose iterations meet only in one sum. The
 //! generator is seeded
 //! (`AUTODIFF_PROGRAM_SEED` overrides the default) so that a failure names a
 //! reproducible program.
@@ -77,6 +78,10 @@ enum Stmt {
         id: usize,
         trips: usize,
         k: usize,
+        /// `a{k}` takes the sum itself, not its `tanh`: nothing after the loop
+        /// reads the sum's value, so a value-free reverse must still keep the
+        /// loop for its additions into the adjoints.
+        linear: bool,
         exprs: [Expr; 3],
     },
     /// `a{dst} = {program}_step(&mut v, x, a{arg})`: a call of the program's own
@@ -385,8 +390,14 @@ impl Render {
                     id,
                     trips,
                     k,
+                    linear,
                     exprs,
                 } => {
+                    let taken = if *linear {
+                        format!("acc{id}")
+                    } else {
+                        format!("acc{id}.tanh()")
+                    };
                     let [e1, e2, e3] = exprs.each_ref().map(|e| self.expr(e, loops));
                     let fused = if self.reader {
                         let suffix = if self.dual { "_dual" } else { "" };
@@ -397,6 +408,7 @@ impl Render {
                     let (zero, half, tenth) =
                         (self.constant(0.0), self.constant(0.5), self.constant(0.1));
                     let float = if self.dual { "D" } else { "f64" };
+                    let width = self.width;
                     let j_float = if self.dual {
                         format!("D::from(j{id} as f64)")
                     } else {
@@ -414,7 +426,7 @@ impl Render {
                          for r{id} in 0..{trips} {{\n\
                          let mut idx{id} = r{id};\n\
                          for j{id} in 0..3 {{\n\
-                         w{id}[j{id}] = {e1} * x[idx{id} % {INPUTS}] + {j_float} * {tenth};\n\
+                         w{id}[j{id}] = {e1} * x[idx{id} % {width}] + {j_float} * {tenth};\n\
                          idx{id} += 1;\n\
                          }}\n\
                          let mut top{id} = w{id}[0];\n\
@@ -424,7 +436,7 @@ impl Render {
                          acc{id} += ({e2} - top{id}).tanh() + w{id}[2] * {e3};\n\
                          {fused}\
                          }}\n\
-                         a{k} = a{k} * {half} + acc{id}.tanh();"
+                         a{k} = a{k} * {half} + {taken};"
                     );
                 }
             }
@@ -607,6 +619,13 @@ fn main() {
         rng: Rng(seed ^ 0x00EA_D0E1),
         in_loop: false,
     };
+    // A seventh puts a loop whose iterations meet only in one sum into the
+    // read-only helper: a loop differentiated as it runs, inside a joint callee
+    // (whose value-free reverse once dropped it).
+    let mut reader_sums = Gen {
+        rng: Rng(seed ^ 0x005E_ED07),
+        in_loop: false,
+    };
     // A sixth decides the scalar helpers whose results are stored into arrays.
     let mut gates = Gen {
         rng: Rng(seed ^ 0x0000_6A7E),
@@ -621,6 +640,7 @@ fn main() {
                 id: k,
                 trips: 1 + reductions.rng.below(4) as usize,
                 k: reductions.rng.below(3) as usize,
+                linear: false,
                 exprs: [reductions.expr(2), reductions.expr(2), reductions.expr(2)],
             };
             body.insert(at, reduce);
@@ -660,7 +680,23 @@ fn main() {
         let has_reader = reads.rng.below(2) == 0;
         if has_reader {
             let len = 1 + reads.rng.below(3) as usize;
-            let reader = reads.block(len, 1);
+            let mut reader = reads.block(len, 1);
+            if reader_sums.rng.below(2) == 0 {
+                // Last, into `a0`, which the helper's result takes linearly:
+                // nothing reads the sum's value again.
+                let reduce = Stmt::Reduce {
+                    id: PROGRAMS + k,
+                    trips: 1 + reader_sums.rng.below(4) as usize,
+                    k: 0,
+                    linear: true,
+                    exprs: [
+                        reader_sums.expr(2),
+                        reader_sums.expr(2),
+                        reader_sums.expr(2),
+                    ],
+                };
+                reader.push(reduce);
+            }
             for dual in [false, true] {
                 out.push_str(&render(dual, READ_WIDTH, false).reader(&reader));
             }

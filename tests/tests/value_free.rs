@@ -146,3 +146,86 @@ fn loops_differentiated_as_they_run_add_into_a_joint_callers_adjoints() {
     assert!(expected.iter().all(|v| v.abs() > 1e-3), "{expected:?}");
     assert_close_slice(&g, &expected);
 }
+
+/// The same kind of loop in a split callee (it writes `v` through `&mut`) and in
+/// a joint callee whose scalar the caller passes as a constant.
+#[differentiate]
+fn step_sum(v: &mut [f64], x: &[f64]) -> f64 {
+    let n = v.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        let left = if i == 0 { v[0] } else { v[i] - v[i - 1] };
+        s += (x[i] * left).sin();
+    }
+    for i in 0..n {
+        v[i] = v[i] * 0.5 + x[i] * x[i];
+    }
+    s
+}
+
+#[differentiate(wrt(x))]
+fn driver(x: &[f64], steps: usize) -> f64 {
+    let mut v = x.to_vec();
+    let mut total = 0.0;
+    for _ in 0..steps {
+        total += step_sum(&mut v, x);
+    }
+    total
+}
+
+fn driver_o(x: &[Dual64], steps: usize) -> Dual64 {
+    let n = x.len();
+    let mut v = x.to_vec();
+    let mut total = c(0.0);
+    for _ in 0..steps {
+        let mut s = c(0.0);
+        for i in 0..n {
+            let left = if i == 0 { v[0] } else { v[i] - v[i - 1] };
+            s += (x[i] * left).sin();
+        }
+        for i in 0..n {
+            v[i] = v[i] * 0.5 + x[i] * x[i];
+        }
+        total += s;
+    }
+    total
+}
+
+#[test]
+fn a_split_callees_loops_differentiated_as_they_run() {
+    let x: Vec<f64> = (0..5).map(|i| 0.3 + 0.2 * (i as f64).cos()).collect();
+    let (value, g) = driver_grad(&x, 3);
+    assert_bits(value, driver(&x, 3));
+    assert_close_slice(&g, &dual_grad(|x| driver_o(x, 3), &x));
+}
+
+#[differentiate]
+fn scaled_sum(x: &[f64], a: f64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
+        s += (a * left).sin();
+    }
+    s
+}
+
+#[differentiate(wrt(k))]
+fn const_caller(k: &[f64], a: f64) -> f64 {
+    scaled_sum(k, 2.0) + scaled_sum(k, a) * 0.5
+}
+
+#[test]
+fn a_joint_callee_with_constant_scalars() {
+    let k: Vec<f64> = (0..5).map(|i| 0.3 + 0.2 * (i as f64).cos()).collect();
+    let (value, g) = const_caller_grad(&k, 0.7);
+    assert_bits(value, const_caller(&k, 0.7));
+    let f = |k: &[Dual64], a: f64| {
+        let mut s = c(0.0);
+        for i in 0..k.len() {
+            let left = if i == 0 { k[0] } else { k[i] - k[i - 1] };
+            s += (left * a).sin();
+        }
+        s
+    };
+    assert_close_slice(&g, &dual_grad(|k| f(k, 2.0) + f(k, 0.7) * 0.5, &k));
+}
