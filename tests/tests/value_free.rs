@@ -1,8 +1,9 @@
 //! Joint calls whose caller discards the value (`f::__adjoint`): the callee's
 //! forward sweep skips the loops that compute only the value (`s += d * d`,
 //! whose reverse replays `d`), and keeps those whose results its reverse sweep
-//! reads, directly or through later statements. Each callee is checked through
-//! a caller against dual numbers.
+//! reads, directly or through later statements, and loops differentiated as
+//! they run, which add into the parameters' adjoints. Each callee is checked
+//! through a caller against dual numbers.
 #![allow(clippy::needless_range_loop)] // the macro differentiates index loops
 
 mod common;
