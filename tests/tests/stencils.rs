@@ -332,3 +332,62 @@ fn length_checked_loops_in_other_shapes() {
     assert_bits(value, declined(&k, &x));
     assert_close_slice(&g, &dual_grad(|k| declined_o(k, &x), &k));
 }
+
+/// Second order through a length-checked, rotated stencil: `f_hvp` (reverse over
+/// the tangent sweep, whose loops are checked too) and `f_jvp` against hyper-dual
+/// and dual numbers.
+#[differentiate(reverse, forward, hvp, wrt(x))]
+fn stencil_energy(x: &[f64], w: &[f64]) -> f64 {
+    let n = x.len();
+    let mut s = 0.0;
+    for i in 0..n {
+        let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
+        let mut t = left * left * w[i];
+        if i + 1 < n {
+            t += (x[i + 1] - x[i]).sin() * x[i];
+        }
+        s += t * t;
+    }
+    s
+}
+
+fn stencil_energy_o<D: DualNum<f64> + Copy>(x: &[D], w: &[f64]) -> D {
+    let n = x.len();
+    let mut s = D::from(0.0);
+    for i in 0..n {
+        let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
+        let mut t = left * left * w[i];
+        if i + 1 < n {
+            t += (x[i + 1] - x[i]).sin() * x[i];
+        }
+        s += t * t;
+    }
+    s
+}
+
+#[test]
+fn second_order_through_length_checked_stencils() {
+    let x: Vec<f64> = (0..8)
+        .map(|i| 0.4 + 0.3 * ((i as f64) * 1.3).sin())
+        .collect();
+    let v: Vec<f64> = (0..8).map(|i| 0.5 - 0.1 * i as f64).collect();
+    let w: Vec<f64> = (0..8).map(|i| 1.0 + 0.05 * i as f64).collect();
+    let (value, g, hv) = stencil_energy_hvp(&x, &w, &v);
+    assert_bits(value, stencil_energy(&x, &w));
+    assert_close_slice(&g, &dual_grad(|x| stencil_energy_o(x, &w), &x));
+    let expected: Vec<f64> = (0..x.len())
+        .map(|i| {
+            let hx: Vec<num_dual::HyperDual64> = (0..x.len())
+                .map(|k| {
+                    num_dual::HyperDual64::new(x[k], if k == i { 1.0 } else { 0.0 }, v[k], 0.0)
+                })
+                .collect();
+            stencil_energy_o(&hx, &w).eps1eps2
+        })
+        .collect();
+    assert_close_slice(&hv, &expected);
+    let (jv, tangent) = stencil_energy_jvp(&x, &w, &v);
+    assert_bits(jv, value);
+    let dual: Vec<Dual64> = x.iter().zip(&v).map(|(&a, &b)| Dual64::new(a, b)).collect();
+    assert_close(tangent, stencil_energy_o(&dual, &w).eps);
+}
