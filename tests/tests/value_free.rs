@@ -230,3 +230,65 @@ fn a_joint_callee_with_constant_scalars() {
     };
     assert_close_slice(&g, &dual_grad(|k| f(k, 2.0) + f(k, 0.7) * 0.5, &k));
 }
+
+/// A callee with a value-only loop (`m`, read only through `m * a`) beside a loop
+/// differentiated as it runs, called jointly with constant and varying scalars.
+#[differentiate]
+fn two_loops(x: &[f64], a: f64) -> f64 {
+    let mut m = 0.0;
+    for i in 0..x.len() {
+        m += x[i] * x[i];
+    }
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
+        s += (left * 0.7).sin();
+    }
+    s + m * a
+}
+
+fn two_loops_o(x: &[Dual64], a: Dual64) -> Dual64 {
+    let mut m = c(0.0);
+    for i in 0..x.len() {
+        m += x[i] * x[i];
+    }
+    let mut s = c(0.0);
+    for i in 0..x.len() {
+        let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
+        s += (left * 0.7).sin();
+    }
+    s + m * a
+}
+
+#[differentiate(wrt(x))]
+fn outer(x: &[f64], data: &[f64], rounds: usize) -> f64 {
+    let n = x.len();
+    let mut y = vec![0.0; n];
+    let mut total = 0.0;
+    for r in 0..rounds {
+        for i in 0..n {
+            y[i] = x[i] * data[(i + r) % data.len()];
+        }
+        total += two_loops(&y, 0.5) + two_loops(x, 0.25 * r as f64);
+    }
+    total
+}
+
+fn outer_o(x: &[Dual64], data: &[f64], rounds: usize) -> Dual64 {
+    let n = x.len();
+    let mut total = c(0.0);
+    for r in 0..rounds {
+        let y: Vec<Dual64> = (0..n).map(|i| x[i] * data[(i + r) % data.len()]).collect();
+        total += two_loops_o(&y, c(0.5)) + two_loops_o(x, c(0.25 * r as f64));
+    }
+    total
+}
+
+#[test]
+fn value_only_and_preaccumulated_loops_in_one_callee() {
+    let x: Vec<f64> = (0..6).map(|i| 0.3 + 0.2 * (i as f64).cos()).collect();
+    let data: Vec<f64> = (0..4).map(|i| 1.0 + 0.1 * i as f64).collect();
+    let (value, g) = outer_grad(&x, &data, 3);
+    assert_bits(value, outer(&x, &data, 3));
+    assert_close_slice(&g, &dual_grad(|x| outer_o(x, &data, 3), &x));
+}
