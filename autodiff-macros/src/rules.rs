@@ -100,6 +100,16 @@ impl Prim {
         matches!(self.name, "signum" | "floor" | "ceil" | "round")
     }
 
+    /// Whether the primitive compiles to a call into the maths library (`sin`,
+    /// `exp`, and on the default x86-64 target `floor` and `mul_add`), after
+    /// which no float register holds what it held, rather than to instructions.
+    pub fn calls_library(self) -> bool {
+        !matches!(
+            self.name,
+            "sqrt" | "abs" | "signum" | "max" | "min" | "recip" | "powi"
+        )
+    }
+
     /// Whether the primitive is a method of `f32` and `f64` (`x.exp()`,
     /// `f64::exp(x)`); the others are functions of `autodiff_runtime::rules`.
     pub fn is_method(self) -> bool {

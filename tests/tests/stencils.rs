@@ -192,13 +192,14 @@ fn weighted_stencil(x: &[f64], w: &[f64], n: usize) -> f64 {
     s
 }
 
-fn weighted_stencil_o(x: &[Dual64], w: &[f64], n: usize) -> Dual64 {
+/// Its weights plain (`f64`) or carrying derivatives too.
+fn weighted_stencil_o<W: Copy + Into<Dual64>>(x: &[Dual64], w: &[W], n: usize) -> Dual64 {
     let mut s = c(0.0);
     for i in 0..n {
         let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
         let mut t = left * left;
         if i + 1 < w.len() {
-            t += x[i] * x[i + 1] * w[i + 1];
+            t += x[i] * x[i + 1] * w[i + 1].into();
         }
         s += t * x[i].sin();
     }
@@ -292,21 +293,8 @@ fn declined(k: &[f64], x: &[f64]) -> f64 {
 }
 
 fn declined_o(k: &[Dual64], x: &[f64]) -> Dual64 {
-    // `weighted_stencil` with both arrays carrying derivatives.
-    fn both(x: &[Dual64], w: &[Dual64], n: usize) -> Dual64 {
-        let mut s = c(0.0);
-        for i in 0..n {
-            let left = if i == 0 { x[0] } else { x[i] - x[i - 1] };
-            let mut t = left * left;
-            if i + 1 < w.len() {
-                t += w[i + 1] * x[i] * x[i + 1];
-            }
-            s += t * x[i].sin();
-        }
-        s
-    }
     let xs: Vec<Dual64> = x.iter().map(|&v| c(v)).collect();
-    both(&xs, k, x.len() - 1) + both(k, &xs, k.len() - 1)
+    weighted_stencil_o(&xs, k, x.len() - 1) + weighted_stencil_o(k, x, k.len() - 1)
 }
 
 #[test]

@@ -36,6 +36,7 @@ use proc_macro2::{Delimiter, Ident, Spacing, TokenStream, TokenTree};
 use quote::{format_ident, quote};
 
 use crate::transform::rotate::offset;
+use crate::transform::tokens::mentions_any;
 
 /// How a loop uses one array.
 #[derive(Default)]
@@ -63,13 +64,13 @@ pub fn guard(
     looped: &TokenStream,
     arrays: &HashSet<String>,
 ) -> Option<TokenStream> {
-    if count_idents(looped, &["for"]) != 1 || count_idents(looped, &["loop", "while"]) != 0 {
+    if count_idents(looped, &["for"]) != 1 || mentions_any(looped, &["loop", "while"]) {
         return None;
     }
     // A loop without a branch is left as it is: LLVM handles its checks about as
     // well itself, and Rosenbrock's `f_hvp` reverse loop (`x_bar[i]` and
     // `x_bar[i + 1]`, every trip) ran 6% slower checked.
-    if count_idents(looped, &["if", "match"]) == 0 {
+    if !mentions_any(looped, &["if", "match"]) {
         return None;
     }
     let mut uses: BTreeMap<String, Uses> = BTreeMap::new();

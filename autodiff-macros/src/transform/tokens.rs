@@ -50,13 +50,6 @@ pub fn idents(tokens: &TokenStream, lengths: bool, out: &mut std::collections::H
     }
 }
 
-/// Functions that compile to calls into the maths library, not to instructions.
-const LIBRARY: &[&str] = &[
-    "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh", "acosh",
-    "atanh", "exp", "exp2", "exp_m1", "ln", "ln_1p", "log", "log2", "log10", "powf", "cbrt",
-    "hypot", "logistic",
-];
-
 /// Whether `tokens` call a maths-library function (`sin`, `x.exp()`) or its
 /// derivative rule (`sin_vjp`): a call after which no float register holds what
 /// it held before.
@@ -68,7 +61,7 @@ pub fn calls_library(tokens: &TokenStream) -> bool {
                 .iter()
                 .find_map(|suffix| name.strip_suffix(suffix))
                 .unwrap_or(&name);
-            LIBRARY.contains(&base)
+            crate::rules::lookup_rule(base).is_some_and(crate::rules::Prim::calls_library)
         }
         TokenTree::Group(group) => calls_library(&group.stream()),
         _ => false,
