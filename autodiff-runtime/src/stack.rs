@@ -559,6 +559,7 @@ impl Stack {
     }
 
     #[track_caller]
+    #[inline]
     fn pop_len(&mut self) -> usize {
         len_from_word(self.pop::<u64>())
     }
@@ -1071,6 +1072,7 @@ mod sealed {
         fn truncate_lane(s: &mut Stack, len: usize);
         fn reserve_lane(s: &mut Stack, n: usize);
 
+        #[inline]
         fn push_all(s: &mut Stack, src: &[Self]) {
             Self::reserve_lane(s, src.len());
             for &v in src {
@@ -1088,12 +1090,14 @@ mod sealed {
                 .unwrap_or_else(|| panic!("{}", super::UNDERFLOW))
         }
 
+        #[inline]
         fn copy_out(s: &Stack, start: usize, dst: &mut [Self]) {
             for (j, d) in dst.iter_mut().enumerate() {
                 *d = Self::get(s, start + j * Self::UNITS);
             }
         }
 
+        #[inline]
         fn extend_out(s: &Stack, start: usize, len: usize, dst: &mut Vec<Self>) {
             dst.extend((0..len).map(|j| Self::get(s, start + j * Self::UNITS)));
         }
@@ -1143,25 +1147,32 @@ macro_rules! float_lane {
                     None => panic!("{UNDERFLOW}"),
                 }
             }
+            #[inline]
             fn lane_len(s: &Stack) -> usize {
                 s.$lane.len()
             }
+            #[inline]
             fn get(s: &Stack, pos: usize) -> Self {
                 s.$lane[pos]
             }
+            #[inline]
             fn truncate_lane(s: &mut Stack, len: usize) {
                 s.$lane.truncate(len);
             }
+            #[inline]
             fn reserve_lane(s: &mut Stack, n: usize) {
                 s.$lane.reserve(n);
             }
+            #[inline]
             fn push_all(s: &mut Stack, src: &[Self]) {
                 s.$lane.extend_from_slice(src);
                 s.pushed_bytes += std::mem::size_of_val(src);
             }
+            #[inline]
             fn copy_out(s: &Stack, start: usize, dst: &mut [Self]) {
                 dst.copy_from_slice(&s.$lane[start..start + dst.len()]);
             }
+            #[inline]
             fn extend_out(s: &Stack, start: usize, len: usize, dst: &mut Vec<Self>) {
                 dst.extend_from_slice(&s.$lane[start..start + len]);
             }
@@ -1201,15 +1212,19 @@ macro_rules! word_lane {
                     None => panic!("{UNDERFLOW}"),
                 }
             }
+            #[inline]
             fn lane_len(s: &Stack) -> usize {
                 s.words.len()
             }
+            #[inline]
             fn get(s: &Stack, pos: usize) -> Self {
                 s.words[pos] as $t
             }
+            #[inline]
             fn truncate_lane(s: &mut Stack, len: usize) {
                 s.words.truncate(len);
             }
+            #[inline]
             fn reserve_lane(s: &mut Stack, n: usize) {
                 s.words.reserve(n);
             }
@@ -1256,15 +1271,19 @@ macro_rules! double_word_lane {
                     _ => panic!("{UNDERFLOW}"),
                 }
             }
+            #[inline]
             fn lane_len(s: &Stack) -> usize {
                 s.words.len()
             }
+            #[inline]
             fn get(s: &Stack, pos: usize) -> Self {
                 ((u128::from(s.words[pos + 1]) << 64) | u128::from(s.words[pos])) as $t
             }
+            #[inline]
             fn truncate_lane(s: &mut Stack, len: usize) {
                 s.words.truncate(len);
             }
+            #[inline]
             fn reserve_lane(s: &mut Stack, n: usize) {
                 s.words.reserve(2 * n);
             }
@@ -1287,16 +1306,20 @@ impl sealed::Sealed for bool {
     fn pop_from(s: &mut Stack) -> Self {
         s.pop_bit()
     }
+    #[inline]
     fn lane_len(s: &Stack) -> usize {
         s.bit_len
     }
+    #[inline]
     fn get(s: &Stack, pos: usize) -> Self {
         (s.bits[pos / 64] >> (pos % 64)) & 1 == 1
     }
+    #[inline]
     fn truncate_lane(s: &mut Stack, len: usize) {
         s.bit_len = len;
         s.bits.truncate(len.div_ceil(64));
     }
+    #[inline]
     fn reserve_lane(s: &mut Stack, n: usize) {
         s.bits
             .reserve((s.bit_len + n).div_ceil(64).saturating_sub(s.bits.len()));
