@@ -521,3 +521,21 @@ snapshot!(
         }
     }
 );
+
+snapshot!(
+    running_maximum_scanned,
+    quote!(),
+    quote! {
+        fn log_sum_exp(v: &[f64]) -> f64 {
+            let mut m = v[0];
+            for i in 1..v.len() {
+                m = m.max(v[i]);
+            }
+            let mut s = 0.0;
+            for i in 0..v.len() {
+                s += (v[i] - m).exp();
+            }
+            s.ln() + m
+        }
+    }
+);

@@ -3,5 +3,6 @@
 pub mod activity;
 pub mod increment;
 pub mod preacc;
+pub mod reduction;
 pub mod tbr;
 pub mod windows;

@@ -66,6 +66,9 @@ pub struct Tbr {
     /// that still holds them when the reverse sweep needs them (see
     /// [`reloads`]): the statement → the array and index to read them back from.
     reloads: HashMap<StmtPos, (VarId, crate::ir::PExpr)>,
+    /// Loops that only take a running maximum or minimum (see
+    /// `analysis::reduction`): they save only the value before the loop.
+    reductions: HashMap<StmtPos, crate::analysis::reduction::Reduction>,
 }
 
 impl Tbr {
@@ -100,6 +103,13 @@ impl Tbr {
     /// checkpointed.
     pub fn checkpoint(&self, pos: StmtPos) -> Option<&[VarId]> {
         self.checkpoints.get(&pos).map(Vec::as_slice)
+    }
+
+    /// The running extremum the loop at `pos` takes, if that is all it does and
+    /// its reverse sweep scans for the element the result came from instead of
+    /// restoring the running value at every iteration.
+    pub fn reduction(&self, pos: StmtPos) -> Option<&crate::analysis::reduction::Reduction> {
+        self.reductions.get(&pos)
     }
 
     /// How the loop at `pos` is preaccumulated, if it is.
@@ -512,7 +522,7 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
         let Replays {
             replay,
             replayed_vars,
-            stable_conds,
+            mut stable_conds,
             ..
         } = replays;
         let mut saves = HashSet::new();
@@ -660,6 +670,19 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
                 .get(pos)
                 .is_none_or(|loops| !loops.iter().any(|at| preaccumulated.contains_key(at)))
         });
+        // A running extremum saves only its value before the loop (see
+        // `analysis::reduction`), unless its loop is reversed another way.
+        let mut reductions = crate::analysis::reduction::analyze(func, activity);
+        reductions
+            .retain(|pos, _| !preaccumulated.contains_key(pos) && !checkpoints.contains_key(pos));
+        saves.retain(|(pos, _)| !reductions.keys().any(|at| (at + 1..=at + 2).contains(pos)));
+        // (The branch form's `if` is at the first position of its body.)
+        stable_conds.extend(
+            reductions
+                .iter()
+                .filter(|(_, reduction)| reduction.branch)
+                .map(|(at, _)| at + 1),
+        );
         return Tbr {
             saves,
             replay,
@@ -673,6 +696,7 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
             refill_at: refills.at,
             save_conditions,
             reloads,
+            reductions,
         };
     }
 }

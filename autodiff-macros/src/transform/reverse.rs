@@ -1723,7 +1723,69 @@ impl Gen<'_> {
             self.preaccumulates = true;
             return self.preaccumulated_loop(looped, preacc.clone(), *index, seq, in_loop);
         }
+        if let (Some(reduction), LoopKind::For { index, seq }, false) =
+            (self.tbr.reduction(loop_pos), &looped.kind, self.plain)
+        {
+            return self.reduction_loop(looped, reduction.clone(), *index, seq, in_loop);
+        }
         self.recorded_loop(looped, in_loop)
+    }
+
+    /// A loop that only takes a running maximum or minimum `m` of data that does
+    /// not change (see `analysis::reduction`):
+    ///
+    /// ```text
+    /// forward:  save m; for i in seq { t = a[idx]; m = m.max(t) }
+    /// reverse:  before = restore; if !(m.is_nan() || before == m) {
+    ///               for i in seq { if a[idx] == m { a_bar[idx] += m_bar; m_bar = 0; break } }
+    ///           }
+    ///           m = before
+    /// ```
+    ///
+    /// The element found is the one `max_vjp` would credit going backwards through
+    /// every iteration; when the value before the loop is the result, `m_bar` stays for it.
+    fn reduction_loop(
+        &mut self,
+        looped: &Loop,
+        reduction: crate::analysis::reduction::Reduction,
+        index: Option<VarId>,
+        seq: &RangeSeq,
+        in_loop: bool,
+    ) -> (TokenStream, TokenStream) {
+        let acc = self.var(reduction.acc);
+        // Saved before the loop opens its reservation frame: the save is the
+        // enclosing loop's.
+        let (save, restore) = self.save(quote!(#acc), SaveTy::Float, in_loop);
+        // The body saves nothing (see `Tbr::reduction`); its recorded reverse,
+        // which would need every running value, is not used.
+        let (forward, _) = self.recorded_loop(looped, in_loop);
+        let float = &self.float;
+        let acc_bar = self.bar(reduction.acc);
+        let pattern = self.index_pattern(index);
+        let range = self.forward_range(seq);
+        let array = self.var(reduction.array);
+        let element = pexpr(&reduction.index);
+        let credit = if self.active(reduction.array) {
+            let array_bar = self.bar(reduction.array);
+            self.keep(reduction.array, quote!(#array_bar[#element] += __ad_g;))
+        } else {
+            TokenStream::new()
+        };
+        let reverse = quote!({
+            let __ad_before: #float = #restore;
+            if !(#acc.is_nan() || __ad_before == #acc) {
+                for #pattern in #range {
+                    if #array[#element] == #acc {
+                        let __ad_g: #float = #acc_bar;
+                        #acc_bar = -0.0;
+                        #credit
+                        break;
+                    }
+                }
+            }
+            #acc = __ad_before;
+        });
+        (quote!(#save #forward), reverse)
     }
 
     /// A loop whose iterations meet only in one sum (see `analysis::preacc`):

@@ -1,0 +1,264 @@
+//! Running extremum reductions: loops that only take the maximum (or minimum) of
+//! data that does not change during the call,
+//!
+//! ```text
+//! for i in lo..hi { t = a[index(i)]; m = m.max(t); }
+//! ```
+//!
+//! the shift of a log-sum-exp or a softmax, or its branch form
+//! `if a[index(i)] > m { m = a[index(i)]; }` (`<` for a minimum: ADBench's
+//! `arr_max`). Recorded like any loop, such a loop saves the running value `m`
+//! (or the branch taken) at every iteration, so that the reverse sweep knows which
+//! argument each step kept. But the whole adjoint of `m` goes to exactly one
+//! place. Under `max`'s rule (`rules::max_vjp`: a tie goes to the running value, a
+//! NaN loses to a number), as under a strict `>`, an element takes over only when
+//! it exceeds the running value, so the last element to take over is the first
+//! one, in iteration order, equal to the result; and if none took over, the result
+//! is `m`'s value before the loop (also when the result is NaN, which only a NaN
+//! start leaves: `max` lets a number take over from it, and then the result is
+//! not NaN; `>` never does). `min` and `<` are the mirror image. So the forward
+//! sweep saves only `m`'s value before the loop, and the reverse sweep compares it
+//! with the result and, if they differ, scans `a` for the first element equal to
+//! the result: nothing per iteration, and the scan stops at the element found.
+//!
+//! Only loops whose body is exactly that qualify, and only when `a` is a parameter
+//! the function never writes and the index reads only loop indices and such
+//! parameters: the scan reads `a` again in the reverse sweep, where it must find
+//! what the loop read.
+
+use std::collections::{HashMap, HashSet};
+
+use proc_macro2::Span;
+use quote::quote;
+
+use crate::analysis::activity::Activity;
+use crate::analysis::tbr::{count, nested_blocks, StmtPos};
+use crate::ir::{
+    walk, Block, FloatOp, Function, LoopKind, Operand, Origin, PExpr, Stmt, Ty, VarId,
+};
+
+/// A loop found to be a running extremum reduction.
+#[derive(Clone, Debug)]
+pub struct Reduction {
+    /// The running value (`m`), a local float.
+    pub acc: VarId,
+    /// The array read (`a`), a parameter the function never writes.
+    pub array: VarId,
+    /// The index of the read, in terms of loop indices and unwritten parameters.
+    pub index: PExpr,
+    /// The branch form (`if a[i] > m { m = a[i]; }`), whose condition the
+    /// forward sweep then need not save.
+    pub branch: bool,
+}
+
+/// The reductions of `func`, by the position of their loop (pre-order, as
+/// `ir::walk` visits statements). Only loops whose running value is active: the
+/// reverse sweep of another loop is empty anyway.
+pub fn analyze(func: &Function, activity: &Activity) -> HashMap<StmtPos, Reduction> {
+    let mut written: HashSet<VarId> = HashSet::new();
+    walk(&func.body, false, &mut |stmt, _| {
+        written.extend(stmt.writes())
+    });
+    let mut out = HashMap::new();
+    visit(&func.body, 0, &mut |stmt, pos| {
+        if let Some(reduction) = reduction(func, activity, &written, stmt) {
+            out.insert(pos, reduction);
+        }
+    });
+    out
+}
+
+/// Calls `found` with every statement and its pre-order position.
+fn visit(block: &Block, mut pos: StmtPos, found: &mut dyn FnMut(&Stmt, StmtPos)) {
+    for stmt in block {
+        found(stmt, pos);
+        for (nested, start) in nested_blocks(stmt, pos) {
+            visit(nested, start, found);
+        }
+        pos += count(stmt);
+    }
+}
+
+fn reduction(
+    func: &Function,
+    activity: &Activity,
+    written: &HashSet<VarId>,
+    stmt: &Stmt,
+) -> Option<Reduction> {
+    let Stmt::Loop(looped) = stmt else {
+        return None;
+    };
+    let LoopKind::For { index: Some(_), .. } = &looped.kind else {
+        return None;
+    };
+    if looped.exit.is_some() || !looped.reset.is_empty() {
+        return None;
+    }
+    let found = match looped.body.as_slice() {
+        // `t = a[idx]; m = m.max(t)` (not `t.max(m)`: a tie goes to the first
+        // argument).
+        [Stmt::Float {
+            dst: element,
+            op: FloatOp::Read { array, index },
+            ..
+        }, Stmt::Float {
+            dst: acc,
+            op:
+                FloatOp::Prim {
+                    prim,
+                    args,
+                    int_arg: None,
+                },
+            ..
+        }] => {
+            let [Operand::Var(first), Operand::Var(second)] = args.as_slice() else {
+                return None;
+            };
+            let qualifies = matches!(prim.name, "max" | "min")
+                && first == acc
+                && second == element
+                && acc != element
+                && looped.body_vars.contains(&element.0);
+            qualifies.then_some((*acc, *array, index, false))
+        }
+        // `if a[idx] > m { m = a[idx]; }`, or `<`: strict, as ties keep `m`.
+        [Stmt::If {
+            cond,
+            then_block,
+            else_block,
+        }] if else_block.is_empty() => {
+            let [Stmt::Float {
+                dst: acc,
+                op: FloatOp::Read { array, index },
+                ..
+            }] = then_block.as_slice()
+            else {
+                return None;
+            };
+            let (a, m) = (
+                crate::ir::ident(&func.var(*array).name, Span::call_site()),
+                crate::ir::ident(&func.var(*acc).name, Span::call_site()),
+            );
+            let read = &index.tokens;
+            let condition = cond.tokens.to_string();
+            let qualifies = [quote!(#a[#read] > #m), quote!(#a[#read] < #m)]
+                .iter()
+                .any(|form| form.to_string() == condition);
+            qualifies.then_some((*acc, *array, index, true))
+        }
+        _ => None,
+    };
+    let (acc, array, index, branch) = found?;
+    let unwritten_param =
+        |var: VarId| matches!(func.var(var).origin, Origin::Param(_)) && !written.contains(&var);
+    let qualifies = matches!(func.var(acc).ty, Ty::Float)
+        && func.var(acc).origin == Origin::Local
+        && activity.is_active(acc)
+        && unwritten_param(array)
+        && index
+            .reads
+            .iter()
+            .all(|var| func.var(*var).origin == Origin::LoopIndex || unwritten_param(*var));
+    qualifies.then(|| Reduction {
+        acc,
+        array,
+        index: index.clone(),
+        branch,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    /// Whether the expansion of `item` scans for the extremum's element.
+    fn scans(item: TokenStream) -> bool {
+        crate::expand::differentiate(TokenStream::new(), item)
+            .to_string()
+            .contains("__ad_before")
+    }
+
+    #[test]
+    fn running_extrema_of_unwritten_parameters_are_scanned() {
+        assert!(scans(quote! {
+            fn f(v: &[f64]) -> f64 {
+                let mut m = v[0];
+                for i in 1..v.len() { m = m.max(v[i]); }
+                m * m
+            }
+        }));
+        assert!(scans(quote! {
+            fn f(v: &[f64], rows: usize, cols: usize) -> f64 {
+                let mut s = 0.0;
+                for r in 0..rows {
+                    let mut m = v[r * cols];
+                    for j in 1..cols { m = m.min(v[r * cols + j]); }
+                    s += m.sin();
+                }
+                s
+            }
+        }));
+        for compare in [quote!(>), quote!(<)] {
+            assert!(scans(quote! {
+                fn f(v: &[f64]) -> f64 {
+                    let mut m = v[0];
+                    for i in 1..v.len() { if v[i] #compare m { m = v[i]; } }
+                    m * m
+                }
+            }));
+        }
+    }
+
+    #[test]
+    fn other_loops_are_recorded() {
+        let declined = [
+            // The element first: a tie would go to it.
+            quote! {
+                fn f(v: &[f64]) -> f64 {
+                    let mut m = v[0];
+                    for i in 1..v.len() { m = v[i].max(m); }
+                    m * m
+                }
+            },
+            // Not strict: ties take over.
+            quote! {
+                fn f(v: &[f64]) -> f64 {
+                    let mut m = v[0];
+                    for i in 1..v.len() { if v[i] >= m { m = v[i]; } }
+                    m * m
+                }
+            },
+            // The array changes during the call.
+            quote! {
+                fn f(v: &mut [f64]) -> f64 {
+                    let mut m = v[0];
+                    for i in 1..v.len() { m = m.max(v[i]); }
+                    v[0] = m;
+                    m * m
+                }
+            },
+            // The index reads a local.
+            quote! {
+                fn f(v: &[f64], n: usize) -> f64 {
+                    let off = n / 2;
+                    let mut m = v[0];
+                    for i in 1..off { m = m.max(v[i + off]); }
+                    m * m
+                }
+            },
+            // The loop does more.
+            quote! {
+                fn f(v: &[f64]) -> f64 {
+                    let mut m = v[0];
+                    let mut s = 0.0;
+                    for i in 1..v.len() { m = m.max(v[i]); s += m; }
+                    s
+                }
+            },
+        ];
+        for item in declined {
+            assert!(!scans(item.clone()), "{item}");
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! Running maxima and minima of read-only data (`m = m.max(v[i])` in a loop of
+//! its own): the forward sweep saves only the value before the loop, and the
+//! reverse sweep gives the adjoint to the element the result came from (see
+//! `analysis::reduction`). Ties and NaNs are checked against the runtime's
+//! `max_vjp`/`min_vjp` applied backwards through every step, the rest against
+//! dual numbers.
+#![allow(clippy::needless_range_loop)] // the macro differentiates index loops
+
+mod common;
+
+use autodiff_runtime::differentiate;
+use autodiff_runtime::rules::{max_vjp, min_vjp};
+use common::*;
+
+#[differentiate]
+fn largest_squared(v: &[f64]) -> f64 {
+    let mut m = v[0];
+    for i in 1..v.len() {
+        m = m.max(v[i]);
+    }
+    m * m
+}
+
+#[differentiate]
+fn smallest_scaled(v: &[f64], scale: f64) -> f64 {
+    let mut m = v[0];
+    for i in 1..v.len() {
+        m = m.min(v[i]);
+    }
+    (m * scale).sin()
+}
+
+/// The adjoint of every element of `v` when `g` reaches the result of
+/// `m = v[0]; for i in 1..n { m = op(m, v[i]) }`, through each step's rule in
+/// reverse: what a reverse sweep that saves every running value computes.
+fn stepwise(
+    v: &[f64],
+    g: f64,
+    op: fn(f64, f64) -> f64,
+    rule: fn(f64, f64, f64) -> (f64, f64),
+) -> Vec<f64> {
+    let mut running = vec![v[0]];
+    for i in 1..v.len() {
+        running.push(op(running[i - 1], v[i]));
+    }
+    let mut bar = vec![0.0; v.len()];
+    let mut m_bar = g;
+    for i in (1..v.len()).rev() {
+        let (before, element) = rule(running[i - 1], v[i], m_bar);
+        bar[i] += element;
+        m_bar = before;
+    }
+    bar[0] += m_bar;
+    bar
+}
+
+/// Equal as numbers, or both NaN.
+#[track_caller]
+fn assert_same(got: &[f64], want: &[f64]) {
+    assert_eq!(got.len(), want.len());
+    for (k, (a, b)) in got.iter().zip(want).enumerate() {
+        assert!(
+            a == b || a.is_nan() && b.is_nan(),
+            "element {k}: {a} vs {b}"
+        );
+    }
+}
+
+/// Ties go to the first element, NaN loses to any number, a NaN start with a
+/// number after it is overtaken, an all-NaN input leaves the start.
+const CASES: &[&[f64]] = &[
+    &[0.3, -1.2, 2.5, 0.7, 1.9],
+    &[2.5, -1.2, 2.5, 0.7, 2.5],
+    &[1.0, 3.0, 2.0, 3.0],
+    &[4.0, 4.0, 4.0],
+    &[f64::NAN, 1.0, 3.0],
+    &[3.0, f64::NAN, 1.0],
+    &[1.0, f64::NAN, 4.0, 4.0],
+    &[f64::NAN, f64::NAN, f64::NAN],
+    &[-0.0, 0.0, -1.0],
+    &[0.0, -0.0],
+    &[f64::INFINITY, 2.0, f64::INFINITY],
+    &[7.5],
+];
+
+#[test]
+fn the_maximum_credits_the_element_each_step_would() {
+    for v in CASES {
+        let (value, grad) = largest_squared_grad(v);
+        let m = v.iter().skip(1).fold(v[0], |m, x| m.max(*x));
+        assert_same(&[value], &[m * m]);
+        assert_same(&grad, &stepwise(v, 2.0 * m, f64::max, max_vjp));
+    }
+}
+
+#[test]
+fn the_minimum_credits_the_element_each_step_would() {
+    for v in CASES {
+        let scale = 0.8;
+        let (value, (grad, dscale)) = smallest_scaled_grad(v, scale);
+        let m = v.iter().skip(1).fold(v[0], |m, x| m.min(*x));
+        assert_same(&[value], &[(m * scale).sin()]);
+        let outer = (m * scale).cos();
+        assert_same(&grad, &stepwise(v, outer * scale, f64::min, min_vjp));
+        assert_same(&[dscale], &[outer * m]);
+    }
+}
+
+/// ADBench's `arr_max`: the branch form.
+#[differentiate]
+fn arr_max(x: &[f64]) -> f64 {
+    let mut m = x[0];
+    for i in 1..x.len() {
+        if x[i] > m {
+            m = x[i];
+        }
+    }
+    m * m
+}
+
+#[differentiate]
+fn arr_min(x: &[f64]) -> f64 {
+    let mut m = x[0];
+    for i in 1..x.len() {
+        if x[i] < m {
+            m = x[i];
+        }
+    }
+    m.exp()
+}
+
+#[test]
+fn the_branch_forms_credit_the_element_each_step_would() {
+    let greater = |before: f64, x: f64, g: f64| if x > before { (0.0, g) } else { (g, 0.0) };
+    let less = |before: f64, x: f64, g: f64| if x < before { (0.0, g) } else { (g, 0.0) };
+    for v in CASES {
+        let m = v
+            .iter()
+            .skip(1)
+            .fold(v[0], |m, x| if *x > m { *x } else { m });
+        let (value, grad) = arr_max_grad(v);
+        assert_same(&[value], &[m * m]);
+        assert_same(
+            &grad,
+            &stepwise(v, 2.0 * m, |m, x| if x > m { x } else { m }, greater),
+        );
+        let m = v
+            .iter()
+            .skip(1)
+            .fold(v[0], |m, x| if *x < m { *x } else { m });
+        let (value, grad) = arr_min_grad(v);
+        assert_same(&[value], &[m.exp()]);
+        assert_same(
+            &grad,
+            &stepwise(v, m.exp(), |m, x| if x < m { x } else { m }, less),
+        );
+    }
+    // No branch bits either.
+    let v: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).cos()).collect();
+    let _ = arr_max_grad(&v);
+    let pushed = autodiff_runtime::stack::last_bytes_pushed();
+    assert!(pushed <= 16, "{pushed}");
+}
+
+#[test]
+fn distinct_values_match_dual_numbers() {
+    let v: Vec<f64> = (0..40)
+        .map(|i| ((i * 37 % 23) as f64 * 0.61).sin())
+        .collect();
+    let (_, grad) = largest_squared_grad(&v);
+    let oracle = |p: &[Dual64]| {
+        let m = p[1..]
+            .iter()
+            .fold(p[0], |m, x| if x.re > m.re { *x } else { m });
+        m * m
+    };
+    assert_close_slice(&grad, &dual_grad(oracle, &v));
+}
+
+#[test]
+fn only_the_start_is_saved() {
+    let v: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).cos()).collect();
+    let _ = largest_squared_grad(&v);
+    // The value before the loop, where a recorded loop pushes 999 running values.
+    let pushed = autodiff_runtime::stack::last_bytes_pushed();
+    assert!(pushed <= 16, "{pushed}");
+}
+
+/// A maximum per row, inside a loop over rows: the start is saved per row.
+#[differentiate(wrt(a))]
+fn weighted_row_maxima(a: &[f64], rows: usize, cols: usize) -> f64 {
+    let mut total = 0.0;
+    for r in 0..rows {
+        let mut m = a[r * cols];
+        for j in 1..cols {
+            m = m.max(a[r * cols + j]);
+        }
+        total += m * m * (r as f64 + 1.0);
+    }
+    total
+}
+
+#[test]
+fn a_maximum_per_row_credits_each_rows_element() {
+    let (rows, cols) = (5, 4);
+    let mut a: Vec<f64> = (0..rows * cols)
+        .map(|k| ((k * 13 % 7) as f64 * 0.9).sin())
+        .collect();
+    a[6] = f64::NAN; // row 1: NaN loses
+    a[8] = a[10]; // row 2: a tie between its first and third elements
+    let (_, grad) = weighted_row_maxima_grad(&a, rows, cols);
+    for r in 0..rows {
+        let row = &a[r * cols..(r + 1) * cols];
+        let m = row.iter().skip(1).fold(row[0], |m, x| m.max(*x));
+        let want = stepwise(row, 2.0 * m * (r as f64 + 1.0), f64::max, max_vjp);
+        assert_same(&grad[r * cols..(r + 1) * cols], &want);
+    }
+    let pushed = autodiff_runtime::stack::last_bytes_pushed();
+    assert!(pushed <= 8 * 3 * rows, "{pushed}");
+}
+
+/// A log-sum-exp helper called on rows a caller fills (as GMM's per-point
+/// log-sum-exp over its components), jointly and with the result discarded.
+#[differentiate]
+fn log_sum_exp(v: &[f64]) -> f64 {
+    let mut mx = v[0];
+    for i in 1..v.len() {
+        mx = mx.max(v[i]);
+    }
+    let mut s = 0.0;
+    for i in 0..v.len() {
+        s += (v[i] - mx).exp();
+    }
+    s.ln() + mx
+}
+
+#[differentiate(wrt(x))]
+fn rows_log_sum_exp(x: &[f64], rows: usize, cols: usize) -> f64 {
+    let mut row = vec![0.0; cols];
+    let mut total = 0.0;
+    for r in 0..rows {
+        for j in 0..cols {
+            row[j] = (x[r * cols + j] * 1.3).sin() * (r as f64 + 2.0);
+        }
+        total += log_sum_exp(&row) * (0.5 + r as f64);
+    }
+    total
+}
+
+fn rows_log_sum_exp_o(x: &[Dual64], rows: usize, cols: usize) -> Dual64 {
+    let mut total = c(0.0);
+    for r in 0..rows {
+        let row: Vec<Dual64> = (0..cols)
+            .map(|j| (x[r * cols + j] * 1.3).sin() * (r as f64 + 2.0))
+            .collect();
+        let mx = row[1..]
+            .iter()
+            .fold(row[0], |m, v| if v.re > m.re { *v } else { m });
+        let s = row.iter().fold(c(0.0), |s, v| s + (*v - mx).exp());
+        total += (s.ln() + mx) * (0.5 + r as f64);
+    }
+    total
+}
+
+#[test]
+fn a_log_sum_exp_helper_matches_dual_numbers() {
+    let (rows, cols) = (6, 7);
+    let x: Vec<f64> = (0..rows * cols)
+        .map(|k| ((k * 29 % 17) as f64 * 0.43).cos())
+        .collect();
+    let (value, grad) = rows_log_sum_exp_grad(&x, rows, cols);
+    assert_close(value, rows_log_sum_exp(&x, rows, cols));
+    assert_close_slice(&grad, &dual_grad(|p| rows_log_sum_exp_o(p, rows, cols), &x));
+}
+
+/// A split callee (it writes through `&mut`) that takes the maximum of what it
+/// reads: the start and the result cross from its forward sweep to its reverse.
+#[differentiate]
+fn shift_by_max(src: &[f64], out: &mut [f64]) {
+    let mut m = src[0];
+    for i in 1..src.len() {
+        m = m.max(src[i]);
+    }
+    for i in 0..out.len() {
+        out[i] = (src[i] - m).exp();
+    }
+}
+
+#[differentiate(wrt(x))]
+fn shifted_sum(x: &[f64], steps: usize) -> f64 {
+    let n = x.len();
+    let mut state = x.to_vec();
+    let mut shifted = vec![0.0; n];
+    let mut total = 0.0;
+    for t in 0..steps {
+        shift_by_max(&state, &mut shifted);
+        for i in 0..n {
+            state[i] = state[i] * 0.7 + shifted[i] * (t as f64 + 1.0);
+            total += state[i] * (i as f64 - 1.5);
+        }
+    }
+    total
+}
+
+fn shifted_sum_o(x: &[Dual64], steps: usize) -> Dual64 {
+    let n = x.len();
+    let mut state = x.to_vec();
+    let mut total = c(0.0);
+    for t in 0..steps {
+        let m = state[1..]
+            .iter()
+            .fold(state[0], |m, v| if v.re > m.re { *v } else { m });
+        let shifted: Vec<Dual64> = state.iter().map(|v| (*v - m).exp()).collect();
+        for i in 0..n {
+            state[i] = state[i] * 0.7 + shifted[i] * (t as f64 + 1.0);
+            total += state[i] * (i as f64 - 1.5);
+        }
+    }
+    total
+}
+
+#[test]
+fn a_split_callee_with_a_maximum_matches_dual_numbers() {
+    let x = vec![0.4, -0.3, 1.1, 0.2, -0.8];
+    let (value, grad) = shifted_sum_grad(&x, 4);
+    assert_close(value, shifted_sum(&x, 4));
+    assert_close_slice(&grad, &dual_grad(|p| shifted_sum_o(p, 4), &x));
+}
+
+#[differentiate]
+fn largest32(v: &[f32]) -> f32 {
+    let mut m = v[0];
+    for i in 1..v.len() {
+        m = m.max(v[i]);
+    }
+    m.sin()
+}
+
+#[test]
+fn f32_maximum_matches_dual_numbers() {
+    let v: Vec<f32> = vec![0.2, 1.3, -0.4, 1.1, 0.9];
+    let (_, grad) = largest32_grad(&v);
+    let oracle = |p: &[Dual32]| {
+        p[1..]
+            .iter()
+            .fold(p[0], |m, x| if x.re > m.re { *x } else { m })
+            .sin()
+    };
+    assert_eq!(grad, dual_grad32(oracle, &v));
+}
