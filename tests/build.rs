@@ -116,6 +116,15 @@ enum Stmt {
         k: usize,
         exprs: [Expr; 2],
     },
+    /// `m = x[0]; for j in 1..width { m = m.max(x[j]) }` (or `min`, or the branch
+    /// forms `if x[j] > m { m = x[j] }` and `<`), then `a{k}` takes `m`: a
+    /// running extremum of a parameter, whose reverse sweep scans for the
+    /// element instead of restoring every running value.
+    Extremum {
+        id: usize,
+        k: usize,
+        form: u64,
+    },
 }
 
 /// The program's scalar helper `{program}_gate(a: f64) -> f64`.
@@ -348,6 +357,29 @@ impl Render {
                         2 * INPUTS,
                         INPUTS + 1,
                         INPUTS + 3,
+                    );
+                }
+                Stmt::Extremum { id, k, form } => {
+                    let width = self.width;
+                    let (m, element) = (format!("m{id}"), format!("x[je{id}]"));
+                    let step = if self.dual {
+                        // Strict, so that ties would keep `m`, as `max` does.
+                        let compare = if form % 2 == 0 { ">" } else { "<" };
+                        format!("if {element}.re() {compare} {m}.re() {{ {m} = {element}; }}")
+                    } else {
+                        match form {
+                            0 => format!("{m} = {m}.max({element});"),
+                            1 => format!("{m} = {m}.min({element});"),
+                            2 => format!("if {element} > {m} {{ {m} = {element}; }}"),
+                            _ => format!("if {element} < {m} {{ {m} = {element}; }}"),
+                        }
+                    };
+                    let _ = writeln!(
+                        out,
+                        "let mut {m} = x[0];\n\
+                         for je{id} in 1..{width} {{ {step} }}\n\
+                         a{k} = a{k} * {} + {m}.tanh();",
+                        self.constant(0.5),
                     );
                 }
                 Stmt::Assign(k, e) => {
@@ -626,6 +658,12 @@ fn main() {
         rng: Rng(seed ^ 0x005E_ED07),
         in_loop: false,
     };
+    // An eighth puts running maxima and minima of `x` into programs (in a loop
+    // or not) and read-only helpers.
+    let mut extrema = Gen {
+        rng: Rng(seed ^ 0x00E7_7E3A),
+        in_loop: false,
+    };
     // A sixth decides the scalar helpers whose results are stored into arrays.
     let mut gates = Gen {
         rng: Rng(seed ^ 0x0000_6A7E),
@@ -697,6 +735,15 @@ fn main() {
                 };
                 reader.push(reduce);
             }
+            if extrema.rng.below(2) == 0 {
+                let extremum = Stmt::Extremum {
+                    id: PROGRAMS + k,
+                    k: extrema.rng.below(3) as usize,
+                    form: extrema.rng.below(4),
+                };
+                let at = extrema.rng.below(reader.len() as u64 + 1) as usize;
+                reader.insert(at, extremum);
+            }
             for dual in [false, true] {
                 out.push_str(&render(dual, READ_WIDTH, false).reader(&reader));
             }
@@ -742,6 +789,20 @@ fn main() {
             };
             let at = gates.rng.below(body.len() as u64 + 1) as usize;
             body.insert(at, stmt);
+        }
+        if extrema.rng.below(2) == 0 {
+            let extremum = Stmt::Extremum {
+                id: k,
+                k: extrema.rng.below(3) as usize,
+                form: extrema.rng.below(4),
+            };
+            let extremum = if extrema.rng.below(2) == 0 {
+                Stmt::For(1 + extrema.rng.below(3) as usize, vec![extremum])
+            } else {
+                extremum
+            };
+            let at = extrema.rng.below(body.len() as u64 + 1) as usize;
+            body.insert(at, extremum);
         }
         for dual in [false, true] {
             out.push_str(&render(dual, INPUTS, has_reader).program(&name, &body));

@@ -181,7 +181,8 @@ fn distinct_values_match_dual_numbers() {
 fn only_the_start_is_saved() {
     let v: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).cos()).collect();
     let _ = largest_squared_grad(&v);
-    // The value before the loop, where a recorded loop pushes 999 running values.
+    // The values before and after the loop, where a recorded loop pushes 999
+    // running values.
     let pushed = autodiff_runtime::stack::last_bytes_pushed();
     assert!(pushed <= 16, "{pushed}");
 }
@@ -217,6 +218,56 @@ fn a_maximum_per_row_credits_each_rows_element() {
     }
     let pushed = autodiff_runtime::stack::last_bytes_pushed();
     assert!(pushed <= 8 * 3 * rows, "{pushed}");
+}
+
+/// The same running maximum again in every iteration of a loop around it, its
+/// start overwriting the last iteration's result: nothing but the reduction's
+/// own save keeps the result for the scan (found by the generated programs: the
+/// scan read the start instead, and credited it).
+#[differentiate]
+fn repeated_maximum(x: &[f64], rounds: usize) -> f64 {
+    let mut total = 0.0;
+    for _ in 0..rounds {
+        let mut m = x[0];
+        for j in 1..x.len() {
+            if x[j] > m {
+                m = x[j];
+            }
+        }
+        let mut n = x[0];
+        for j in 1..x.len() {
+            n = n.min(x[j]);
+        }
+        total = total * 0.5 + m.tanh() + n.sin();
+    }
+    total
+}
+
+fn repeated_maximum_o(x: &[Dual64], rounds: usize) -> Dual64 {
+    let mut total = c(0.0);
+    for _ in 0..rounds {
+        let m = x[1..]
+            .iter()
+            .fold(x[0], |m, v| if v.re > m.re { *v } else { m });
+        let n = x[1..]
+            .iter()
+            .fold(x[0], |n, v| if v.re < n.re { *v } else { n });
+        total = total * 0.5 + m.tanh() + n.sin();
+    }
+    total
+}
+
+#[test]
+fn a_maximum_taken_again_in_a_loop_credits_its_element_every_time() {
+    for x in [
+        [0.3, 0.1, 0.7, 0.2],
+        [0.0, 0.0, 0.0, 1.5678],
+        [0.9, -0.4, 0.2, 0.5],
+    ] {
+        let (value, grad) = repeated_maximum_grad(&x, 3);
+        assert_close(value, repeated_maximum(&x, 3));
+        assert_close_slice(&grad, &dual_grad(|p| repeated_maximum_o(p, 3), &x));
+    }
 }
 
 /// A log-sum-exp helper called on rows a caller fills (as GMM's per-point

@@ -1735,15 +1735,19 @@ impl Gen<'_> {
     /// not change (see `analysis::reduction`):
     ///
     /// ```text
-    /// forward:  save m; for i in seq { t = a[idx]; m = m.max(t) }
-    /// reverse:  before = restore; if !(m.is_nan() || before == m) {
-    ///               for i in seq { if a[idx] == m { a_bar[idx] += m_bar; m_bar = 0; break } }
+    /// forward:  save m; for i in seq { t = a[idx]; m = m.max(t) }; save m
+    /// reverse:  after = restore; before = restore;
+    ///           if !(after.is_nan() || before == after) {
+    ///               for i in seq { if a[idx] == after { a_bar[idx] += m_bar; m_bar = 0; break } }
     ///           }
     ///           m = before
     /// ```
     ///
     /// The element found is the one `max_vjp` would credit going backwards through
-    /// every iteration; when the value before the loop is the result, `m_bar` stays for it.
+    /// every iteration; when the value before the loop is the result, `m_bar` stays
+    /// for it. The result is saved too: a recorded loop's reverse never reads `m`
+    /// as the loop left it (each step restores its own), so nothing else keeps it
+    /// for the scan (a later iteration of a loop around this one may overwrite it).
     fn reduction_loop(
         &mut self,
         looped: &Loop,
@@ -1753,12 +1757,13 @@ impl Gen<'_> {
         in_loop: bool,
     ) -> (TokenStream, TokenStream) {
         let acc = self.var(reduction.acc);
-        // Saved before the loop opens its reservation frame: the save is the
+        // Saved outside the loop's reservation frame: the saves are the
         // enclosing loop's.
-        let (save, restore) = self.save(quote!(#acc), SaveTy::Float, in_loop);
+        let (save_before, restore_before) = self.save(quote!(#acc), SaveTy::Float, in_loop);
         // The body saves nothing (see `Tbr::reduction`); its recorded reverse,
         // which would need every running value, is not used.
         let (forward, _) = self.recorded_loop(looped, in_loop);
+        let (save_after, restore_after) = self.save(quote!(#acc), SaveTy::Float, in_loop);
         let float = &self.float;
         let acc_bar = self.bar(reduction.acc);
         let pattern = self.index_pattern(index);
@@ -1772,10 +1777,11 @@ impl Gen<'_> {
             TokenStream::new()
         };
         let reverse = quote!({
-            let __ad_before: #float = #restore;
-            if !(#acc.is_nan() || __ad_before == #acc) {
+            let __ad_after: #float = #restore_after;
+            let __ad_before: #float = #restore_before;
+            if !(__ad_after.is_nan() || __ad_before == __ad_after) {
                 for #pattern in #range {
-                    if #array[#element] == #acc {
+                    if #array[#element] == __ad_after {
                         let __ad_g: #float = #acc_bar;
                         #acc_bar = -0.0;
                         #credit
@@ -1785,7 +1791,7 @@ impl Gen<'_> {
             }
             #acc = __ad_before;
         });
-        (quote!(#save #forward), reverse)
+        (quote!(#save_before #forward #save_after), reverse)
     }
 
     /// A loop whose iterations meet only in one sum (see `analysis::preacc`):
