@@ -182,6 +182,18 @@ impl Gen {
         }
     }
 
+    /// Puts `stmt` into `body` at a random position, in a loop of 1 to 3 trips one
+    /// time in two if `in_loop_sometimes`.
+    fn insert(&mut self, body: &mut Vec<Stmt>, stmt: Stmt, in_loop_sometimes: bool) {
+        let stmt = if in_loop_sometimes && self.rng.below(2) == 0 {
+            Stmt::For(1 + self.rng.below(3) as usize, vec![stmt])
+        } else {
+            stmt
+        };
+        let at = self.rng.below(body.len() as u64 + 1) as usize;
+        body.insert(at, stmt);
+    }
+
     fn block(&mut self, len: usize, depth: usize) -> Vec<Stmt> {
         (0..len).map(|_| self.stmt(depth)).collect()
     }
@@ -707,13 +719,7 @@ fn main() {
                 },
                 data: data.below(3) == 0,
             };
-            let call = if calls.rng.below(2) == 0 {
-                Stmt::For(1 + calls.rng.below(3) as usize, vec![call])
-            } else {
-                call
-            };
-            let at = calls.rng.below(body.len() as u64 + 1) as usize;
-            body.insert(at, call);
+            calls.insert(&mut body, call, true);
         }
         let has_reader = reads.rng.below(2) == 0;
         if has_reader {
@@ -741,8 +747,7 @@ fn main() {
                     k: extrema.rng.below(3) as usize,
                     form: extrema.rng.below(4),
                 };
-                let at = extrema.rng.below(reader.len() as u64 + 1) as usize;
-                reader.insert(at, extremum);
+                extrema.insert(&mut reader, extremum, false);
             }
             for dual in [false, true] {
                 out.push_str(&render(dual, READ_WIDTH, false).reader(&reader));
@@ -787,8 +792,7 @@ fn main() {
                 k: gates.rng.below(3) as usize,
                 exprs: [gates.expr(2), gates.expr(2)],
             };
-            let at = gates.rng.below(body.len() as u64 + 1) as usize;
-            body.insert(at, stmt);
+            gates.insert(&mut body, stmt, false);
         }
         if extrema.rng.below(2) == 0 {
             let extremum = Stmt::Extremum {
@@ -796,13 +800,7 @@ fn main() {
                 k: extrema.rng.below(3) as usize,
                 form: extrema.rng.below(4),
             };
-            let extremum = if extrema.rng.below(2) == 0 {
-                Stmt::For(1 + extrema.rng.below(3) as usize, vec![extremum])
-            } else {
-                extremum
-            };
-            let at = extrema.rng.below(body.len() as u64 + 1) as usize;
-            body.insert(at, extremum);
+            extrema.insert(&mut body, extremum, true);
         }
         for dual in [false, true] {
             out.push_str(&render(dual, INPUTS, has_reader).program(&name, &body));
