@@ -17,9 +17,9 @@
 //! is `m`'s value before the loop (also when the result is NaN, which only a NaN
 //! start leaves: `max` lets a number take over from it, and then the result is
 //! not NaN; `>` never does). `min` and `<` are the mirror image. So the forward
-//! sweep saves only `m`'s value before the loop, and the reverse sweep compares it
-//! with the result and, if they differ, scans `a` for the first element equal to
-//! the result: nothing per iteration, and the scan stops at the element found.
+//! sweep saves only `m`'s values before and after the loop, and the reverse sweep
+//! compares them and, if they differ, scans `a` for the first element equal to the
+//! result: nothing per iteration, and the scan stops at the element found.
 //!
 //! Only loops whose body is exactly that qualify, and only when `a` is a parameter
 //! the function never writes and the index reads only loop indices and such

@@ -67,7 +67,8 @@ pub struct Tbr {
     /// [`reloads`]): the statement → the array and index to read them back from.
     reloads: HashMap<StmtPos, (VarId, crate::ir::PExpr)>,
     /// Loops that only take a running maximum or minimum (see
-    /// `analysis::reduction`): they save only the value before the loop.
+    /// `analysis::reduction`): they save only the values before and after the
+    /// loop.
     reductions: HashMap<StmtPos, crate::analysis::reduction::Reduction>,
 }
 
@@ -670,8 +671,8 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
                 .get(pos)
                 .is_none_or(|loops| !loops.iter().any(|at| preaccumulated.contains_key(at)))
         });
-        // A running extremum saves only its value before the loop (see
-        // `analysis::reduction`), unless its loop is reversed another way.
+        // A running extremum saves only its values before and after the loop
+        // (see `analysis::reduction`), unless its loop is reversed another way.
         let mut reductions = crate::analysis::reduction::analyze(func, activity);
         reductions
             .retain(|pos, _| !preaccumulated.contains_key(pos) && !checkpoints.contains_key(pos));
