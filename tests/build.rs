@@ -116,10 +116,10 @@ enum Stmt {
         k: usize,
         exprs: [Expr; 2],
     },
-    /// `m = x[0]; for j in 1..width { m = m.max(x[j]) }` (or `min`, or the branch
-    /// forms `if x[j] > m { m = x[j] }` and `<`), then `a{k}` takes `m`: a
-    /// running extremum of a parameter, whose reverse sweep scans for the
-    /// element instead of restoring every running value.
+    /// `m = x[0]; for j in 1..width { m = m.max(x[j]) }` (or `min`, `x[j].max(m)`,
+    /// or the branch forms `if x[j] > m { m = x[j] }`, `<`, `>=`, `<=`), then `a{k}`
+    /// takes `m`: a running extremum of a parameter, whose reverse sweep scans for
+    /// the element instead of restoring every running value.
     Extremum {
         id: usize,
         k: usize,
@@ -375,15 +375,25 @@ impl Render {
                     let width = self.width;
                     let (m, element) = (format!("m{id}"), format!("x[je{id}]"));
                     let step = if self.dual {
-                        // Strict, so that ties would keep `m`, as `max` does.
-                        let compare = if form % 2 == 0 { ">" } else { "<" };
+                        // Ties keep `m` in the first four forms (`m.max(t)`, `>`),
+                        // and go to the element in the others (`t.max(m)`, `>=`).
+                        let compare = match (form % 2, *form < 4) {
+                            (0, true) => ">",
+                            (_, true) => "<",
+                            (0, false) => ">=",
+                            _ => "<=",
+                        };
                         format!("if {element}.re() {compare} {m}.re() {{ {m} = {element}; }}")
                     } else {
                         match form {
                             0 => format!("{m} = {m}.max({element});"),
                             1 => format!("{m} = {m}.min({element});"),
                             2 => format!("if {element} > {m} {{ {m} = {element}; }}"),
-                            _ => format!("if {element} < {m} {{ {m} = {element}; }}"),
+                            3 => format!("if {element} < {m} {{ {m} = {element}; }}"),
+                            4 => format!("{m} = {element}.max({m});"),
+                            5 => format!("{m} = {element}.min({m});"),
+                            6 => format!("if {element} >= {m} {{ {m} = {element}; }}"),
+                            _ => format!("if {element} <= {m} {{ {m} = {element}; }}"),
                         }
                     };
                     let _ = writeln!(
@@ -745,7 +755,7 @@ fn main() {
                 let extremum = Stmt::Extremum {
                     id: PROGRAMS + k,
                     k: extrema.rng.below(3) as usize,
-                    form: extrema.rng.below(4),
+                    form: extrema.rng.below(8),
                 };
                 extrema.insert(&mut reader, extremum, false);
             }
@@ -798,7 +808,7 @@ fn main() {
             let extremum = Stmt::Extremum {
                 id: k,
                 k: extrema.rng.below(3) as usize,
-                form: extrema.rng.below(4),
+                form: extrema.rng.below(8),
             };
             extrema.insert(&mut body, extremum, true);
         }

@@ -162,6 +162,83 @@ fn the_branch_forms_credit_the_element_each_step_would() {
     assert!(pushed <= 16, "{pushed}");
 }
 
+/// Ties handed to the element: `t.max(m)`, `t.min(m)`, `>=`, `<=`.
+#[differentiate]
+fn element_first(v: &[f64]) -> f64 {
+    let mut m = v[0];
+    for i in 1..v.len() {
+        m = v[i].max(m);
+    }
+    let mut n = v[0];
+    for i in 1..v.len() {
+        n = v[i].min(n);
+    }
+    m * m + n.sin()
+}
+
+#[differentiate]
+fn ties_taken(v: &[f64]) -> f64 {
+    let mut m = v[0];
+    for i in 1..v.len() {
+        if v[i] >= m {
+            m = v[i];
+        }
+    }
+    let mut n = v[0];
+    for i in 1..v.len() {
+        if v[i] <= n {
+            n = v[i];
+        }
+    }
+    m * m + n.sin()
+}
+
+#[test]
+fn ties_handed_to_the_element_credit_the_last_equal_one() {
+    for v in CASES {
+        let max = |m: f64, x: f64| x.max(m);
+        let min = |m: f64, x: f64| x.min(m);
+        let (m, n) = (
+            v.iter().skip(1).fold(v[0], |m, x| max(m, *x)),
+            v.iter().skip(1).fold(v[0], |n, x| min(n, *x)),
+        );
+        // The rules with the element as the first argument.
+        let element_max = |m: f64, x: f64, g: f64| {
+            let (element, running) = max_vjp(x, m, g);
+            (running, element)
+        };
+        let element_min = |n: f64, x: f64, g: f64| {
+            let (element, running) = min_vjp(x, n, g);
+            (running, element)
+        };
+        let want: Vec<f64> = stepwise(v, 2.0 * m, max, element_max)
+            .iter()
+            .zip(stepwise(v, n.cos(), min, element_min))
+            .map(|(a, b)| a + b)
+            .collect();
+        let (value, grad) = element_first_grad(v);
+        assert_same(&[value], &[m * m + n.sin()]);
+        assert_same(&grad, &want);
+
+        let ge = |m: f64, x: f64| if x >= m { x } else { m };
+        let le = |n: f64, x: f64| if x <= n { x } else { n };
+        let (m, n) = (
+            v.iter().skip(1).fold(v[0], |m, x| ge(m, *x)),
+            v.iter().skip(1).fold(v[0], |n, x| le(n, *x)),
+        );
+        let took_ge = |m: f64, x: f64, g: f64| if x >= m { (0.0, g) } else { (g, 0.0) };
+        let took_le = |n: f64, x: f64, g: f64| if x <= n { (0.0, g) } else { (g, 0.0) };
+        let want: Vec<f64> = stepwise(v, 2.0 * m, ge, took_ge)
+            .iter()
+            .zip(stepwise(v, n.cos(), le, took_le))
+            .map(|(a, b)| a + b)
+            .collect();
+        let (value, grad) = ties_taken_grad(v);
+        assert_same(&[value], &[m * m + n.sin()]);
+        assert_same(&grad, &want);
+    }
+}
+
 #[test]
 fn distinct_values_match_dual_numbers() {
     let v: Vec<f64> = (0..40)

@@ -21,6 +21,13 @@
 //! compares them and, if they differ, scans `a` for the first element equal to the
 //! result: nothing per iteration, and the scan stops at the element found.
 //!
+//! Written the other way round, `m = t.max(m)` or `if a[idx] >= m { m = a[idx]; }`
+//! (`<=`), a tie goes to the element: then the element credited is the *last* one
+//! equal to the result, found scanning backwards. `t.max(m)` also hands a NaN
+//! running value over to the element (and, both being NaN, to the element too), so
+//! a NaN result comes from the last element; `>=` never takes a NaN, so a NaN
+//! result is the start's.
+//!
 //! Only loops whose body is exactly that qualify, and only when `a` is a parameter
 //! the function never writes and the index reads only loop indices and such
 //! parameters: the scan reads `a` again in the reverse sweep, where it must find
@@ -49,6 +56,21 @@ pub struct Reduction {
     /// The branch form (`if a[i] > m { m = a[i]; }`), whose condition the
     /// forward sweep then need not save.
     pub branch: bool,
+    /// Which element the adjoint goes to.
+    pub credit: Credit,
+}
+
+/// The element a running extremum's adjoint goes to (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credit {
+    /// The first element equal to the result, unless the start is the result or
+    /// the result is NaN (`m.max(t)`, `>`, `<`: ties keep the running value).
+    First,
+    /// The last element equal to the result, if any (`>=`, `<=`).
+    Last,
+    /// The last element equal to the result, or the last element if the result is
+    /// NaN (`t.max(m)`).
+    LastOrNan,
 }
 
 /// The reductions of `func`, by the position of their loop (pre-order, as
@@ -95,7 +117,7 @@ fn reduction(
         return None;
     }
     let found = match looped.body.as_slice() {
-        // `t = a[idx]; m = m.max(t)` (not `t.max(m)`: a tie goes to the first
+        // `t = a[idx]; m = m.max(t)`, or `t.max(m)` (a tie goes to the first
         // argument).
         [Stmt::Float {
             dst: element,
@@ -114,14 +136,20 @@ fn reduction(
             let [Operand::Var(first), Operand::Var(second)] = args.as_slice() else {
                 return None;
             };
+            let credit = if (first, second) == (acc, element) {
+                Credit::First
+            } else if (first, second) == (element, acc) {
+                Credit::LastOrNan
+            } else {
+                return None;
+            };
             let qualifies = matches!(prim.name, "max" | "min")
-                && first == acc
-                && second == element
                 && acc != element
                 && looped.body_vars.contains(&element.0);
-            qualifies.then_some((*acc, *array, index, false))
+            qualifies.then_some((*acc, *array, index, false, credit))
         }
-        // `if a[idx] > m { m = a[idx]; }`, or `<`: strict, as ties keep `m`.
+        // `if a[idx] > m { m = a[idx]; }`, or `<`: ties keep `m`; `>=` and `<=`
+        // hand them to the element.
         [Stmt::If {
             cond,
             then_block,
@@ -141,14 +169,20 @@ fn reduction(
             );
             let read = &index.tokens;
             let condition = cond.tokens.to_string();
-            let qualifies = [quote!(#a[#read] > #m), quote!(#a[#read] < #m)]
-                .iter()
-                .any(|form| form.to_string() == condition);
-            qualifies.then_some((*acc, *array, index, true))
+            let strict = [quote!(#a[#read] > #m), quote!(#a[#read] < #m)];
+            let ties_taken = [quote!(#a[#read] >= #m), quote!(#a[#read] <= #m)];
+            let credit = if strict.iter().any(|form| form.to_string() == condition) {
+                Credit::First
+            } else if ties_taken.iter().any(|form| form.to_string() == condition) {
+                Credit::Last
+            } else {
+                return None;
+            };
+            Some((*acc, *array, index, true, credit))
         }
         _ => None,
     };
-    let (acc, array, index, branch) = found?;
+    let (acc, array, index, branch, credit) = found?;
     let unwritten_param =
         |var: VarId| matches!(func.var(var).origin, Origin::Param(_)) && !written.contains(&var);
     let qualifies = matches!(func.var(acc).ty, Ty::Float)
@@ -164,6 +198,7 @@ fn reduction(
         array,
         index: index.clone(),
         branch,
+        credit,
     })
 }
 
@@ -199,7 +234,14 @@ mod tests {
                 s
             }
         }));
-        for compare in [quote!(>), quote!(<)] {
+        assert!(scans(quote! {
+            fn f(v: &[f64]) -> f64 {
+                let mut m = v[0];
+                for i in 1..v.len() { m = v[i].max(m); }
+                m * m
+            }
+        }));
+        for compare in [quote!(>), quote!(<), quote!(>=), quote!(<=)] {
             assert!(scans(quote! {
                 fn f(v: &[f64]) -> f64 {
                     let mut m = v[0];
@@ -213,19 +255,19 @@ mod tests {
     #[test]
     fn other_loops_are_recorded() {
         let declined = [
-            // The element first: a tie would go to it.
+            // Another comparison.
             quote! {
                 fn f(v: &[f64]) -> f64 {
                     let mut m = v[0];
-                    for i in 1..v.len() { m = v[i].max(m); }
+                    for i in 1..v.len() { if v[i] != m { m = v[i]; } }
                     m * m
                 }
             },
-            // Not strict: ties take over.
+            // The running value compared with another element than it takes.
             quote! {
-                fn f(v: &[f64]) -> f64 {
+                fn f(v: &[f64], w: &[f64]) -> f64 {
                     let mut m = v[0];
-                    for i in 1..v.len() { if v[i] >= m { m = v[i]; } }
+                    for i in 1..v.len() { if w[i] > m { m = v[i]; } }
                     m * m
                 }
             },

@@ -20,6 +20,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
 use crate::analysis::activity::Activity;
+use crate::analysis::reduction::Credit;
 use crate::analysis::tbr::Tbr;
 use crate::ir::{
     ArgPass, ArrayInit, Block, CallArg, FloatOp, Function, Loop, LoopKind, Operand, Origin, PExpr,
@@ -1745,7 +1746,8 @@ impl Gen<'_> {
     ///
     /// The element found is the one `max_vjp` would credit going backwards through
     /// every iteration; when the value before the loop is the result, `m_bar` stays
-    /// for it. The result is saved too: a recorded loop's reverse never reads `m`
+    /// for it. Where ties go to the element (`t.max(m)`, `>=`), the scan runs
+    /// backwards for the last element equal to the result instead. The result is saved too: a recorded loop's reverse never reads `m`
     /// as the loop left it (each step restores its own), so nothing else keeps it
     /// for the scan (a later iteration of a loop around this one may overwrite it).
     fn reduction_loop(
@@ -1776,19 +1778,35 @@ impl Gen<'_> {
         } else {
             TokenStream::new()
         };
-        let reverse = quote!({
-            let __ad_after: #float = #restore_after;
-            let __ad_before: #float = #restore_before;
-            if !(__ad_after.is_nan() || __ad_before == __ad_after) {
-                for #pattern in #range {
-                    if #array[#element] == __ad_after {
-                        let __ad_g: #float = #acc_bar;
-                        #acc_bar = -0.0;
-                        #credit
-                        break;
+        let found = quote! {
+            let __ad_g: #float = #acc_bar;
+            #acc_bar = -0.0;
+            #credit
+            break;
+        };
+        let scan = match reduction.credit {
+            Credit::First => quote! {
+                if !(__ad_after.is_nan() || __ad_before == __ad_after) {
+                    for #pattern in #range {
+                        if #array[#element] == __ad_after { #found }
+                    }
+                }
+            },
+            Credit::Last | Credit::LastOrNan => {
+                let range = self.reverse_range(seq);
+                let nan =
+                    (reduction.credit == Credit::LastOrNan).then(|| quote!(__ad_after.is_nan() ||));
+                quote! {
+                    for #pattern in #range {
+                        if #nan #array[#element] == __ad_after { #found }
                     }
                 }
             }
+        };
+        let reverse = quote!({
+            let __ad_after: #float = #restore_after;
+            let __ad_before: #float = #restore_before;
+            #scan
             #acc = __ad_before;
         });
         (quote!(#save_before #forward #save_after), reverse)
