@@ -66,6 +66,28 @@ fn assert_same(got: &[f64], want: &[f64]) {
     }
 }
 
+/// What `m = v[0]; for i in 1..n { m = op(m, v[i]) }` leaves in `m`.
+fn running(v: &[f64], op: fn(f64, f64) -> f64) -> f64 {
+    v[1..].iter().fold(v[0], |m, x| op(m, *x))
+}
+
+/// The oracles' running maximum (or minimum) of dual numbers: an element takes
+/// over when its value is greater (less), so ties keep the running value.
+fn dual_running<F: PartialOrd, D: DualNum<F> + Copy>(xs: &[D], greater: bool) -> D {
+    xs[1..].iter().fold(xs[0], |m, x| {
+        let takes_over = if greater {
+            x.re() > m.re()
+        } else {
+            x.re() < m.re()
+        };
+        if takes_over {
+            *x
+        } else {
+            m
+        }
+    })
+}
+
 /// Ties go to the first element, NaN loses to any number, a NaN start with a
 /// number after it is overtaken, an all-NaN input leaves the start.
 const CASES: &[&[f64]] = &[
@@ -87,7 +109,7 @@ const CASES: &[&[f64]] = &[
 fn the_maximum_credits_the_element_each_step_would() {
     for v in CASES {
         let (value, grad) = largest_squared_grad(v);
-        let m = v.iter().skip(1).fold(v[0], |m, x| m.max(*x));
+        let m = running(v, f64::max);
         assert_same(&[value], &[m * m]);
         assert_same(&grad, &stepwise(v, 2.0 * m, f64::max, max_vjp));
     }
@@ -98,7 +120,7 @@ fn the_minimum_credits_the_element_each_step_would() {
     for v in CASES {
         let scale = 0.8;
         let (value, (grad, dscale)) = smallest_scaled_grad(v, scale);
-        let m = v.iter().skip(1).fold(v[0], |m, x| m.min(*x));
+        let m = running(v, f64::min);
         assert_same(&[value], &[(m * scale).sin()]);
         let outer = (m * scale).cos();
         assert_same(&grad, &stepwise(v, outer * scale, f64::min, min_vjp));
@@ -134,20 +156,14 @@ fn the_branch_forms_credit_the_element_each_step_would() {
     let greater = |before: f64, x: f64, g: f64| if x > before { (0.0, g) } else { (g, 0.0) };
     let less = |before: f64, x: f64, g: f64| if x < before { (0.0, g) } else { (g, 0.0) };
     for v in CASES {
-        let m = v
-            .iter()
-            .skip(1)
-            .fold(v[0], |m, x| if *x > m { *x } else { m });
+        let m = running(v, |m, x| if x > m { x } else { m });
         let (value, grad) = arr_max_grad(v);
         assert_same(&[value], &[m * m]);
         assert_same(
             &grad,
             &stepwise(v, 2.0 * m, |m, x| if x > m { x } else { m }, greater),
         );
-        let m = v
-            .iter()
-            .skip(1)
-            .fold(v[0], |m, x| if *x < m { *x } else { m });
+        let m = running(v, |m, x| if x < m { x } else { m });
         let (value, grad) = arr_min_grad(v);
         assert_same(&[value], &[m.exp()]);
         assert_same(
@@ -198,10 +214,7 @@ fn ties_handed_to_the_element_credit_the_last_equal_one() {
     for v in CASES {
         let max = |m: f64, x: f64| x.max(m);
         let min = |m: f64, x: f64| x.min(m);
-        let (m, n) = (
-            v.iter().skip(1).fold(v[0], |m, x| max(m, *x)),
-            v.iter().skip(1).fold(v[0], |n, x| min(n, *x)),
-        );
+        let (m, n) = (running(v, max), running(v, min));
         // The rules with the element as the first argument.
         let element_max = |m: f64, x: f64, g: f64| {
             let (element, running) = max_vjp(x, m, g);
@@ -222,10 +235,7 @@ fn ties_handed_to_the_element_credit_the_last_equal_one() {
 
         let ge = |m: f64, x: f64| if x >= m { x } else { m };
         let le = |n: f64, x: f64| if x <= n { x } else { n };
-        let (m, n) = (
-            v.iter().skip(1).fold(v[0], |m, x| ge(m, *x)),
-            v.iter().skip(1).fold(v[0], |n, x| le(n, *x)),
-        );
+        let (m, n) = (running(v, ge), running(v, le));
         let took_ge = |m: f64, x: f64, g: f64| if x >= m { (0.0, g) } else { (g, 0.0) };
         let took_le = |n: f64, x: f64, g: f64| if x <= n { (0.0, g) } else { (g, 0.0) };
         let want: Vec<f64> = stepwise(v, 2.0 * m, ge, took_ge)
@@ -246,9 +256,7 @@ fn distinct_values_match_dual_numbers() {
         .collect();
     let (_, grad) = largest_squared_grad(&v);
     let oracle = |p: &[Dual64]| {
-        let m = p[1..]
-            .iter()
-            .fold(p[0], |m, x| if x.re > m.re { *x } else { m });
+        let m = dual_running(p, true);
         m * m
     };
     assert_close_slice(&grad, &dual_grad(oracle, &v));
@@ -289,7 +297,7 @@ fn a_maximum_per_row_credits_each_rows_element() {
     let (_, grad) = weighted_row_maxima_grad(&a, rows, cols);
     for r in 0..rows {
         let row = &a[r * cols..(r + 1) * cols];
-        let m = row.iter().skip(1).fold(row[0], |m, x| m.max(*x));
+        let m = running(row, f64::max);
         let want = stepwise(row, 2.0 * m * (r as f64 + 1.0), f64::max, max_vjp);
         assert_same(&grad[r * cols..(r + 1) * cols], &want);
     }
@@ -323,12 +331,8 @@ fn repeated_maximum(x: &[f64], rounds: usize) -> f64 {
 fn repeated_maximum_o(x: &[Dual64], rounds: usize) -> Dual64 {
     let mut total = c(0.0);
     for _ in 0..rounds {
-        let m = x[1..]
-            .iter()
-            .fold(x[0], |m, v| if v.re > m.re { *v } else { m });
-        let n = x[1..]
-            .iter()
-            .fold(x[0], |n, v| if v.re < n.re { *v } else { n });
+        let m = dual_running(x, true);
+        let n = dual_running(x, false);
         total = total * 0.5 + m.tanh() + n.sin();
     }
     total
@@ -381,9 +385,7 @@ fn rows_log_sum_exp_o(x: &[Dual64], rows: usize, cols: usize) -> Dual64 {
         let row: Vec<Dual64> = (0..cols)
             .map(|j| (x[r * cols + j] * 1.3).sin() * (r as f64 + 2.0))
             .collect();
-        let mx = row[1..]
-            .iter()
-            .fold(row[0], |m, v| if v.re > m.re { *v } else { m });
+        let mx = dual_running(&row, true);
         let s = row.iter().fold(c(0.0), |s, v| s + (*v - mx).exp());
         total += (s.ln() + mx) * (0.5 + r as f64);
     }
@@ -435,9 +437,7 @@ fn shifted_sum_o(x: &[Dual64], steps: usize) -> Dual64 {
     let mut state = x.to_vec();
     let mut total = c(0.0);
     for t in 0..steps {
-        let m = state[1..]
-            .iter()
-            .fold(state[0], |m, v| if v.re > m.re { *v } else { m });
+        let m = dual_running(&state, true);
         let shifted: Vec<Dual64> = state.iter().map(|v| (*v - m).exp()).collect();
         for i in 0..n {
             state[i] = state[i] * 0.7 + shifted[i] * (t as f64 + 1.0);
@@ -468,11 +468,6 @@ fn largest32(v: &[f32]) -> f32 {
 fn f32_maximum_matches_dual_numbers() {
     let v: Vec<f32> = vec![0.2, 1.3, -0.4, 1.1, 0.9];
     let (_, grad) = largest32_grad(&v);
-    let oracle = |p: &[Dual32]| {
-        p[1..]
-            .iter()
-            .fold(p[0], |m, x| if x.re > m.re { *x } else { m })
-            .sin()
-    };
+    let oracle = |p: &[Dual32]| dual_running(p, true).sin();
     assert_eq!(grad, dual_grad32(oracle, &v));
 }

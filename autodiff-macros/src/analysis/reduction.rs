@@ -58,6 +58,8 @@ pub struct Reduction {
     pub branch: bool,
     /// Which element the adjoint goes to.
     pub credit: Credit,
+    /// The positions of the loop's body, whose saves the scan replaces.
+    pub body: std::ops::Range<StmtPos>,
 }
 
 /// The element a running extremum's adjoint goes to (see the module docs).
@@ -83,7 +85,7 @@ pub fn analyze(func: &Function, activity: &Activity) -> HashMap<StmtPos, Reducti
     });
     let mut out = HashMap::new();
     visit(&func.body, 0, &mut |stmt, pos| {
-        if let Some(reduction) = reduction(func, activity, &written, stmt) {
+        if let Some(reduction) = reduction(func, activity, &written, stmt, pos) {
             out.insert(pos, reduction);
         }
     });
@@ -106,6 +108,7 @@ fn reduction(
     activity: &Activity,
     written: &HashSet<VarId>,
     stmt: &Stmt,
+    pos: StmtPos,
 ) -> Option<Reduction> {
     let Stmt::Loop(looped) = stmt else {
         return None;
@@ -199,6 +202,7 @@ fn reduction(
         index: index.clone(),
         branch,
         credit,
+        body: pos + 1..pos + count(stmt),
     })
 }
 

@@ -676,13 +676,17 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
         let mut reductions = crate::analysis::reduction::analyze(func, activity);
         reductions
             .retain(|pos, _| !preaccumulated.contains_key(pos) && !checkpoints.contains_key(pos));
-        saves.retain(|(pos, _)| !reductions.keys().any(|at| (at + 1..=at + 2).contains(pos)));
-        // (The branch form's `if` is at the first position of its body.)
+        saves.retain(|(pos, _)| {
+            !reductions
+                .values()
+                .any(|reduction| reduction.body.contains(pos))
+        });
+        // (The branch form's body is its `if`.)
         stable_conds.extend(
             reductions
-                .iter()
-                .filter(|(_, reduction)| reduction.branch)
-                .map(|(at, _)| at + 1),
+                .values()
+                .filter(|reduction| reduction.branch)
+                .map(|reduction| reduction.body.start),
         );
         return Tbr {
             saves,
