@@ -119,11 +119,14 @@ enum Stmt {
     /// `m = x[0]; for j in 1..width { m = m.max(x[j]) }` (or `min`, `x[j].max(m)`,
     /// or the branch forms `if x[j] > m { m = x[j] }`, `<`, `>=`, `<=`), then `a{k}`
     /// takes `m`: a running extremum of a parameter, whose reverse sweep scans for
-    /// the element instead of restoring every running value.
+    /// the element instead of restoring every running value. Or of the local copy
+    /// `v` (`local`), which the scan may read only where nothing has written it
+    /// since the loop.
     Extremum {
         id: usize,
         k: usize,
         form: u64,
+        local: bool,
     },
 }
 
@@ -371,9 +374,10 @@ impl Render {
                         INPUTS + 3,
                     );
                 }
-                Stmt::Extremum { id, k, form } => {
+                Stmt::Extremum { id, k, form, local } => {
                     let width = self.width;
-                    let (m, element) = (format!("m{id}"), format!("x[je{id}]"));
+                    let array = if *local { "v" } else { "x" };
+                    let (m, element) = (format!("m{id}"), format!("{array}[je{id}]"));
                     let step = if self.dual {
                         // Ties keep `m` in the first four forms (`m.max(t)`, `>`),
                         // and go to the element in the others (`t.max(m)`, `>=`).
@@ -398,7 +402,7 @@ impl Render {
                     };
                     let _ = writeln!(
                         out,
-                        "let mut {m} = x[0];\n\
+                        "let mut {m} = {array}[0];\n\
                          for je{id} in 1..{width} {{ {step} }}\n\
                          a{k} = a{k} * {} + {m}.tanh();",
                         self.constant(0.5),
@@ -756,6 +760,7 @@ fn main() {
                     id: PROGRAMS + k,
                     k: extrema.rng.below(3) as usize,
                     form: extrema.rng.below(8),
+                    local: extrema.rng.below(2) == 0,
                 };
                 extrema.insert(&mut reader, extremum, false);
             }
@@ -809,6 +814,7 @@ fn main() {
                 id: k,
                 k: extrema.rng.below(3) as usize,
                 form: extrema.rng.below(8),
+                local: extrema.rng.below(2) == 0,
             };
             extrema.insert(&mut body, extremum, true);
         }

@@ -471,3 +471,168 @@ fn f32_maximum_matches_dual_numbers() {
     let oracle = |p: &[Dual32]| dual_running(p, true).sin();
     assert_eq!(grad, dual_grad32(oracle, &v));
 }
+
+/// A running maximum of a local array the function fills before the loop, from
+/// an offset set once: the reverse sweep finds the array as the loop read it.
+#[differentiate]
+fn log_sum_exp_of_squares(x: &[f64], skip: usize) -> f64 {
+    let n = x.len();
+    let mut w = vec![0.0; n];
+    for j in 0..n {
+        w[j] = x[j] * x[j] - 0.3 * x[j];
+    }
+    let mut m = w[skip];
+    for i in skip + 1..n {
+        m = m.max(w[i]);
+    }
+    let mut s = 0.0;
+    for i in skip..n {
+        s += (w[i] - m).exp();
+    }
+    s.ln() + m
+}
+
+fn log_sum_exp_of_squares_o(x: &[Dual64], skip: usize) -> Dual64 {
+    let w: Vec<Dual64> = x.iter().map(|v| *v * *v - *v * 0.3).collect();
+    let m = dual_running(&w[skip..], true);
+    let s = w[skip..].iter().fold(c(0.0), |s, v| s + (*v - m).exp());
+    s.ln() + m
+}
+
+#[test]
+fn a_maximum_of_a_local_array_filled_before_the_loop_matches_dual_numbers() {
+    let x: Vec<f64> = (0..300).map(|i| (i as f64 * 0.71).sin() * 2.0).collect();
+    let (value, grad) = log_sum_exp_of_squares_grad(&x, 3);
+    assert_close(value, log_sum_exp_of_squares(&x, 3));
+    assert_close_slice(&grad, &dual_grad(|p| log_sum_exp_of_squares_o(p, 3), &x));
+    // The scan needs nothing per element: the loops' records are the squares'
+    // and exponentials' own, not the 296 running values.
+    let pushed = autodiff_runtime::stack::last_bytes_pushed();
+    assert!(pushed <= 8 * 2 * 300, "{pushed}");
+}
+
+/// ADBench's GMM log-sum-exp, written inline: a per-point array filled by the
+/// loop over components, then reduced, in a loop over points whose iterations
+/// are each reversed as they end. Its start is `main_term[0]`.
+#[differentiate(wrt(means, alphas))]
+fn mixture_log_likelihood(x: &[f64], means: &[f64], alphas: &[f64], n: usize) -> f64 {
+    let k = alphas.len();
+    let mut main_term = vec![0.0; k];
+    let mut total = 0.0;
+    for i in 0..n {
+        for c in 0..k {
+            let d = x[i] - means[c];
+            main_term[c] = alphas[c] - 0.5 * d * d;
+        }
+        let mut mx = main_term[0];
+        for c in 1..k {
+            mx = mx.max(main_term[c]);
+        }
+        let mut se = 0.0;
+        for c in 0..k {
+            se += (main_term[c] - mx).exp();
+        }
+        total += se.ln() + mx;
+    }
+    total
+}
+
+fn mixture_log_likelihood_o(x: &[f64], p: &[Dual64], k: usize) -> Dual64 {
+    let (means, alphas) = p.split_at(k);
+    let mut total = c(0.0);
+    for xi in x {
+        let main_term: Vec<Dual64> = (0..k)
+            .map(|c| {
+                let d = means[c] * -1.0 + *xi;
+                alphas[c] - d * d * 0.5
+            })
+            .collect();
+        let mx = dual_running(&main_term, true);
+        let se = main_term.iter().fold(c(0.0), |s, v| s + (*v - mx).exp());
+        total += se.ln() + mx;
+    }
+    total
+}
+
+#[test]
+fn an_inline_mixture_log_sum_exp_matches_dual_numbers() {
+    let k = 6;
+    let x: Vec<f64> = (0..40).map(|i| (i as f64 * 0.37).sin() * 3.0).collect();
+    let means: Vec<f64> = (0..k).map(|c| c as f64 - 2.5).collect();
+    let mut alphas: Vec<f64> = (0..k).map(|c| (c as f64 * 1.7).cos()).collect();
+    // Components 1 and 4 tie wherever their terms do.
+    alphas[4] = alphas[1];
+    let (value, (g_means, g_alphas)) = mixture_log_likelihood_grad(&x, &means, &alphas, x.len());
+    assert_close(value, mixture_log_likelihood(&x, &means, &alphas, x.len()));
+    let p: Vec<f64> = means.iter().chain(&alphas).copied().collect();
+    let want = dual_grad(|p| mixture_log_likelihood_o(&x, p, k), &p);
+    assert_close_slice(&g_means, &want[..k]);
+    assert_close_slice(&g_alphas, &want[k..]);
+}
+
+/// A split callee's local array, reduced: the array crosses from its forward
+/// sweep to its reverse with the rest of what the reverse reads.
+#[differentiate]
+fn softmax_of_doubled(src: &[f64], out: &mut [f64]) {
+    let n = src.len();
+    let mut e = vec![0.0; n];
+    for i in 0..n {
+        e[i] = 2.0 * src[i] + 0.1 * (i as f64);
+    }
+    let mut m = e[0];
+    for i in 1..n {
+        if e[i] > m {
+            m = e[i];
+        }
+    }
+    let mut s = 0.0;
+    for i in 0..n {
+        out[i] = (e[i] - m).exp();
+        s += out[i];
+    }
+    for i in 0..n {
+        out[i] /= s;
+    }
+}
+
+#[differentiate(wrt(x))]
+fn softmax_steps(x: &[f64], steps: usize) -> f64 {
+    let n = x.len();
+    let mut state = x.to_vec();
+    let mut p = vec![0.0; n];
+    let mut total = 0.0;
+    for t in 0..steps {
+        softmax_of_doubled(&state, &mut p);
+        for i in 0..n {
+            state[i] = state[i] * 0.8 + p[i] * (t as f64 + 1.0);
+            total += p[i] * (i as f64 - 1.5);
+        }
+    }
+    total
+}
+
+fn softmax_steps_o(x: &[Dual64], steps: usize) -> Dual64 {
+    let n = x.len();
+    let mut state = x.to_vec();
+    let mut total = c(0.0);
+    for t in 0..steps {
+        let e: Vec<Dual64> = (0..n).map(|i| state[i] * 2.0 + 0.1 * i as f64).collect();
+        let m = dual_running(&e, true);
+        let ex: Vec<Dual64> = e.iter().map(|v| (*v - m).exp()).collect();
+        let s = ex.iter().fold(c(0.0), |s, v| s + *v);
+        for i in 0..n {
+            let p = ex[i] / s;
+            state[i] = state[i] * 0.8 + p * (t as f64 + 1.0);
+            total += p * (i as f64 - 1.5);
+        }
+    }
+    total
+}
+
+#[test]
+fn a_split_callee_reducing_a_local_array_matches_dual_numbers() {
+    let x = vec![0.4, -0.3, 1.1, 0.2, -0.8, 0.9];
+    let (value, grad) = softmax_steps_grad(&x, 5);
+    assert_close(value, softmax_steps(&x, 5));
+    assert_close_slice(&grad, &dual_grad(|p| softmax_steps_o(p, 5), &x));
+}

@@ -28,30 +28,34 @@
 //! a NaN result comes from the last element; `>=` never takes a NaN, so a NaN
 //! result is the start's.
 //!
-//! Only loops whose body is exactly that qualify, and only when `a` is a parameter
-//! the function never writes and the index reads only loop indices and such
-//! parameters: the scan reads `a` again in the reverse sweep, where it must find
-//! what the loop read.
+//! Only loops whose body is exactly that qualify, and only when the reverse sweep
+//! finds `a` and the index as the loop read them: the scan reads them again.
+//! That holds when every write of `a` comes before the loop and outside the loops
+//! around it (a parameter behind `&`, or a local array filled before it: the
+//! log-sum-exp of a vector computed just before), and the index reads only loop
+//! indices and values set once for the call. A loop whose iterations are each
+//! reversed before the next one runs (preaccumulated, or checkpointed) does not
+//! count as a loop around it: GMM's per-point `main_term`, filled by the loop
+//! over the components and then reduced, qualifies inside the loop over points.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use proc_macro2::Span;
 use quote::quote;
 
 use crate::analysis::activity::Activity;
 use crate::analysis::tbr::{count, nested_blocks, StmtPos};
-use crate::ir::{
-    walk, Block, FloatOp, Function, LoopKind, Operand, Origin, PExpr, Stmt, Ty, VarId,
-};
+use crate::ir::{Block, FloatOp, Function, LoopKind, Operand, Origin, PExpr, Stmt, Ty, VarId};
 
 /// A loop found to be a running extremum reduction.
 #[derive(Clone, Debug)]
 pub struct Reduction {
     /// The running value (`m`), a local float.
     pub acc: VarId,
-    /// The array read (`a`), a parameter the function never writes.
+    /// The array read (`a`), which nothing writes between the loop and its
+    /// reverse.
     pub array: VarId,
-    /// The index of the read, in terms of loop indices and unwritten parameters.
+    /// The index of the read, of values that do not change over the loop.
     pub index: PExpr,
     /// The branch form (`if a[i] > m { m = a[i]; }`), whose condition the
     /// forward sweep then need not save.
@@ -75,17 +79,16 @@ pub enum Credit {
     LastOrNan,
 }
 
-/// The reductions of `func`, by the position of their loop (pre-order, as
+/// The loops of `func` shaped as reductions, by their position (pre-order, as
 /// `ir::walk` visits statements). Only loops whose running value is active: the
-/// reverse sweep of another loop is empty anyway.
+/// reverse sweep of another loop is empty anyway. Whether the scan would find
+/// what the loop read is `tbr`'s to decide (`Tbr::reduction`): it knows which
+/// writes of the array and of the index's variables the reverse sweep has undone
+/// when it gets there.
 pub fn analyze(func: &Function, activity: &Activity) -> HashMap<StmtPos, Reduction> {
-    let mut written: HashSet<VarId> = HashSet::new();
-    walk(&func.body, false, &mut |stmt, _| {
-        written.extend(stmt.writes())
-    });
     let mut out = HashMap::new();
     visit(&func.body, 0, &mut |stmt, pos| {
-        if let Some(reduction) = reduction(func, activity, &written, stmt, pos) {
+        if let Some(reduction) = reduction(func, activity, stmt, pos) {
             out.insert(pos, reduction);
         }
     });
@@ -103,13 +106,7 @@ fn visit(block: &Block, mut pos: StmtPos, found: &mut dyn FnMut(&Stmt, StmtPos))
     }
 }
 
-fn reduction(
-    func: &Function,
-    activity: &Activity,
-    written: &HashSet<VarId>,
-    stmt: &Stmt,
-    pos: StmtPos,
-) -> Option<Reduction> {
+fn reduction(func: &Function, activity: &Activity, stmt: &Stmt, pos: StmtPos) -> Option<Reduction> {
     let Stmt::Loop(looped) = stmt else {
         return None;
     };
@@ -186,16 +183,10 @@ fn reduction(
         _ => None,
     };
     let (acc, array, index, branch, credit) = found?;
-    let unwritten_param =
-        |var: VarId| matches!(func.var(var).origin, Origin::Param(_)) && !written.contains(&var);
     let qualifies = matches!(func.var(acc).ty, Ty::Float)
         && func.var(acc).origin == Origin::Local
         && activity.is_active(acc)
-        && unwritten_param(array)
-        && index
-            .reads
-            .iter()
-            .all(|var| func.var(*var).origin == Origin::LoopIndex || unwritten_param(*var));
+        && matches!(func.var(array).ty, Ty::FloatArray(_));
     qualifies.then(|| Reduction {
         acc,
         array,
@@ -257,6 +248,37 @@ mod tests {
     }
 
     #[test]
+    fn running_extrema_of_arrays_filled_before_the_loop_are_scanned() {
+        // A local array filled before the loop, an index offset set once.
+        assert!(scans(quote! {
+            fn f(x: &[f64], n: usize) -> f64 {
+                let off = n / 2;
+                let mut w = vec![0.0; n];
+                for j in 0..n { w[j] = x[j] * x[j]; }
+                let mut m = w[off];
+                for i in off..n { m = m.max(w[i]); }
+                m * m
+            }
+        }));
+        // Refilled in every iteration of a loop whose iterations are each
+        // reversed as they end (preaccumulated; `w[0]` as the start would make
+        // that depend on a run-time check).
+        assert!(scans(quote! {
+            fn f(x: &[f64], rows: usize, cols: usize) -> f64 {
+                let mut w = vec![0.0; cols];
+                let mut s = 0.0;
+                for r in 0..rows {
+                    for j in 0..cols { w[j] = x[r * cols + j].sin(); }
+                    let mut m = x[0];
+                    for j in 0..cols { m = m.max(w[j]); }
+                    s += m * m;
+                }
+                s
+            }
+        }));
+    }
+
+    #[test]
     fn other_loops_are_recorded() {
         let declined = [
             // Another comparison.
@@ -284,13 +306,43 @@ mod tests {
                     m * m
                 }
             },
-            // The index reads a local.
+            // The index reads a local that changes in a loop around it (whose
+            // iterations are recorded: the product is not a sum).
             quote! {
                 fn f(v: &[f64], n: usize) -> f64 {
-                    let off = n / 2;
-                    let mut m = v[0];
-                    for i in 1..off { m = m.max(v[i + off]); }
-                    m * m
+                    let mut off = 0;
+                    let mut p = 1.0;
+                    for r in 0..n {
+                        let mut m = v[off];
+                        for i in 1..n { m = m.max(v[i + off]); }
+                        p = p * m.sin();
+                        off += n;
+                    }
+                    p
+                }
+            },
+            // A local array refilled in a recorded loop around it.
+            quote! {
+                fn f(x: &[f64], rows: usize, cols: usize) -> f64 {
+                    let mut w = vec![0.0; cols];
+                    let mut p = 1.0;
+                    for r in 0..rows {
+                        for j in 0..cols { w[j] = x[r * cols + j].sin(); }
+                        let mut m = w[0];
+                        for j in 1..cols { m = m.max(w[j]); }
+                        p = p * m;
+                    }
+                    p
+                }
+            },
+            // A local array written after the loop.
+            quote! {
+                fn f(x: &[f64], n: usize) -> f64 {
+                    let mut w = x.to_vec();
+                    let mut m = w[0];
+                    for i in 1..n { m = m.max(w[i]); }
+                    w[0] = m * 2.0;
+                    m * w[0]
                 }
             },
             // The loop does more.

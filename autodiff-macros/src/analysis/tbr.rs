@@ -672,10 +672,19 @@ fn analyze_with(func: &Function, activity: &Activity, immediate: &HashSet<StmtPo
                 .is_none_or(|loops| !loops.iter().any(|at| preaccumulated.contains_key(at)))
         });
         // A running extremum saves only its values before and after the loop
-        // (see `analysis::reduction`), unless its loop is reversed another way.
+        // (see `analysis::reduction`), unless its loop is reversed another way,
+        // or the reverse sweep would not find the array and the index as the loop
+        // read them: its scan reads them again where the loop's reverse runs.
         let mut reductions = crate::analysis::reduction::analyze(func, activity);
-        reductions
-            .retain(|pos, _| !preaccumulated.contains_key(pos) && !checkpoints.contains_key(pos));
+        reductions.retain(|pos, reduction| {
+            let in_body = writes.iter().find(|write| {
+                write.var == reduction.acc && reduction.body.contains(&write.site.pos)
+            });
+            !preaccumulated.contains_key(pos)
+                && !checkpoints.contains_key(pos)
+                && reduction.index.reads.iter().all(|var| stable(*var))
+                && in_body.is_some_and(|write| frozen(&array_writes, reduction.array, &write.site))
+        });
         saves.retain(|(pos, _)| {
             !reductions
                 .values()
