@@ -52,10 +52,9 @@ pub struct Modes<'a> {
 pub fn emit(
     item: &syn::ItemFn,
     func: &Function,
-    full: Core,
-    consts: Option<Core>,
-    wrt: Option<Core>,
+    (full, consts, wrt): (Core, Option<Core>, Option<Core>),
     modes: Modes,
+    (interface, checks): (TokenStream, TokenStream),
 ) -> TokenStream {
     let vis = &item.vis;
     let name = &item.sig.ident;
@@ -113,8 +112,10 @@ pub fn emit(
             #hvp_core
             #forward_core
             #fills
+            #interface
         }
 
+        #checks
         #vjp
         #grad
         #jvp

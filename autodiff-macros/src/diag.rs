@@ -129,6 +129,20 @@ pub fn unknown_float_function(span: impl At, path: &str) -> syn::Error {
     )
 }
 
+pub fn library_function(span: impl At, path: &str) -> syn::Error {
+    let instead = if path.ends_with("::swap") || path.ends_with("::replace") {
+        "exchange or copy the values element by element in a loop (`for i in 0..n { let t = a[i]; a[i] = b[i]; b[i] = t; }`), or keep one array and copy into it"
+    } else {
+        "write the computation out with the supported operations, or call a #[differentiate] function"
+    };
+    unsupported(
+        span,
+        &format!("the library function `{path}` on floats"),
+        "only `#[differentiate]` functions have derivative code, and only calls whose arguments are all passive (integers) run as written",
+        instead,
+    )
+}
+
 pub fn unsupported_param(span: impl At, what: &str) -> syn::Error {
     unsupported(
         span,

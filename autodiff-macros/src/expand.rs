@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use crate::analysis::{activity, tbr};
+use crate::analysis::{activity, interface, tbr};
 use crate::codegen::{self, Core};
 use crate::diag::Diagnostics;
 use crate::ir::verify;
@@ -46,12 +46,13 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
     crate::transform::hoist::invariant_reads(&mut lowered);
     // `__reverse` differentiates every float parameter (callers need all of
-    // them); `wrt(..)` gets its own, cheaper core.
-    let mut all = sig.clone();
-    for param in &mut all.params {
-        param.active = param.is_float();
-    }
-    let full_activity = activity::analyze(&lowered, &all);
+    // them; see `analysis::interface` for when it differentiates only `wrt`);
+    // `wrt(..)` gets its own, cheaper core.
+    let user_activity = activity::analyze(&lowered, &sig);
+    let (all, differentiated) = interface::callers_signatures(&lowered, &sig, &user_activity);
+    let interface_consts = interface::constants(&lowered, &differentiated, &func.sig.ident);
+    let interface_checks = interface::checks(&lowered, &user_activity, &func.sig.ident);
+    let full_activity = activity::analyze(&lowered, &differentiated);
     let full_tbr = tbr::analyze(&lowered, &full_activity);
     let full_sweeps = reverse::transform(&lowered, &all, &full_activity, &full_tbr, true);
     let full = Core {
@@ -73,7 +74,15 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
         .params
         .iter()
         .any(|param| matches!(param.kind, sig::ParamKind::Scalar));
-    let consts_activity = activity::analyze(&lowered, &consts_sig);
+    let mut consts_differentiated = consts_sig.clone();
+    for (param, differentiated) in consts_differentiated
+        .params
+        .iter_mut()
+        .zip(&differentiated.params)
+    {
+        param.active &= differentiated.active;
+    }
+    let consts_activity = activity::analyze(&lowered, &consts_differentiated);
     let consts = has_scalars.then(|| {
         let consts_tbr = tbr::analyze(&lowered, &consts_activity);
         Core {
@@ -90,7 +99,7 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
         .any(|(chosen, every)| chosen.active != every.active);
     let wrt_activity;
     let wrt = if restricted {
-        wrt_activity = activity::analyze(&lowered, &sig);
+        wrt_activity = user_activity;
         let wrt_tbr = tbr::analyze(&lowered, &wrt_activity);
         Some(Core {
             name: format_ident!("__reverse_wrt"),
@@ -114,9 +123,27 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
     );
     // `__reverse_forward`: reverse mode over `__forward`, for callers' `f_hvp`.
     let seeded = forward::seeded(&full_tangent);
-    let seeded_activity = seeded
-        .as_ref()
-        .map(|(func, sig)| activity::analyze(func, sig));
+    // The parameters `differentiated` leaves out, and their tangents, are not
+    // differentiated there either (their slots stay).
+    let left_out: std::collections::HashSet<String> = all
+        .params
+        .iter()
+        .zip(&differentiated.params)
+        .enumerate()
+        .filter(|(_, (every, chosen))| every.active && !chosen.active)
+        .flat_map(|(index, (every, _))| {
+            let tangent = full_tangent.param_tangent[index]
+                .map(|t| full_tangent.sig.params[t].ident.to_string());
+            std::iter::once(every.ident.to_string()).chain(tangent)
+        })
+        .collect();
+    let seeded_activity = seeded.as_ref().map(|(func, sig)| {
+        let mut chosen = sig.clone();
+        for param in &mut chosen.params {
+            param.active &= !left_out.contains(&param.ident.to_string());
+        }
+        activity::analyze(func, &chosen)
+    });
     let reverse_forward = match (&seeded, &seeded_activity) {
         (Some((seeded_func, seeded_sig)), Some(seeded_activity)) => {
             let seeded_tbr = tbr::analyze(seeded_func, seeded_activity);
@@ -203,7 +230,13 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
         full_forward: (&full_tangent, full_forward),
         reverse_forward,
     };
-    let output = codegen::emit(&func, &lowered, full, consts, wrt, modes);
+    let output = codegen::emit(
+        &func,
+        &lowered,
+        (full, consts, wrt),
+        modes,
+        (interface_consts, interface_checks),
+    );
     dump(&func.sig.ident, &output);
     output
 }

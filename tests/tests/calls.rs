@@ -1051,3 +1051,84 @@ fn a_joint_calls_copy_serves_a_later_reader() {
     println!("pushed {pushed} bytes");
     assert!(pushed <= steps * 8 * (7 + 4) + 8 * 8, "{pushed}");
 }
+
+/// An ordinary function (not `#[differentiate]`), as ADBench's GMM calls
+/// `log_gamma_distrib` for the Wishart prior's constant.
+fn log_gamma_like(a: f64, p: usize) -> f64 {
+    let mut s = 0.0;
+    for j in 0..p {
+        s += (a - 0.5 * j as f64).ln();
+    }
+    s
+}
+
+/// Calls it with a float computed from integers only: no derivative flows
+/// through it, in any mode.
+#[differentiate(reverse, forward, hvp)]
+fn wishart_like(x: &[f64], n: usize) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        s += x[i] * x[i] * x[i];
+    }
+    s - log_gamma_like(0.5 * n as f64, 3)
+}
+
+#[test]
+fn calls_of_ordinary_functions_with_constant_floats_run_as_written() {
+    let x = [0.7, -1.2, 2.0];
+    let value = wishart_like(&x, 9);
+    let want: Vec<f64> = x.iter().map(|v| 3.0 * v * v).collect();
+    let (v, grad) = wishart_like_grad(&x, 9);
+    assert_eq!(v.to_bits(), value.to_bits());
+    assert_close_slice(&grad, &want);
+    let dir = [0.3, 0.1, -0.5];
+    let (v, tangent) = wishart_like_jvp(&x, 9, &dir);
+    assert_eq!(v.to_bits(), value.to_bits());
+    assert_close(tangent, want.iter().zip(&dir).map(|(g, d)| g * d).sum());
+    let (_, _, hv) = wishart_like_hvp(&x, 9, &dir);
+    let want_hv: Vec<f64> = x.iter().zip(&dir).map(|(v, d)| 6.0 * v * d).collect();
+    assert_close_slice(&hv, &want_hv);
+}
+
+/// A parameter left out of `wrt` and passed to an ordinary function: the
+/// callers' cores do not differentiate it either (`__DIFF_ARG1` is false), so
+/// that no derivative code of `log_gamma_like` is called.
+#[differentiate(wrt(x))]
+fn prior_with_shape(x: &[f64], shape: f64, p: usize) -> f64 {
+    x[0] * x[1] + (x[2] * shape).sin() - log_gamma_like(shape, p)
+}
+
+/// Passes a constant to `shape`.
+#[differentiate]
+fn prior_at_fixed_shape(x: &[f64]) -> f64 {
+    prior_with_shape(x, 4.5, 3) * 2.0
+}
+
+/// Passes its own parameter left out of `wrt`.
+#[differentiate(wrt(x))]
+fn prior_at_shape(x: &[f64], shape: f64) -> f64 {
+    prior_with_shape(x, shape + 1.0, 2).powi(2)
+}
+
+#[test]
+fn a_parameter_left_out_of_wrt_may_reach_ordinary_functions() {
+    // d/dx of `x0 x1 + sin(x2 shape)`, times `scale`.
+    let check = |shape: f64, x: &[f64], grad: &[f64], scale: f64| {
+        let want = [x[1], x[0], shape * (x[2] * shape).cos()];
+        let want: Vec<f64> = want.iter().map(|g| g * scale).collect();
+        assert_close_slice(grad, &want);
+    };
+    let x = [0.4, 1.3, -0.6];
+    let (_, grad) = prior_with_shape_grad(&x, 3.5, 3);
+    check(3.5, &x, &grad, 1.0);
+    let (_, grad) = prior_at_fixed_shape_grad(&x);
+    check(4.5, &x, &grad, 2.0);
+    let (value, grad) = prior_at_shape_grad(&x, 2.0);
+    assert_eq!(value.to_bits(), prior_at_shape(&x, 2.0).to_bits());
+    check(3.0, &x, &grad, 2.0 * prior_with_shape(&x, 3.0, 2));
+    const { assert!(prior_with_shape::__DIFF_ARG0) };
+    const { assert!(!prior_with_shape::__DIFF_ARG1) };
+    // `prior_at_shape`'s callers' cores would pass `shape` on undifferentiated.
+    const { assert!(!prior_at_shape::__DIFF_ARG1) };
+    assert_gradient(prior_at_fixed_shape, &x, &prior_at_fixed_shape_grad(&x).1);
+}

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod increment;
+pub mod interface;
 pub mod preacc;
 pub mod reduction;
 pub mod tbr;

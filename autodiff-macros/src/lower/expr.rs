@@ -489,6 +489,14 @@ impl Lowerer<'_> {
         }
         let func = path.to_token_stream();
         let any_float = args.iter().any(|arg| !matches!(arg, CallArg::Passive(_)));
+        let library = path.path.segments.first().is_some_and(|first| {
+            ["std", "core", "alloc"].contains(&first.ident.to_string().as_str())
+        });
+        if any_float && library {
+            let written = func.to_string().replace(' ', "");
+            self.diag.push(diag::library_function(&call.func, &written));
+            return;
+        }
         if !any_float {
             // All passive: the call is run as written.
             let value = self.passive(&syn::Expr::Call(call.clone()));

@@ -43,6 +43,9 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity) -> Tange
         counter: 0,
         vars: func.vars.clone(),
         dot: vec![None; func.vars.len()],
+        active: (0..func.vars.len())
+            .map(|index| activity.is_active(VarId(index as u32)))
+            .collect(),
         float: sig.float.name(),
         stmts: Vec::new(),
     };
@@ -139,6 +142,10 @@ struct Builder {
     counter: usize,
     vars: Vec<Var>,
     dot: Vec<Option<VarId>>,
+    /// The activity of the function's own variables: a differentiated
+    /// parameter has a tangent even when inactive (`f_jvp` takes one), but a
+    /// call is not differentiated through it.
+    active: Vec<bool>,
     float: &'static str,
     stmts: Block,
 }
@@ -165,6 +172,7 @@ impl Builder {
             span,
         });
         self.dot.push(None);
+        self.active.push(true);
         id
     }
 
@@ -756,17 +764,36 @@ impl Builder {
                 let tangents = args
                     .iter()
                     .map(|arg| match arg {
-                        CallArg::Float(operand) => ArgTangent::Float(match self.dot_of(operand) {
-                            Some(dot) => Operand::Var(dot),
-                            None => self.konst(0.0),
-                        }),
-                        CallArg::Array { var, .. } => ArgTangent::Array(self.dot[var.0 as usize]),
+                        CallArg::Float(operand) => ArgTangent::Float(
+                            match self.dot_of(operand).filter(|_| {
+                                operand.var().is_some_and(|var| self.active[var.0 as usize])
+                            }) {
+                                Some(dot) => Operand::Var(dot),
+                                None => self.konst(0.0),
+                            },
+                        ),
+                        CallArg::Array { var, .. } => ArgTangent::Array(
+                            self.dot[var.0 as usize].filter(|_| self.active[var.0 as usize]),
+                        ),
                         CallArg::MutArray { var, .. } => {
                             ArgTangent::MutArray(self.dot[var.0 as usize])
                         }
                         CallArg::Passive(_) => ArgTangent::Passive,
                     })
-                    .collect();
+                    .collect::<Vec<_>>();
+                let dst_tangent = dst.and_then(|d| self.dot[d.0 as usize]);
+                let carries_tangent = |arg: &ArgTangent| match arg {
+                    ArgTangent::Float(operand) => operand.var().is_some(),
+                    ArgTangent::Array(dot) | ArgTangent::MutArray(dot) => dot.is_some(),
+                    ArgTangent::Passive => false,
+                };
+                if dst_tangent.is_none() && !tangents.iter().any(carries_tangent) {
+                    // Nothing differentiated goes in or comes out (`lgamma(0.5 *
+                    // n as f64)`): the call runs as written, and its callee need
+                    // not be a `#[differentiate]` function.
+                    self.stmts.push(stmt.clone());
+                    return;
+                }
                 self.stmts.push(Stmt::Call {
                     dst: *dst,
                     func: func.clone(),

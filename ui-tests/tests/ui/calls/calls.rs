@@ -33,4 +33,22 @@ fn calls_std(x: &[f64]) -> f64 {
     s * 2.0
 }
 
+#[differentiate]
+fn swaps_buffers(x: &[f64], steps: usize) -> f64 {
+    let mut u = x.to_vec();
+    let mut next = vec![0.0; x.len()];
+    for _ in 0..steps {
+        for i in 0..u.len() {
+            next[i] = 0.5 * u[i];
+        }
+        std::mem::swap(&mut u, &mut next);
+    }
+    u[0]
+}
+
+#[differentiate]
+fn calls_std_function(x: f64) -> f64 {
+    core::convert::identity(x) * 2.0
+}
+
 fn main() {}
