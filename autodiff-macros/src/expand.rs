@@ -50,7 +50,7 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
     // `wrt(..)` gets its own, cheaper core.
     let user_activity = activity::analyze(&lowered, &sig);
     let (all, differentiated) = interface::callers_signatures(&lowered, &sig, &user_activity);
-    let interface_consts = interface::constants(&lowered, &differentiated, &func.sig.ident);
+    let interface_consts = interface::constants(&lowered, &sig, &differentiated, &func.sig.ident);
     let interface_checks = interface::checks(&lowered, &user_activity, &func.sig.ident);
     let full_activity = activity::analyze(&lowered, &differentiated);
     let full_tbr = tbr::analyze(&lowered, &full_activity);

@@ -169,7 +169,12 @@
 ///
 /// All modes reach other `#[differentiate]` functions the code calls: each one also
 /// carries hidden reverse (`__reverse`), forward (`__forward`) and second-order
-/// (`__reverse_forward`) cores for its callers.
+/// (`__reverse_forward`) cores for its callers, which differentiate every float
+/// parameter, or only `wrt`'s if one it leaves out reaches a call of an ordinary
+/// function (`log_gamma(0.5 * m)`); passing a value that carries a derivative to
+/// a parameter a callee does not differentiate is a compile error at the call.
+/// Ordinary functions may be called with any arguments that carry no
+/// derivative: integers, and floats computed from integers and constants.
 ///
 /// With `AUTODIFF_EXPAND_DIR=dir` in the environment of a build, the macro writes
 /// the code it generates for each function to `dir/<name>.rs`.

@@ -1092,7 +1092,7 @@ fn calls_of_ordinary_functions_with_constant_floats_run_as_written() {
 
 /// A parameter left out of `wrt` and passed to an ordinary function: the
 /// callers' cores do not differentiate it either (`__DIFF_ARG1` is false), so
-/// that no derivative code of `log_gamma_like` is called.
+/// no derivative code of `log_gamma_like` is called.
 #[differentiate(wrt(x))]
 fn prior_with_shape(x: &[f64], shape: f64, p: usize) -> f64 {
     x[0] * x[1] + (x[2] * shape).sin() - log_gamma_like(shape, p)
@@ -1128,7 +1128,8 @@ fn a_parameter_left_out_of_wrt_may_reach_ordinary_functions() {
     check(3.0, &x, &grad, 2.0 * prior_with_shape(&x, 3.0, 2));
     const { assert!(prior_with_shape::__DIFF_ARG0) };
     const { assert!(!prior_with_shape::__DIFF_ARG1) };
-    // `prior_at_shape`'s callers' cores would pass `shape` on undifferentiated.
+    // `prior_at_shape` passes `shape` on to a parameter `prior_with_shape` does
+    // not differentiate: its callers' cores drop that derivative, and say so.
     const { assert!(!prior_at_shape::__DIFF_ARG1) };
     assert_gradient(prior_at_fixed_shape, &x, &prior_at_fixed_shape_grad(&x).1);
 }

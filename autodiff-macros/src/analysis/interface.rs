@@ -8,20 +8,22 @@
 //!
 //! ```text
 //! #[differentiate(wrt(x))]
-//! fn f(x: &[f64], m: f64) -> f64 { x[0] * x[1] - log_gamma(0.5 * m) }
+//! fn prior(x: &[f64], m: f64) -> f64 { x[0] * x[1] - log_gamma(0.5 * m) }
 //! ```
 //!
-//! `log_gamma` is an ordinary function (the contract allows calls whose
-//! arguments are all passive), and differentiating `m` would call its
-//! derivative code, which does not exist. Then the callers' cores differentiate
-//! only what `wrt` names.
+//! `log_gamma` may be an ordinary function (the contract allows calls whose
+//! arguments are all passive), whose derivative code does not exist. There the
+//! cores differentiate what `wrt` names and no more. They keep an adjoint slot for
+//! every float parameter all the same, so that a caller passes every argument
+//! the same way whatever the callee; nothing is added into the slots of the
+//! others.
 //!
-//! Each function says which parameters its cores differentiate, as constants
-//! (`f::__DIFF_ARGn`): true for those, unless the parameter's value reaches a
-//! callee's parameter whose constant is false. A caller checks, at compile time,
-//! the constant of every argument through which its own derivatives flow (those
-//! `f_grad`, `f_vjp`, `f_jvp` and `f_hvp` compute): a derivative that a callee
-//! would drop is a compile error at the call, never a silently wrong number.
+//! So that a caller never loses a derivative silently, each function says which
+//! parameters its cores differentiate, as constants (`f::__DIFF_ARGn`, see
+//! [`constants`]), and checks at compile time the constant of every argument
+//! through which its own derivatives flow (those of `f_grad`, `f_vjp`, `f_jvp`,
+//! `f_hvp`): passing a value with a derivative to a parameter a callee does not
+//! differentiate is an error at the call.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -31,11 +33,10 @@ use crate::ir::{walk, CallArg, Function, Stmt};
 use crate::sig::Signature;
 
 /// The callers' cores' parameters and what they differentiate: their
-/// signature has every float parameter active (a caller passes every argument
-/// the same way, whatever the callee), and the second signature, which their
-/// activity is computed from, the same, or only `wrt`'s if differentiating the
-/// others would differentiate a call that `wrt` leaves passive (see the module
-/// docs). The others then get adjoint slots that nothing is added into.
+/// signature has every float parameter active, and their activity is computed
+/// from the second: the same, or the user's (`sig`, with activity `user`) if
+/// differentiating the others would differentiate a call that the user's leaves
+/// passive, which may be a call of an ordinary function (see the module docs).
 pub fn callers_signatures(
     func: &Function,
     sig: &Signature,
@@ -50,11 +51,12 @@ pub fn callers_signatures(
     walk(&func.body, false, &mut |stmt, _| {
         undeclared |= differentiated(stmt, &full) && !differentiated(stmt, user);
     });
-    if undeclared {
-        (every, sig.clone())
+    let differentiated = if undeclared {
+        sig.clone()
     } else {
-        (every.clone(), every)
-    }
+        every.clone()
+    };
+    (every, differentiated)
 }
 
 /// Whether a call statement needs its callee's derivative code.
@@ -70,14 +72,12 @@ fn differentiated(stmt: &Stmt, activity: &Activity) -> bool {
 }
 
 /// The calls of `func` and, for each, the positions of the arguments `activity`
-/// makes active. Calls of `name` itself (recursion) are left out: its own
-/// constants need no check.
+/// makes active (recursive calls too: a derivative passed to a parameter the
+/// function itself leaves out would be lost).
 fn active_arguments<'a>(
     func: &'a Function,
     activity: &Activity,
-    name: &Ident,
 ) -> Vec<(&'a TokenStream, Span, Vec<usize>)> {
-    let own = name.to_string();
     let mut out = Vec::new();
     walk(&func.body, false, &mut |stmt, _| {
         let Stmt::Call {
@@ -89,9 +89,6 @@ fn active_arguments<'a>(
         else {
             return;
         };
-        if callee.to_string() == own {
-            return;
-        }
         let active: Vec<usize> = args
             .iter()
             .enumerate()
@@ -106,34 +103,66 @@ fn active_arguments<'a>(
     out
 }
 
-/// `__DIFF_ARGn` for every parameter `n`: whether the callers' cores (which
-/// differentiate `callers`' active parameters, from [`callers_signatures`]) give
-/// its derivative, given what the callees it reaches give.
-pub fn constants(func: &Function, callers: &Signature, name: &Ident) -> TokenStream {
+/// `__DIFF_ARGn` for every parameter `n`: whether the callers' cores
+/// (differentiating `cores`' active parameters) give its derivative whole.
+/// False for those they do not differentiate; true for the user's (`user`:
+/// [`checks`] makes sure every callee passes their derivatives on); for the
+/// others, which only callers' derivatives reach, the conjunction of the
+/// constants of the callee parameters they reach (through recursive calls too).
+/// Only those refer to other functions' constants, so only mutually recursive
+/// functions that pass each other parameters their `wrt` leaves out could make
+/// the constants a cycle.
+pub fn constants(
+    func: &Function,
+    user: &Signature,
+    cores: &Signature,
+    name: &Ident,
+) -> TokenStream {
+    let own = name.to_string();
     let mut out = TokenStream::new();
-    for (index, param) in callers.params.iter().enumerate() {
-        let value = if param.active {
-            // The calls this parameter alone reaches.
-            let mut alone = callers.clone();
-            for (other, param) in alone.params.iter_mut().enumerate() {
-                param.active = other == index;
-            }
-            let reached = activity::analyze(func, &alone);
-            let mut seen: Vec<String> = Vec::new();
-            let mut terms = Vec::new();
-            for (callee, _, positions) in active_arguments(func, &reached, name) {
-                for position in positions {
-                    let konst = format_ident!("__DIFF_ARG{}", position);
-                    let term = quote!(#callee::#konst);
-                    if !seen.contains(&term.to_string()) {
-                        seen.push(term.to_string());
-                        terms.push(term);
+    for (index, param) in cores.params.iter().enumerate() {
+        let value = if !param.active {
+            quote!(false)
+        } else if user.params[index].active {
+            quote!(true)
+        } else {
+            // The parameters this one reaches through recursive calls, and the
+            // other callees' constants they all reach.
+            let mut reached = vec![index];
+            let mut terms: Vec<TokenStream> = Vec::new();
+            let mut lost = false;
+            let mut next = 0;
+            while next < reached.len() {
+                let mut alone = cores.clone();
+                for (other, param) in alone.params.iter_mut().enumerate() {
+                    param.active = other == reached[next];
+                }
+                next += 1;
+                let activity = activity::analyze(func, &alone);
+                for (callee, _, positions) in active_arguments(func, &activity) {
+                    for position in positions {
+                        if callee.to_string() == own {
+                            if !cores.params.get(position).is_some_and(|p| p.active) {
+                                lost = true;
+                            } else if !user.params[position].active && !reached.contains(&position)
+                            {
+                                reached.push(position);
+                            }
+                            continue;
+                        }
+                        let konst = format_ident!("__DIFF_ARG{}", position);
+                        let term = quote!(#callee::#konst);
+                        if !terms.iter().any(|t| t.to_string() == term.to_string()) {
+                            terms.push(term);
+                        }
                     }
                 }
             }
-            quote!(true #(&& #terms)*)
-        } else {
-            quote!(false)
+            if lost {
+                quote!(false)
+            } else {
+                quote!(true #(&& #terms)*)
+            }
         };
         let konst = format_ident!("__DIFF_ARG{}", index);
         out.extend(quote! {
@@ -146,14 +175,16 @@ pub fn constants(func: &Function, callers: &Signature, name: &Ident) -> TokenStr
 
 /// Compile-time checks that every callee differentiates the arguments through
 /// which `user`'s derivatives flow (the activity of `f_grad` and the other
-/// functions the user asked for), each at its call.
+/// functions the user asked for), each at its call. (The callers' cores
+/// differentiate more only for parameters outside `wrt`, whose constants say
+/// what their callees drop.)
 pub fn checks(func: &Function, user: &Activity, name: &Ident) -> TokenStream {
     let mut out = TokenStream::new();
-    for (callee, span, positions) in active_arguments(func, user, name) {
+    for (callee, span, positions) in active_arguments(func, user) {
         for position in positions {
             let konst = format_ident!("__DIFF_ARG{}", position);
             let message = format!(
-                "`{callee}` gives no derivative for its argument {}, which here depends on what `{name}` differentiates (`{callee}` leaves that parameter out of its `wrt(..)`, or passes it to a function that is not `#[differentiate]`): add the parameter to `{callee}`'s `wrt(..)`, or pass a value that does not depend on the differentiated inputs",
+                "`{callee}` gives no derivative for its argument {}, which here depends on what `{name}` differentiates: `{callee}`'s `wrt(..)` leaves that parameter out; add it there, or pass a value that does not depend on the differentiated inputs",
                 position + 1,
                 callee = callee.to_string().replace(' ', ""),
             );
