@@ -171,6 +171,15 @@ fn fills_fns(func: &Function, sig: &Signature) -> TokenStream {
             (Some(len), Some(array)) => quote!((#len) == #array.len()),
             _ => quote!(false),
         };
+        // Which parameters the answer reads: a caller may pass a placeholder
+        // for the others (an offset it computes in the loop around the call).
+        let mentioned = crate::analysis::preacc::idents(&body);
+        let reads = names.iter().map(|name| {
+            name.as_ref()
+                .is_some_and(|name| mentioned.contains(&name.to_string()))
+        });
+        let reads_name = format_ident!("__FILLS_ARG{}_READS", index);
+        let count = names.len();
         out.extend(quote! {
             #[doc(hidden)]
             #[inline]
@@ -178,6 +187,8 @@ fn fills_fns(func: &Function, sig: &Signature) -> TokenStream {
             pub fn #name(#(#params),*) -> bool {
                 #body
             }
+            #[doc(hidden)]
+            pub const #reads_name: [bool; #count] = [#(#reads),*];
         });
     }
     out

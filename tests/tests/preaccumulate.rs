@@ -748,3 +748,110 @@ fn helpers_filling_part_of_a_scratch_array_are_recorded() {
     }
     assert!(peaks[1] > peaks[0], "recorded: {peaks:?}");
 }
+
+/// `lower_times` with the factor read at an offset into the whole table (as a
+/// port without sub-slices writes ADBench's `Qtimesx(.., ltri + off, ..)`): the
+/// offset changes with the component, inside the loop, but the helper's answer
+/// to whether it fills `out` does not read it (`__FILLS_ARG3_READS[1]` is
+/// false), so the caller checks it with a placeholder before the loop.
+#[allow(clippy::manual_memcpy)] // the macro differentiates index loops
+#[differentiate]
+fn lower_times_at(l: &[f64], off: usize, x: &[f64], out: &mut [f64]) {
+    let d = x.len();
+    for i in 0..d {
+        out[i] = x[i];
+    }
+    let mut idx = off;
+    for i in 0..d {
+        for j in i + 1..d {
+            out[j] += l[idx] * x[i];
+            idx += 1;
+        }
+    }
+}
+
+/// `port` without the copy of the factor: `lower_times_at(l, c * tri, ..)`.
+#[differentiate(wrt(w, l))]
+fn offset_port(w: &[f64], l: &[f64], x: &[f64], d: usize, k: usize, n: usize) -> f64 {
+    let tri = d * (d - 1) / 2;
+    let mut centered = vec![0.0; d];
+    let mut q = vec![0.0; d];
+    let mut scores = vec![0.0; k];
+    let mut total = 0.0;
+    for i in 0..n {
+        for c in 0..k {
+            for j in 0..d {
+                centered[j] = x[i * d + j] - w[c * d + j];
+            }
+            lower_times_at(l, c * tri, &centered, &mut q);
+            scores[c] = -0.5 * squared_norm(&q);
+        }
+        total += log_sum_exp(&scores);
+    }
+    total
+}
+
+/// Writes `out[0..out.len() - skip]`: whether it fills `out` depends on the
+/// offset, which the caller computes in its loop, so the loop is recorded.
+#[differentiate]
+fn fill_but(skip: usize, x: &[f64], out: &mut [f64]) {
+    for j in 0..out.len() - skip {
+        out[j] = x[j] * x[j];
+    }
+}
+
+#[differentiate]
+fn fill_but_caller(x: &[f64], n: usize) -> f64 {
+    let mut q = vec![0.0; x.len()];
+    let mut total = 0.0;
+    for i in 0..n {
+        fill_but(i % 2, x, &mut q);
+        total += squared_norm(&q) * (i as f64 + 1.0);
+    }
+    total
+}
+
+fn fill_but_caller_o(x: &[Dual64], n: usize) -> Dual64 {
+    let mut q = vec![c(0.0); x.len()];
+    let mut total = c(0.0);
+    for i in 0..n {
+        for j in 0..x.len() - i % 2 {
+            q[j] = x[j] * x[j];
+        }
+        let sq: Dual64 = q.iter().map(|v| *v * *v).sum();
+        total += sq * (i as f64 + 1.0);
+    }
+    total
+}
+
+#[test]
+fn offsets_computed_in_the_loop_do_not_stop_preaccumulation() {
+    const { assert!(!lower_times_at::__FILLS_ARG3_READS[1]) };
+    const { assert!(fill_but::__FILLS_ARG2_READS[0]) };
+    let (d, k) = (3, 4);
+    let w: Vec<f64> = (0..k * d).map(|i| 0.3 * ((i as f64) * 1.3).sin()).collect();
+    let l: Vec<f64> = (0..k * 3).map(|i| 0.2 * ((i as f64) * 0.9).cos()).collect();
+    let mut params = w.clone();
+    params.extend(&l);
+    let mut peaks = Vec::new();
+    for n in [15, 60] {
+        let x: Vec<f64> = (0..n * d).map(|i| ((i as f64) * 0.7).cos()).collect();
+        let (value, (gw, gl)) = offset_port_grad(&w, &l, &x, d, k, n);
+        assert_bits(value, offset_port(&w, &l, &x, d, k, n));
+        let mut grad = gw;
+        grad.extend(gl);
+        check(&grad, &dual_grad(|p| port_o(p, &x, d, k, n), &params));
+        peaks.push(last_peak_bytes());
+    }
+    assert_eq!(peaks[0], peaks[1], "one point at a time: {peaks:?}");
+    // An offset the answer reads: recorded, and right.
+    let x = [0.4, -0.3, 0.8];
+    let mut peaks = Vec::new();
+    for n in [2, 8] {
+        let (value, grad) = fill_but_caller_grad(&x, n);
+        assert_bits(value, fill_but_caller(&x, n));
+        check(&grad, &dual_grad(|p| fill_but_caller_o(p, n), &x));
+        peaks.push(last_peak_bytes());
+    }
+    assert!(peaks[1] > peaks[0], "recorded: {peaks:?}");
+}

@@ -589,7 +589,9 @@ impl Coverage<'_> {
     /// The callee's `__fills_argN` tells, from the lengths of the arrays passed
     /// and the integers (see [`fills`]); it is called with them before the loop,
     /// so they must be known then: integers fixed before the loop, arrays of a
-    /// fixed length.
+    /// fixed length. An integer computed in the loop (`qtimesx(.., ik * d, ..)`,
+    /// an offset) is replaced by a placeholder, with the check that the callee's
+    /// answer does not read it.
     fn filled_by_call(
         &mut self,
         callee: &TokenStream,
@@ -620,11 +622,18 @@ impl Coverage<'_> {
                     quote!(&#name)
                 }
                 CallArg::Passive(value) => {
-                    if !self.known_at_start(&normalize(&value.tokens)) {
-                        self.ok = false;
-                        return;
+                    if self.known_at_start(&normalize(&value.tokens)) {
+                        value.tokens.clone()
+                    } else {
+                        // Not known before the loop (an offset computed from
+                        // its index): fine if the callee's check does not read
+                        // it (`__FILLS_ARGn_READS[k]`), which is then given a
+                        // placeholder.
+                        let reads = format_ident!("__FILLS_ARG{}_READS", position);
+                        let k = proc_macro2::Literal::usize_unsuffixed(values.len());
+                        self.checks.push(quote!((!#callee::#reads[#k])));
+                        quote!(::core::default::Default::default())
                     }
-                    value.tokens.clone()
                 }
             };
             values.push(value);
@@ -708,7 +717,7 @@ impl Coverage<'_> {
 }
 
 /// Identifiers in a token stream, nested groups included.
-fn idents(tokens: &TokenStream) -> Vec<String> {
+pub fn idents(tokens: &TokenStream) -> Vec<String> {
     let mut out = Vec::new();
     for tree in tokens.clone() {
         match tree {
