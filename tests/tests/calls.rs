@@ -1093,13 +1093,14 @@ fn calls_of_ordinary_functions_with_constant_floats_run_as_written() {
 /// A parameter left out of `wrt` and passed to an ordinary function: the
 /// callers' cores do not differentiate it either (`__DIFF_ARG1` is false), so
 /// no derivative code of `log_gamma_like` is called.
-#[differentiate(wrt(x))]
+#[differentiate(reverse, forward, hvp, wrt(x))]
 fn prior_with_shape(x: &[f64], shape: f64, p: usize) -> f64 {
     x[0] * x[1] + (x[2] * shape).sin() - log_gamma_like(shape, p)
 }
 
-/// Passes a constant to `shape`.
-#[differentiate]
+/// Passes a constant to `shape` (through every core: `__reverse`, `__forward`,
+/// `__reverse_forward`).
+#[differentiate(reverse, forward, hvp)]
 fn prior_at_fixed_shape(x: &[f64]) -> f64 {
     prior_with_shape(x, 4.5, 3) * 2.0
 }
@@ -1132,4 +1133,22 @@ fn a_parameter_left_out_of_wrt_may_reach_ordinary_functions() {
     // not differentiate: its callers' cores drop that derivative, and say so.
     const { assert!(!prior_at_shape::__DIFF_ARG1) };
     assert_gradient(prior_at_fixed_shape, &x, &prior_at_fixed_shape_grad(&x).1);
+    // Forward mode and Hessian-vector products, directly and through a caller:
+    // the Hessian of `2 (x0 x1 + sin(4.5 x2))` is `2 [[0, 1, 0], [1, 0, 0], [0,
+    // 0, -4.5² sin(4.5 x2)]]`.
+    let v = [0.3, -0.2, 0.5];
+    let (_, tangent) = prior_with_shape_jvp(&x, 4.5, 3, &v);
+    let grad = prior_with_shape_grad(&x, 4.5, 3).1;
+    assert_close(tangent, grad.iter().zip(&v).map(|(g, d)| g * d).sum());
+    let hessian_v = |scale: f64| {
+        let curvature = -4.5 * 4.5 * (4.5 * x[2]).sin();
+        [scale * v[1], scale * v[0], scale * curvature * v[2]]
+    };
+    let (_, _, hv) = prior_with_shape_hvp(&x, 4.5, 3, &v);
+    assert_close_slice(&hv, &hessian_v(1.0));
+    let (_, tangent) = prior_at_fixed_shape_jvp(&x, &v);
+    let grad = prior_at_fixed_shape_grad(&x).1;
+    assert_close(tangent, grad.iter().zip(&v).map(|(g, d)| g * d).sum());
+    let (_, _, hv) = prior_at_fixed_shape_hvp(&x, &v);
+    assert_close_slice(&hv, &hessian_v(2.0));
 }
