@@ -637,8 +637,13 @@ fn port_o(p: &[Dual64], x: &[f64], d: usize, k: usize, n: usize) -> Dual64 {
     total
 }
 
-#[test]
-fn helpers_writing_scratch_arrays_whole_are_preaccumulated() {
+/// `port(w, l, x, d, k, n)`, however written, and its `_grad`.
+type PortFn = fn(&[f64], &[f64], &[f64], usize, usize, usize) -> f64;
+type PortGrad = fn(&[f64], &[f64], &[f64], usize, usize, usize) -> (f64, (Vec<f64>, Vec<f64>));
+
+/// Checks a port's value and gradient for 15 and 60 points against `port_o`,
+/// and returns the stack's peak for each.
+fn port_peaks(primal: PortFn, grad: PortGrad) -> Vec<usize> {
     let (d, k) = (3, 4);
     let w: Vec<f64> = (0..k * d).map(|i| 0.3 * ((i as f64) * 1.3).sin()).collect();
     let l: Vec<f64> = (0..k * 3).map(|i| 0.2 * ((i as f64) * 0.9).cos()).collect();
@@ -647,13 +652,19 @@ fn helpers_writing_scratch_arrays_whole_are_preaccumulated() {
     let mut peaks = Vec::new();
     for n in [15, 60] {
         let x: Vec<f64> = (0..n * d).map(|i| ((i as f64) * 0.7).cos()).collect();
-        let (value, (gw, gl)) = port_grad(&w, &l, &x, d, k, n);
-        assert_bits(value, port(&w, &l, &x, d, k, n));
-        let mut grad = gw;
-        grad.extend(gl);
-        check(&grad, &dual_grad(|p| port_o(p, &x, d, k, n), &params));
+        let (value, (gw, gl)) = grad(&w, &l, &x, d, k, n);
+        assert_bits(value, primal(&w, &l, &x, d, k, n));
+        let mut all = gw;
+        all.extend(gl);
+        check(&all, &dual_grad(|p| port_o(p, &x, d, k, n), &params));
         peaks.push(last_peak_bytes());
     }
+    peaks
+}
+
+#[test]
+fn helpers_writing_scratch_arrays_whole_are_preaccumulated() {
+    let peaks = port_peaks(port, port_grad);
     // One point at a time: the stack holds as much for 60 points as for 15.
     assert_eq!(
         peaks[0], peaks[1],
@@ -828,21 +839,7 @@ fn fill_but_caller_o(x: &[Dual64], n: usize) -> Dual64 {
 fn offsets_computed_in_the_loop_do_not_stop_preaccumulation() {
     const { assert!(!lower_times_at::__FILLS_ARG3_READS[1]) };
     const { assert!(fill_but::__FILLS_ARG2_READS[0]) };
-    let (d, k) = (3, 4);
-    let w: Vec<f64> = (0..k * d).map(|i| 0.3 * ((i as f64) * 1.3).sin()).collect();
-    let l: Vec<f64> = (0..k * 3).map(|i| 0.2 * ((i as f64) * 0.9).cos()).collect();
-    let mut params = w.clone();
-    params.extend(&l);
-    let mut peaks = Vec::new();
-    for n in [15, 60] {
-        let x: Vec<f64> = (0..n * d).map(|i| ((i as f64) * 0.7).cos()).collect();
-        let (value, (gw, gl)) = offset_port_grad(&w, &l, &x, d, k, n);
-        assert_bits(value, offset_port(&w, &l, &x, d, k, n));
-        let mut grad = gw;
-        grad.extend(gl);
-        check(&grad, &dual_grad(|p| port_o(p, &x, d, k, n), &params));
-        peaks.push(last_peak_bytes());
-    }
+    let peaks = port_peaks(offset_port, offset_port_grad);
     assert_eq!(peaks[0], peaks[1], "one point at a time: {peaks:?}");
     // An offset the answer reads: recorded, and right.
     let x = [0.4, -0.3, 0.8];
