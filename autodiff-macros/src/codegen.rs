@@ -273,13 +273,20 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                     pass_on.push(quote!(#out));
                     prologue.extend(quote!(let mut #bar: #float = 0.0;));
                     epilogue.extend(quote!(*#out += #bar;));
-                } else if suffix == Some("_c") {
-                    // The same slots as `__reverse`, so that callers pass the same
-                    // arguments; nothing is added into them.
-                    let slot = format_ident!("__ad_slot{}", index);
-                    params.push(quote!(_: &mut #float));
-                    unrecord_params.push(quote!(#slot: &mut #float));
-                    pass_on.push(quote!(#slot));
+                } else {
+                    if suffix == Some("_c") {
+                        // The same slots as `__reverse`, so that callers pass the
+                        // same arguments; nothing is added into them.
+                        let slot = format_ident!("__ad_slot{}", index);
+                        params.push(quote!(_: &mut #float));
+                        unrecord_params.push(quote!(#slot: &mut #float));
+                        pass_on.push(quote!(#slot));
+                    }
+                    if analyzed_active {
+                        // A constant parameter the body assigns derivatives to
+                        // (`x = x * v[0]`) gets a private adjoint.
+                        prologue.extend(quote!(let mut #bar: #float = 0.0;));
+                    }
                 }
             }
             ParamKind::Array { access, .. } => {
@@ -305,11 +312,12 @@ fn core_fn(func: &Function, core: &Core, primal: &Ident) -> TokenStream {
                 // Every parameter has a slot, so that a caller can pass an argument
                 // whose type it cannot see (a constant) without knowing whether it
                 // is a float: the slot's type is inferred from this signature.
-                params.push(quote!(#ident: #ty));
+                // `mut`: the body may assign it (`mut n: usize` counted down).
+                params.push(quote!(mut #ident: #ty));
                 params.push(quote!(_: &mut ()));
                 let slot = format_ident!("__ad_slot{}", index);
-                record_params.push(quote!(#ident: #ty));
-                unrecord_params.push(quote!(#ident: #ty));
+                record_params.push(quote!(mut #ident: #ty));
+                unrecord_params.push(quote!(mut #ident: #ty));
                 unrecord_params.push(quote!(#slot: &mut ()));
                 pass_on.push(quote!(#ident, #slot));
             }
@@ -1263,6 +1271,7 @@ fn param_decls(sig: &Signature) -> Vec<TokenStream> {
             let ty = &param.ty;
             match &param.kind {
                 ParamKind::Scalar
+                | ParamKind::Passive(_)
                 | ParamKind::Array {
                     access: Access::Owned,
                     ..
@@ -1356,11 +1365,29 @@ fn hvp_fn(item: &syn::ItemFn, tangent: &Tangent, core: &Core) -> TokenStream {
             let ident = &param.ident;
             let ty = &param.ty;
             if param.is_mut_buffer() && k >= primal_count {
+                // A copy of the buffer's own type, which the core's tangent has.
                 let copy = format_ident!("__ad_direction_{}", ident);
-                direction_copies.extend(quote! {
-                    let mut #copy = #ident.to_vec();
-                    let #ident = &mut #copy[..];
-                });
+                let reborrow = match &param.kind {
+                    ParamKind::Array {
+                        shape: Shape::Fixed(len),
+                        ..
+                    } => quote! {
+                        let mut #copy: [#float; #len] = [0.0; #len];
+                        #copy.copy_from_slice(#ident);
+                        let #ident = &mut #copy;
+                    },
+                    ParamKind::Array {
+                        shape: Shape::Vec, ..
+                    } => quote! {
+                        let mut #copy = #ident.to_vec();
+                        let #ident = &mut #copy;
+                    },
+                    _ => quote! {
+                        let mut #copy = #ident.to_vec();
+                        let #ident = &mut #copy[..];
+                    },
+                };
+                direction_copies.extend(reborrow);
                 return quote!(#ident: &[#float]);
             }
             quote!(#ident: #ty)
@@ -1535,7 +1562,12 @@ fn jacobian_fn(item: &syn::ItemFn, sig: &Signature) -> TokenStream {
         .iter()
         .filter(|flat| flat.param.is_mut_buffer())
         .collect();
-    let (save_initial, reset) = initial_states(buffers.iter().map(|flat| flat.param), &float);
+    // Every sweep starts from the buffers' initial states, also those of
+    // buffers `wrt` leaves out (still updated by each sweep).
+    let (save_initial, reset) = initial_states(
+        sig.params.iter().filter(|param| param.is_mut_buffer()),
+        &float,
+    );
     let mut offsets = quote!(let mut __ad_cols = 0usize;);
     for flat in &inputs {
         let (offset, len) = (&flat.offset, &flat.len);
@@ -1784,7 +1816,7 @@ fn forward_core_fn(sig: &Signature, tangent: &Tangent, sweeps: &Sweeps) -> Token
                 params.push(quote!(#slot_name: #slot_ty));
             }
             ParamKind::Passive(_) => {
-                params.push(quote!(#ident: #ty));
+                params.push(quote!(mut #ident: #ty));
                 params.push(quote!(_: ()));
             }
         }

@@ -143,6 +143,15 @@ pub fn library_function(span: impl At, path: &str) -> syn::Error {
     )
 }
 
+pub fn widening_cast(span: impl At) -> syn::Error {
+    unsupported(
+        span,
+        "`as f64` on a float in an `f32` function",
+        "the function and its derivatives compute in `f32` throughout, so the value would not be what the `f64` arithmetic gives",
+        "compute in `f32`, or make the function `f64` (casting to `f32` where you want `f32` precision)",
+    )
+}
+
 pub fn unsupported_param(span: impl At, what: &str) -> syn::Error {
     unsupported(
         span,

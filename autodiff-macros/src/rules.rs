@@ -82,6 +82,10 @@ pub const PRIMS: &[Prim] = &[
 /// anyway (a gate stored into an array), instead of the exponential.
 pub const LOGISTIC: Prim = unary("logistic");
 
+/// `e as f32` in an `f64` function: rounds to `f32` precision
+/// (`autodiff_runtime::rules::to_f32_precision`), derivative one.
+pub const TO_F32: Prim = unary("to_f32_precision");
+
 /// Looks a primitive up by method name.
 pub fn lookup(name: &str) -> Option<Prim> {
     PRIMS.iter().copied().find(|prim| prim.name == name)
@@ -90,7 +94,9 @@ pub fn lookup(name: &str) -> Option<Prim> {
 /// Looks a primitive up by rule name, including those that are not methods
 /// ([`LOGISTIC`]).
 pub fn lookup_rule(name: &str) -> Option<Prim> {
-    lookup(name).or((name == LOGISTIC.name).then_some(LOGISTIC))
+    lookup(name)
+        .or((name == LOGISTIC.name).then_some(LOGISTIC))
+        .or((name == TO_F32.name).then_some(TO_F32))
 }
 
 impl Prim {
@@ -106,14 +112,14 @@ impl Prim {
     pub fn calls_library(self) -> bool {
         !matches!(
             self.name,
-            "sqrt" | "abs" | "signum" | "max" | "min" | "recip" | "powi"
+            "sqrt" | "abs" | "signum" | "max" | "min" | "recip" | "powi" | "to_f32_precision"
         )
     }
 
     /// Whether the primitive is a method of `f32` and `f64` (`x.exp()`,
     /// `f64::exp(x)`); the others are functions of `autodiff_runtime::rules`.
     pub fn is_method(self) -> bool {
-        self != LOGISTIC
+        self != LOGISTIC && self != TO_F32
     }
 
     pub fn vjp_name(self) -> String {

@@ -1121,7 +1121,7 @@ mod sealed {
 pub trait Saved: Copy + sealed::Sealed {}
 
 macro_rules! float_lane {
-    ($t:ty, $lane:ident) => {
+    ($t:ty, $lane:ident, $bits:ty) => {
         impl Saved for $t {}
         impl sealed::Sealed for $t {
             const UNITS: usize = 1;
@@ -1144,6 +1144,20 @@ macro_rules! float_lane {
                 s.settle_peak();
                 match s.$lane.pop() {
                     Some(v) => v,
+                    None => panic!("{UNDERFLOW}"),
+                }
+            }
+            /// A value whose type the macro could not see (`let c = table(i)`,
+            /// a passive call's result) is saved as an integer: its bits.
+            #[inline]
+            fn push_words(self, words: &mut Vec<u64>) {
+                words.push(u64::from(self.to_bits()));
+            }
+            #[inline]
+            #[track_caller]
+            fn pop_words(words: &mut Vec<u64>) -> Self {
+                match words.pop() {
+                    Some(w) => <$t>::from_bits(w as $bits),
                     None => panic!("{UNDERFLOW}"),
                 }
             }
@@ -1180,8 +1194,8 @@ macro_rules! float_lane {
     };
 }
 
-float_lane!(f64, f64s);
-float_lane!(f32, f32s);
+float_lane!(f64, f64s, u64);
+float_lane!(f32, f32s, u32);
 
 /// Integers up to 64 bits: one word, sign- or zero-extended (`as u64` / `as $t` is a
 /// lossless round trip for each of these types).
@@ -1305,6 +1319,19 @@ impl sealed::Sealed for bool {
     #[track_caller]
     fn pop_from(s: &mut Stack) -> Self {
         s.pop_bit()
+    }
+    /// As for floats: a `bool` whose type the macro could not see.
+    #[inline]
+    fn push_words(self, words: &mut Vec<u64>) {
+        words.push(u64::from(self));
+    }
+    #[inline]
+    #[track_caller]
+    fn pop_words(words: &mut Vec<u64>) -> Self {
+        match words.pop() {
+            Some(w) => w != 0,
+            None => panic!("{UNDERFLOW}"),
+        }
     }
     #[inline]
     fn lane_len(s: &Stack) -> usize {

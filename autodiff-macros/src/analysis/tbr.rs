@@ -1701,7 +1701,15 @@ pub fn cheap_reads(op: &FloatOp) -> Option<(Vec<VarId>, Vec<VarId>)> {
 /// Variables whose values the adjoint of `op` reads, given which operands are active.
 fn reverse_reads(op: &FloatOp, activity: &Activity) -> Vec<VarId> {
     let active = |operand: &crate::ir::Operand| activity.operand(operand).is_some();
-    let var = |operand: &crate::ir::Operand| operand.var();
+    // A constant operand is evaluated again where the rule reads it: what it
+    // reads must be as it was (`c` in `s * c`, `let c = table(i)` a passive
+    // call whose type the macro does not know).
+    let var = |operand: &crate::ir::Operand| -> Vec<VarId> {
+        match operand {
+            crate::ir::Operand::Var(var) => vec![*var],
+            crate::ir::Operand::Const(value) => value.reads.clone(),
+        }
+    };
     match op {
         FloatOp::Copy(_) | FloatOp::Neg(_) | FloatOp::Add(..) | FloatOp::Sub(..) => Vec::new(),
         FloatOp::Mul(a, b) => {
@@ -1732,7 +1740,7 @@ fn reverse_reads(op: &FloatOp, activity: &Activity) -> Vec<VarId> {
             if prim.is_piecewise_constant() || !args.iter().any(active) {
                 return Vec::new();
             }
-            let mut needed: Vec<VarId> = args.iter().filter_map(var).collect();
+            let mut needed: Vec<VarId> = args.iter().flat_map(var).collect();
             if let Some(int_arg) = int_arg {
                 needed.extend(int_arg.reads.iter().copied());
             }

@@ -51,6 +51,7 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity) -> Tange
     };
     let mut tangent_sig = sig.clone();
     let mut param_tangent = vec![None; sig.params.len()];
+    let mut zero_starts: Block = Vec::new();
     for (index, var) in func.vars.iter().enumerate() {
         let id = VarId(index as u32);
         // Every differentiated parameter gets a tangent, also one that turns out not
@@ -60,7 +61,12 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity) -> Tange
         if !activity.is_active(id) && !differentiated_param {
             continue;
         }
+        // An active parameter the user does not differentiate (`s` under
+        // `wrt(k)`, overwritten with values that depend on `k`): its tangent
+        // starts at zero, a local rather than a parameter of `f_jvp`.
+        let zero_start = matches!(var.origin, Origin::Param(_)) && !differentiated_param;
         let origin = match var.origin {
+            Origin::Param(_) if zero_start => Origin::Local,
             Origin::Param(position) => {
                 let param = &sig.params[position];
                 let name = out.unique(&format!("{}_dot", param.ident));
@@ -81,8 +87,33 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity) -> Tange
         };
         let tangent = out.push_var(name, var.ty.clone(), origin, var.span);
         out.dot[index] = Some(tangent);
+        if zero_start {
+            let start = match &var.ty {
+                Ty::Float => Stmt::Float {
+                    dst: tangent,
+                    op: FloatOp::Copy(out.konst(0.0)),
+                    span: var.span,
+                },
+                _ => {
+                    let primal = out.ident(id);
+                    Stmt::NewArray {
+                        dst: tangent,
+                        init: ArrayInit::VecFill {
+                            value: out.konst(0.0),
+                            len: PExpr {
+                                tokens: quote!(#primal.len()),
+                                reads: vec![id],
+                            },
+                        },
+                        span: var.span,
+                    }
+                }
+            };
+            zero_starts.push(start);
+        }
     }
-    let body = out.block(&func.body);
+    let mut body = zero_starts;
+    body.extend(out.block(&func.body));
     out.stmts = body;
     let tangent_ret = match func.ret {
         Some(ret) => Some(match out.dot[ret.0 as usize] {
@@ -385,6 +416,7 @@ impl Builder {
                 let f = self.prim("exp", vec![x]);
                 unary(self, f)
             }
+            "to_f32_precision" => unary(self, one),
             "logistic" => {
                 // y (1 - y), from the value as the reverse rule takes it.
                 let y = self.prim("logistic", vec![x]);

@@ -257,6 +257,41 @@ pub fn logistic_vjp_from_output<T: Real>(y: T, g: T) -> T {
     g * (y * (T::ONE - y))
 }
 
+/// `x as f32`, in an `f64` computation: `x` rounded to the nearest `f32`, as an
+/// `f64` again (`(x as f32) as f64`, what `x as f32` followed by any use in `f64`
+/// computes). The macro lowers `e as f32` in an `f64` function to it.
+///
+/// ```
+/// use autodiff_runtime::rules::to_f32_precision;
+///
+/// assert_eq!(to_f32_precision(0.33), (0.33_f32) as f64);
+/// ```
+#[inline]
+pub fn to_f32_precision(x: f64) -> f64 {
+    (x as f32) as f64
+}
+
+/// Reverse rule for [`to_f32_precision`]: `g`. A cast's derivative is taken as
+/// one (JAX's `convert_element_type` passes the cotangent through likewise), not
+/// as that of the step function rounding is.
+///
+/// ```
+/// use autodiff_runtime::rules::to_f32_precision_vjp;
+///
+/// assert_eq!(to_f32_precision_vjp(0.33, 2.5), 2.5);
+/// ```
+#[inline]
+pub fn to_f32_precision_vjp(x: f64, g: f64) -> f64 {
+    let _ = x;
+    g
+}
+
+/// Forward rule for [`to_f32_precision`]: `(to_f32_precision(x), dx)`.
+#[inline]
+pub fn to_f32_precision_jvp(x: f64, dx: f64) -> (f64, f64) {
+    (to_f32_precision(x), dx)
+}
+
 /// `signum(x) · g` with the convention `abs'(±0) = 0` (and NaN for NaN `x`).
 #[inline]
 fn abs_scale<T: Real>(x: T, g: T) -> T {

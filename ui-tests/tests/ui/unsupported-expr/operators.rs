@@ -25,4 +25,9 @@ fn labelled_block(x: f64) -> f64 {
     y
 }
 
+#[differentiate]
+fn widened_in_f32(x: f32) -> f32 {
+    ((x as f64) * 0.1) as f32
+}
+
 fn main() {}
