@@ -176,3 +176,60 @@ fn jacobians_restart_buffers_left_out_of_wrt() {
     let (_, tangent) = scaled_state_jvp(&mut s, 3.0, 1.0);
     assert_close_slice(&tangent, &[12.0, 3.0]);
 }
+
+/// A match arm that returns, as a value (`0 => return x,`), and a branch that
+/// breaks: the jump is a statement, the other arms give the value.
+#[differentiate]
+fn arm_returns(x: f64, k: usize) -> f64 {
+    let y = match k {
+        0 => return x,
+        1 => x * 3.0,
+        _ => x * x,
+    };
+    y + 1.0
+}
+
+#[differentiate]
+fn branch_breaks(x: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..x.len() {
+        let t = if x[i] > 10.0 { break } else { x[i] * x[i] };
+        s += t;
+    }
+    s
+}
+
+/// `let z;` assigned later, untyped and typed.
+#[allow(clippy::needless_late_init)] // the form under test
+#[differentiate]
+fn deferred(x: f64, k: usize) -> f64 {
+    let z;
+    let n: usize;
+    if k > 1 {
+        z = x * x;
+        n = 2;
+    } else {
+        z = x.sin();
+        n = 3;
+    }
+    let w: f64;
+    w = z * n as f64;
+    w + z
+}
+
+#[test]
+fn jumps_as_values_and_deferred_lets() {
+    let x = 1.5;
+    assert_eq!(arm_returns_grad(x, 0), (1.5, 1.0));
+    assert_eq!(arm_returns_grad(x, 1), (5.5, 3.0));
+    assert_eq!(arm_returns_grad(x, 2), (3.25, 3.0));
+    let (value, grad) = branch_breaks_grad(&[1.0, 2.0, 11.0, 3.0]);
+    assert_eq!(value, 5.0);
+    assert_close_slice(&grad, &[2.0, 4.0, 0.0, 0.0]);
+    let (value, grad) = deferred_grad(x, 2);
+    assert_bits(value, deferred(x, 2));
+    assert_close(grad, 3.0 * 2.0 * x);
+    let (value, grad) = deferred_grad(x, 0);
+    assert_bits(value, deferred(x, 0));
+    assert_close(grad, 4.0 * x.cos());
+}

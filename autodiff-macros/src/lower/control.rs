@@ -12,6 +12,79 @@ use crate::ir::{
 };
 
 impl Lowerer<'_> {
+    /// `let z;` (or `let z: f64;`) assigned later: Rust proves every read comes
+    /// after an assignment, so the variable may start from a zero of the type of
+    /// its first assignment (`z = x * 2.0` anywhere after it in the block), which
+    /// it never shows. `None` for other statements, and when no assignment tells
+    /// the type (the `let` is then refused).
+    fn deferred_init(
+        &self,
+        stmt: &syn::Stmt,
+        rest: &[syn::Stmt],
+        tail: Option<&syn::Expr>,
+    ) -> Option<syn::Stmt> {
+        let syn::Stmt::Local(local) = stmt else {
+            return None;
+        };
+        if local.init.is_some() {
+            return None;
+        }
+        let (ident, annotated) = match &local.pat {
+            syn::Pat::Ident(pat) if pat.subpat.is_none() => (&pat.ident, None),
+            syn::Pat::Type(typed) => match &*typed.pat {
+                syn::Pat::Ident(pat) if pat.subpat.is_none() => (&pat.ident, Some(&*typed.ty)),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let kind = match annotated {
+            Some(ty) => match crate::sig::classify_type(ty) {
+                Some((crate::sig::ParamKind::Scalar, _)) => Kind::Float,
+                Some((crate::sig::ParamKind::Passive(crate::sig::PassiveKind::Int), _)) => {
+                    Kind::Int
+                }
+                Some((crate::sig::ParamKind::Passive(crate::sig::PassiveKind::Bool), _)) => {
+                    Kind::Bool
+                }
+                _ => return None,
+            },
+            None => {
+                let mut first = FirstAssignment {
+                    name: ident.to_string(),
+                    value: None,
+                };
+                for later in rest {
+                    syn::visit::Visit::visit_stmt(&mut first, later);
+                }
+                if let Some(tail) = tail {
+                    syn::visit::Visit::visit_expr(&mut first, tail);
+                }
+                self.kind_of(first.value?)
+            }
+        };
+        let zero: syn::Expr = match kind {
+            Kind::Float => syn::parse_quote!(0.0),
+            Kind::Int => syn::parse_quote!(0),
+            Kind::Bool => syn::parse_quote!(false),
+            _ => return None,
+        };
+        let mut with_value = local.clone();
+        if let syn::Pat::Ident(pat) = &mut with_value.pat {
+            pat.mutability = Some(Default::default());
+        }
+        if let syn::Pat::Type(typed) = &mut with_value.pat {
+            if let syn::Pat::Ident(pat) = &mut *typed.pat {
+                pat.mutability = Some(Default::default());
+            }
+        }
+        with_value.init = Some(syn::LocalInit {
+            eq_token: Default::default(),
+            expr: Box::new(zero),
+            diverge: None,
+        });
+        Some(syn::Stmt::Local(with_value))
+    }
+
     /// Lowers statements in a new scope, then the block's value into `dst`.
     ///
     /// When a statement may leave the block (`return`, `break`, `continue` inside
@@ -27,7 +100,10 @@ impl Lowerer<'_> {
         self.scopes.push(Default::default());
         for (position, stmt) in stmts.iter().enumerate() {
             let outer = std::mem::take(&mut self.exits);
-            self.lower_stmt(stmt);
+            match self.deferred_init(stmt, &stmts[position + 1..], tail) {
+                Some(with_value) => self.lower_stmt(&with_value),
+                None => self.lower_stmt(stmt),
+            }
             let set = std::mem::replace(&mut self.exits, outer);
             self.exits.extend(set.iter().copied());
             let rest = &stmts[position + 1..];
@@ -46,7 +122,7 @@ impl Lowerer<'_> {
         }
         if let Some(tail) = tail {
             match dst {
-                Some(dst) => self.value_into(tail, dst),
+                Some(dst) => self.value_control(tail, dst),
                 None => self.lower_expr_stmt(tail),
             }
         }
@@ -158,6 +234,7 @@ impl Lowerer<'_> {
         };
         let Some(init) = &local.init else {
             self.diag.push(diag::undeclared_let(local));
+            self.refused_lets.insert(ident.to_string());
             return;
         };
         if let Some((else_token, _)) = &init.diverge {
@@ -363,7 +440,14 @@ impl Lowerer<'_> {
                     .get_ident()
                     .and_then(|i| self.lookup(&i.to_string()))
                 else {
-                    self.diag.push(diag::assign_target(place));
+                    // A `let` refused already needs no second error here.
+                    let refused = path
+                        .path
+                        .get_ident()
+                        .is_some_and(|i| self.refused_lets.contains(&i.to_string()));
+                    if !refused {
+                        self.diag.push(diag::assign_target(place));
+                    }
                     return;
                 };
                 match (self.ty(dst).clone(), op) {
@@ -501,6 +585,11 @@ impl Lowerer<'_> {
             syn::Expr::Block(block) => {
                 let (stmts, tail) = split_tail(&block.block.stmts);
                 self.lower_stmts(stmts, tail, Some(dst));
+            }
+            // An arm or branch that leaves (`0 => return x,`) gives no value:
+            // the jump, as the statement it is.
+            syn::Expr::Return(_) | syn::Expr::Break(_) | syn::Expr::Continue(_) => {
+                self.lower_expr_stmt(expr)
             }
             other => self.value_into(other, dst),
         }
@@ -932,5 +1021,25 @@ fn binary_of(op: syn::BinOp) -> TokenStream {
         B::ShlAssign(_) => quote!(<<),
         B::ShrAssign(_) => quote!(>>),
         other => other.to_token_stream(),
+    }
+}
+
+/// Finds the value of the first assignment `name = value` in what it visits.
+struct FirstAssignment<'a> {
+    name: String,
+    value: Option<&'a syn::Expr>,
+}
+
+impl<'a> syn::visit::Visit<'a> for FirstAssignment<'a> {
+    fn visit_expr_assign(&mut self, assign: &'a syn::ExprAssign) {
+        if self.value.is_none() {
+            if let syn::Expr::Path(path) = &*assign.left {
+                if path.path.is_ident(&self.name) {
+                    self.value = Some(&assign.right);
+                    return;
+                }
+            }
+        }
+        syn::visit::visit_expr_assign(self, assign);
     }
 }

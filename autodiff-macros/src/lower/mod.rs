@@ -56,6 +56,9 @@ struct Lowerer<'a> {
     loaded: HashMap<(VarId, String), VarId>,
     /// See `ir::Function::opaque`.
     opaque: Vec<VarId>,
+    /// Names of `let`s refused (without a value the macro could type), whose
+    /// assignments need no error of their own.
+    refused_lets: std::collections::HashSet<String>,
 }
 
 /// Lowers the body of `func` (whose signature is already classified).
@@ -73,6 +76,7 @@ pub fn lower_fn(func: &syn::ItemFn, sig: &Signature, diag: &mut Diagnostics) -> 
         out: Vec::new(),
         loaded: HashMap::new(),
         opaque: Vec::new(),
+        refused_lets: Default::default(),
     };
     for (index, param) in sig.params.iter().enumerate() {
         let ty = match &param.kind {

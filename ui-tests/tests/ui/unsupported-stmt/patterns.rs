@@ -25,11 +25,13 @@ fn let_else(x: f64, n: usize) -> f64 {
     x * x
 }
 
+// `let y; y = x * 2.0;` is accepted (a float starting at zero); an array is not.
+#[allow(unused)]
 #[differentiate]
 fn let_without_value(x: f64) -> f64 {
-    let y;
-    y = x * 2.0;
-    y
+    let v;
+    v = vec![x, 2.0 * x];
+    x * 2.0
 }
 
 #[differentiate]
