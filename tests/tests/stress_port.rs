@@ -163,8 +163,20 @@ fn scaled_state(s: &mut [f64], k: f64) -> Vec<f64> {
     vec![s[0] * k, s[0] + k]
 }
 
+/// The same with a fixed-size buffer (its zero tangent is an array).
+#[differentiate(jacobian, wrt(k))]
+fn scaled_pair(s: &mut [f64; 2], k: f64) -> Vec<f64> {
+    s[0] *= k;
+    vec![s[0] * k * s[1]]
+}
+
 #[test]
 fn jacobians_restart_buffers_left_out_of_wrt() {
+    let mut pair = [2.0, 0.5];
+    let (value, jac) = scaled_pair_jacobian(&mut pair, 3.0);
+    assert_close_slice(&value, &[9.0]);
+    assert_close(jac[(0, 0)], 2.0 * 2.0 * 3.0 * 0.5);
+    assert_close_slice(&pair, &[6.0, 0.5]);
     let mut s = vec![2.0];
     // Outputs s0 k² and s0 k + k; d/dk = 2 s0 k and s0 + 1.
     let (value, jac) = scaled_state_jacobian(&mut s, 3.0);

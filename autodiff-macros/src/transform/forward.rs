@@ -94,6 +94,14 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity) -> Tange
                     op: FloatOp::Copy(out.konst(0.0)),
                     span: var.span,
                 },
+                Ty::FloatArray(crate::sig::Shape::Fixed(len)) => Stmt::NewArray {
+                    dst: tangent,
+                    init: ArrayInit::FixedFill {
+                        value: out.konst(0.0),
+                        len: len.clone(),
+                    },
+                    span: var.span,
+                },
                 _ => {
                     let primal = out.ident(id);
                     Stmt::NewArray {

@@ -57,7 +57,10 @@ fn cmp(name: &str, a: &[f64], b: &[f64]) {
         "  {name:>14}: max|diff|/max|hand| = {norm:.2e}, max elementwise rel = {elem:.2e} (n={})",
         a.len()
     );
-    assert!(elem <= 1e-10, "{name}: f_grad and the hand adjoint disagree");
+    assert!(
+        elem <= 1e-10,
+        "{name}: f_grad and the hand adjoint disagree"
+    );
 }
 
 fn fd_check<F: Fn(&[f64]) -> f64>(name: &str, f: F, x: &[f64], g: &[f64], idx: &[usize]) {
