@@ -49,10 +49,10 @@ pub fn differentiate(attr: TokenStream, item: TokenStream) -> TokenStream {
     // them; see `analysis::interface` for when it differentiates only `wrt`);
     // `wrt(..)` gets its own, cheaper core.
     let user_activity = activity::analyze(&lowered, &sig);
-    let (all, differentiated) = interface::callers_signatures(&lowered, &sig, &user_activity);
+    let (all, differentiated, full_activity) =
+        interface::callers_signatures(&lowered, &sig, &user_activity);
     let interface_consts = interface::constants(&lowered, &sig, &differentiated, &func.sig.ident);
     let interface_checks = interface::checks(&lowered, &user_activity, &func.sig.ident);
-    let full_activity = activity::analyze(&lowered, &differentiated);
     let full_tbr = tbr::analyze(&lowered, &full_activity);
     let full_sweeps = reverse::transform(&lowered, &all, &full_activity, &full_tbr, true);
     let full = Core {

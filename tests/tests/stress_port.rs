@@ -245,3 +245,18 @@ fn jumps_as_values_and_deferred_lets() {
     assert_bits(value, deferred(x, 0));
     assert_close(grad, 4.0 * x.cos());
 }
+
+/// A fixed-size result that does not depend on the differentiated input: its
+/// tangent is `[0.0; 2]`, of the result's own type.
+#[differentiate(forward, wrt(k))]
+fn fixed_constant_result(s: &[f64], k: f64) -> [f64; 2] {
+    let _ = k;
+    [s[0], s[1]]
+}
+
+#[test]
+fn a_result_independent_of_the_inputs_has_a_zero_tangent() {
+    let (value, tangent) = fixed_constant_result_jvp(&[1.5, 2.5], 3.0, 1.0);
+    assert_eq!(value, [1.5, 2.5]);
+    assert_eq!(tangent, [0.0, 0.0]);
+}

@@ -32,16 +32,16 @@ use crate::analysis::activity::{self, call_input, Activity};
 use crate::ir::{walk, CallArg, Function, Stmt};
 use crate::sig::Signature;
 
-/// The callers' cores' parameters and what they differentiate: their
-/// signature has every float parameter active, and their activity is computed
-/// from the second: the same, or the user's (`sig`, with activity `user`) if
+/// The callers' cores' parameters, what they differentiate, and its activity:
+/// their signature has every float parameter active, and they differentiate
+/// the same, or what the user's signature does (`sig`, with activity `user`) if
 /// differentiating the others would differentiate a call that the user's leaves
 /// passive, which may be a call of an ordinary function (see the module docs).
 pub fn callers_signatures(
     func: &Function,
     sig: &Signature,
     user: &Activity,
-) -> (Signature, Signature) {
+) -> (Signature, Signature, Activity) {
     let mut every = sig.clone();
     for param in &mut every.params {
         param.active = param.is_float();
@@ -51,12 +51,11 @@ pub fn callers_signatures(
     walk(&func.body, false, &mut |stmt, _| {
         undeclared |= differentiated(stmt, &full) && !differentiated(stmt, user);
     });
-    let differentiated = if undeclared {
-        sig.clone()
+    if undeclared {
+        (every, sig.clone(), user.clone())
     } else {
-        every.clone()
-    };
-    (every, differentiated)
+        (every.clone(), every, full)
+    }
 }
 
 /// Whether a call statement needs its callee's derivative code.

@@ -344,34 +344,34 @@ impl Lowerer<'_> {
             E::Cast(cast) => {
                 if self.kind_of(&cast.expr) == Kind::Float {
                     let to = |name: &str| matches!(&*cast.ty, syn::Type::Path(path) if path.path.is_ident(name));
-                    let in_f64 = matches!(self.sig.float, crate::sig::FloatTy::F64);
-                    if !in_f64 && to("f64") {
-                        // Computing in `f64` inside an `f32` function would need
-                        // values of both types; `(x as f64) as f32` is `x`.
-                        self.diag.push(diag::widening_cast(cast));
-                        return;
-                    }
-                    if !in_f64 {
-                        if let E::Cast(inner) = strip_parens(&cast.expr) {
-                            if self.kind_of(&inner.expr) == Kind::Float {
-                                return self.float_into(&inner.expr, dst);
-                            }
+                    match (self.sig.float, to("f32"), to("f64")) {
+                        // `e as f32` in an `f64` function rounds.
+                        (crate::sig::FloatTy::F64, true, _) => {
+                            let value = self.float(&cast.expr);
+                            self.emit(Stmt::Float {
+                                dst,
+                                op: FloatOp::Prim {
+                                    prim: crate::rules::TO_F32,
+                                    args: vec![value],
+                                    int_arg: None,
+                                },
+                                span,
+                            });
                         }
-                    }
-                    if !(in_f64 && to("f32")) {
-                        return self.float_into(&cast.expr, dst);
-                    }
-                    // `e as f32` in an `f64` function rounds.
-                    let value = self.float(&cast.expr);
-                    self.emit(Stmt::Float {
-                        dst,
-                        op: FloatOp::Prim {
-                            prim: crate::rules::TO_F32,
-                            args: vec![value],
-                            int_arg: None,
+                        // Computing in `f64` inside an `f32` function would need
+                        // values of both types.
+                        (crate::sig::FloatTy::F32, _, true) => {
+                            self.diag.push(diag::widening_cast(cast));
+                        }
+                        // `(x as f64) as f32` in an `f32` function is `x`.
+                        (crate::sig::FloatTy::F32, true, _) => match unparen(&cast.expr) {
+                            E::Cast(inner) if self.kind_of(&inner.expr) == Kind::Float => {
+                                self.float_into(&inner.expr, dst)
+                            }
+                            _ => self.float_into(&cast.expr, dst),
                         },
-                        span,
-                    });
+                        _ => self.float_into(&cast.expr, dst),
+                    }
                     return;
                 }
                 FloatOp::Copy(Operand::Const(self.passive(expr)))
@@ -768,14 +768,5 @@ fn logistic_arg(expr: &syn::Expr) -> Option<&syn::Expr> {
             ..
         }) => Some(expr),
         _ => None,
-    }
-}
-
-/// `e` without the parentheses (and invisible groups) around it.
-fn strip_parens(expr: &syn::Expr) -> &syn::Expr {
-    match expr {
-        syn::Expr::Paren(paren) => strip_parens(&paren.expr),
-        syn::Expr::Group(group) => strip_parens(&group.expr),
-        other => other,
     }
 }

@@ -88,36 +88,7 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity) -> Tange
         let tangent = out.push_var(name, var.ty.clone(), origin, var.span);
         out.dot[index] = Some(tangent);
         if zero_start {
-            let start = match &var.ty {
-                Ty::Float => Stmt::Float {
-                    dst: tangent,
-                    op: FloatOp::Copy(out.konst(0.0)),
-                    span: var.span,
-                },
-                Ty::FloatArray(crate::sig::Shape::Fixed(len)) => Stmt::NewArray {
-                    dst: tangent,
-                    init: ArrayInit::FixedFill {
-                        value: out.konst(0.0),
-                        len: len.clone(),
-                    },
-                    span: var.span,
-                },
-                _ => {
-                    let primal = out.ident(id);
-                    Stmt::NewArray {
-                        dst: tangent,
-                        init: ArrayInit::VecFill {
-                            value: out.konst(0.0),
-                            len: PExpr {
-                                tokens: quote!(#primal.len()),
-                                reads: vec![id],
-                            },
-                        },
-                        span: var.span,
-                    }
-                }
-            };
-            zero_starts.push(start);
+            zero_starts.push(out.zero_like(tangent, id, var.span));
         }
     }
     let mut body = zero_starts;
@@ -135,27 +106,7 @@ pub fn transform(func: &Function, sig: &Signature, activity: &Activity) -> Tange
                     Origin::Local,
                     Span::call_site(),
                 );
-                let stmt = match &func.var(ret).ty {
-                    Ty::Float => Stmt::Float {
-                        dst: zero,
-                        op: FloatOp::Copy(out.konst(0.0)),
-                        span: Span::call_site(),
-                    },
-                    _ => {
-                        let name = out.ident(ret);
-                        Stmt::NewArray {
-                            dst: zero,
-                            init: ArrayInit::VecFill {
-                                value: out.konst(0.0),
-                                len: PExpr {
-                                    tokens: quote!(#name.len()),
-                                    reads: vec![ret],
-                                },
-                            },
-                            span: Span::call_site(),
-                        }
-                    }
-                };
+                let stmt = out.zero_like(zero, ret, Span::call_site());
                 out.stmts.push(stmt);
                 zero
             }
@@ -213,6 +164,41 @@ impl Builder {
         self.dot.push(None);
         self.active.push(true);
         id
+    }
+
+    /// `dst = 0` shaped like `like` (a float, `[0.0; N]`, or `vec![0.0;
+    /// like.len()]`): a tangent that starts at zero.
+    fn zero_like(&self, dst: VarId, like: VarId, span: Span) -> Stmt {
+        let value = self.konst(0.0);
+        match &self.vars[like.0 as usize].ty {
+            Ty::Float => Stmt::Float {
+                dst,
+                op: FloatOp::Copy(value),
+                span,
+            },
+            Ty::FloatArray(crate::sig::Shape::Fixed(len)) => Stmt::NewArray {
+                dst,
+                init: ArrayInit::FixedFill {
+                    value,
+                    len: len.clone(),
+                },
+                span,
+            },
+            _ => {
+                let name = self.ident(like);
+                Stmt::NewArray {
+                    dst,
+                    init: ArrayInit::VecFill {
+                        value,
+                        len: PExpr {
+                            tokens: quote!(#name.len()),
+                            reads: vec![like],
+                        },
+                    },
+                    span,
+                }
+            }
+        }
     }
 
     fn ident(&self, id: VarId) -> proc_macro2::Ident {
